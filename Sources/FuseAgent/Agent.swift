@@ -1,0 +1,143 @@
+import Foundation
+import FuseModel
+import FuseSystem
+import Logging
+
+/// Where an agent gets its network map: the control plane over HTTPS, or in-process on the
+/// master.
+public protocol MapSource: Sendable {
+    /// The node's map once its version is above `since`, or the current one after `wait` seconds.
+    func map(since: Int64, wait: Int) async throws -> NetworkMap
+    func heartbeat(_ beat: API.Heartbeat) async throws
+}
+
+/// The node was removed from the federation (its credential no longer works).
+public struct NodeRevoked: Error, CustomStringConvertible {
+    public var description: String { "this node was removed from the federation" }
+}
+
+/// The control plane over HTTPS, with the node's credential.
+public struct RemoteMapSource: MapSource {
+    let client: ControlPlaneClient
+
+    public init(client: ControlPlaneClient) { self.client = client }
+
+    public func map(since: Int64, wait: Int) async throws -> NetworkMap {
+        do { return try await client.map(since: since, wait: wait) } catch let error as ClientError where error.isUnauthorized {
+            throw NodeRevoked()
+        }
+    }
+
+    public func heartbeat(_ beat: API.Heartbeat) async throws { try await client.heartbeat(beat) }
+}
+
+/// The reconcile loop of a node: desired state = the latest network map (cached on disk, so
+/// that tunnels come back after a restart while the master is unreachable); actual state =
+/// the host. Long-polls the map, repairs drift every few seconds, sends heartbeats.
+public actor Agent {
+    let state: NodeState
+    let config: NodeConfig
+    let source: any MapSource
+    let reconciler: Reconciler
+    let logger: Logger
+    let repairInterval: Duration
+    private var current: NetworkMap?
+    private var masterReachable = false
+    private var lastError: String?
+
+    public init(state: NodeState, source: any MapSource, logger: Logger, repairInterval: Duration = .seconds(5)) throws {
+        self.state = state
+        self.config = try state.loadConfig()
+        self.source = source
+        self.reconciler = Reconciler(config: config, state: state, logger: logger)
+        self.logger = logger
+        self.repairInterval = repairInterval
+    }
+
+    /// Runs until cancelled; returns normally when the node was removed from the federation
+    /// (after removing everything it had created).
+    public func run() async throws {
+        try StateFile.write(text: "\(getpid())\n", to: state.agentPIDPath)
+        current = state.cachedMap()
+        if let map = current {
+            logger.info("applying cached network map", metadata: ["version": "\(map.version)"])
+            await reconcile()
+        }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.pollMaps() }
+                group.addTask { try await self.repairAndReport() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch is NodeRevoked {
+            logger.notice("this node was removed from the federation; removing everything FUSE created here")
+            NodeTeardown(state: state).all(interface: config.interface)
+        }
+    }
+
+    private func pollMaps() async throws {
+        var backoff = 0.25
+        while !Task.isCancelled {
+            do {
+                let map = try await source.map(since: current?.version ?? 0, wait: 25)
+                masterReachable = true
+                backoff = 0.25
+                if map != current {
+                    logger.info("new network map", metadata: ["version": "\(map.version)", "peers": "\(map.peers.count)"])
+                    try StateFile.write(map, to: state.mapPath)
+                    current = map
+                    await reconcile()
+                }
+            } catch let revoked as NodeRevoked {
+                throw revoked
+            } catch is CancellationError {
+                return
+            } catch {
+                masterReachable = false
+                lastError = "\(error)"
+                logger.warning("cannot fetch the network map", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    private func repairAndReport() async throws {
+        while !Task.isCancelled {
+            let device = await reconcile()
+            let up = Self.tunnelUp(device: device, isHub: config.isMaster)
+            try? await source.heartbeat(API.Heartbeat(mapVersion: current?.version ?? 0, tunnelUp: up))
+            try await Task.sleep(for: repairInterval)
+        }
+    }
+
+    /// Applies the current map and records the outcome in `status.json`.
+    @discardableResult
+    private func reconcile() async -> WireGuardDevice? {
+        guard let map = current else { return nil }
+        var device: WireGuardDevice?
+        do {
+            device = try await reconciler.apply(map)
+            lastError = nil
+        } catch {
+            lastError = "\(error)"
+            logger.error("reconcile failed", metadata: ["error": "\(error)"])
+        }
+        let handshake = device?.peers.map(\.lastHandshake).max().flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
+        let status = AgentStatus(pid: getpid(), mapVersion: map.version, address: map.node.address.description,
+                                 tunnelUp: Self.tunnelUp(device: device, isHub: config.isMaster), lastHandshake: handshake,
+                                 updatedAt: Date(), masterReachable: masterReachable, error: lastError)
+        try? StateFile.write(status, to: state.statusPath)
+        return device
+    }
+
+    /// A worker's tunnel is up when its hub peer completed a handshake recently (WireGuard
+    /// re-keys at least every two minutes while the keepalive runs); the hub's when it runs.
+    static func tunnelUp(device: WireGuardDevice?, isHub: Bool, now: Date = Date()) -> Bool {
+        guard let device else { return false }
+        if isHub { return true }
+        guard let handshake = device.peers.first?.lastHandshake, handshake > 0 else { return false }
+        return now.timeIntervalSince1970 - TimeInterval(handshake) < 200
+    }
+}

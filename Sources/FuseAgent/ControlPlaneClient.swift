@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import Foundation
+import FuseModel
+import NIOCore
+import NIOSSL
+
+/// Why a call to the control plane failed.
+public enum ClientError: Error, CustomStringConvertible, Sendable {
+    /// The master answered with an error.
+    case api(status: Int, message: String)
+    /// The master could not be reached.
+    case unreachable(String)
+    /// The master's CA does not match the pin of the join string.
+    case pinMismatch(expected: String, got: String)
+
+    public var description: String {
+        switch self {
+        case .api(_, let message): message
+        case .unreachable(let message): message
+        case .pinMismatch(let expected, let got):
+            "the master's CA (pin \(got)) does not match the join string's pin \(expected); refusing to talk to it"
+        }
+    }
+
+    public var isUnauthorized: Bool {
+        if case .api(401, _) = self { return true }
+        return false
+    }
+}
+
+/// HTTPS client of the control plane. Trusts only the federation's CA; the certificate's host
+/// name is not checked because the CA is private to the federation and pinned.
+public final class ControlPlaneClient: Sendable {
+    let baseURL: String
+    let client: HTTPClient
+    let credential: String?
+
+    /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
+    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil) throws {
+        baseURL = "https://\(host):\(port)"
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+            tls.certificateVerification = .noHostnameVerification
+        } else {
+            tls.certificateVerification = .none
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(90))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.credential = credential
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// Fetches the CA and checks it against the pin before anything else is sent.
+    public func fetchCA(pin: String) async throws -> String {
+        let pem = try await text("GET", "/v1/ca", timeout: .seconds(10))
+        let got = Pin.of(pem: pem) ?? "none"
+        guard Secret.constantTimeEquals(got, pin) else { throw ClientError.pinMismatch(expected: pin, got: got) }
+        return pem
+    }
+
+    public func join(_ request: API.JoinRequest) async throws -> API.JoinResponse {
+        try await call("POST", "/v1/join", body: request, timeout: .seconds(30))
+    }
+
+    public func map(since: Int64, wait: Int) async throws -> NetworkMap {
+        try await call("GET", "/v1/map?since=\(since)&wait=\(wait)", timeout: .seconds(Int64(wait) + 10))
+    }
+
+    public func heartbeat(_ heartbeat: API.Heartbeat) async throws {
+        _ = try await raw("POST", "/v1/heartbeat", body: try API.encoder().encode(heartbeat), timeout: .seconds(10))
+    }
+
+    public func leave() async throws {
+        _ = try await raw("POST", "/v1/leave", body: nil, timeout: .seconds(10))
+    }
+
+    public func health(timeout: Duration = .seconds(2)) async throws -> API.Health {
+        try await call("GET", "/v1/health", timeout: timeout)
+    }
+
+    /// A JSON call; `body` nil sends none.
+    public func call<Response: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> Response {
+        let data = try await raw(method, path, body: try body.map { try API.encoder().encode($0) }, timeout: timeout)
+        do { return try API.decoder().decode(Response.self, from: data) } catch {
+            throw ClientError.api(status: 200, message: "unexpected answer from the master: \(error)")
+        }
+    }
+
+    public func text(_ method: String, _ path: String, timeout: Duration = .seconds(30)) async throws -> String {
+        String(decoding: try await raw(method, path, body: nil, timeout: timeout), as: UTF8.self)
+    }
+
+    public func raw(_ method: String, _ path: String, body: Data?, timeout: Duration) async throws -> Data {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .init(rawValue: method)
+        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: .init(timeout))
+            bytes = try await response.body.collect(upTo: 4 << 20)
+        } catch {
+            throw ClientError.unreachable("cannot reach the master at \(baseURL): \(Self.describe(error))")
+        }
+        let data = Data(bytes.readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let message = (try? API.decoder().decode(API.ErrorBody.self, from: data))?.error.message ?? "HTTP \(response.status.code)"
+            throw ClientError.api(status: Int(response.status.code), message: message)
+        }
+        return data
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("NIOSSL") || text.contains("handshake") { return "TLS failed (\(text))" }
+        return text
+    }
+}
+
+/// The CA pin: SHA-256 of the CA public key's SubjectPublicKeyInfo, hex.
+public enum Pin {
+    public static func of(pem: String) -> String? {
+        guard let certificate = try? NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem),
+              let spki = try? certificate.extractPublicKey().toSPKIBytes()
+        else { return nil }
+        return Secret.sha256Hex(spki)
+    }
+}

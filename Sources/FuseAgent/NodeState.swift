@@ -1,0 +1,124 @@
+import Foundation
+import FuseModel
+import FuseSystem
+
+/// A node's identity and settings (`node.json`, mode 0600: it holds the WireGuard private key
+/// and the node's credential).
+public struct NodeConfig: Codable, Equatable, Sendable {
+    public var name: String
+    public var interface: String
+    public var masterHost: String
+    public var apiPort: UInt16
+    public var caPin: String
+    /// `NAME.SECRET` for the control plane's API; nil on the master, whose agent runs in-process.
+    public var credential: String?
+    public var privateKey: WireGuardKey
+    /// The hub listens on a fixed port; workers let WireGuard pick one.
+    public var listenPort: UInt16?
+    public var isMaster: Bool
+
+    public init(name: String, interface: String, masterHost: String, apiPort: UInt16, caPin: String, credential: String?, privateKey: WireGuardKey, listenPort: UInt16?, isMaster: Bool) {
+        self.name = name
+        self.interface = interface
+        self.masterHost = masterHost
+        self.apiPort = apiPort
+        self.caPin = caPin
+        self.credential = credential
+        self.privateKey = privateKey
+        self.listenPort = listenPort
+        self.isMaster = isMaster
+    }
+}
+
+/// What FUSE changed on the host besides its own objects, so that leave can undo exactly that.
+public struct HostChanges: Codable, Equatable, Sendable {
+    /// The value of net.ipv4.ip_forward before the hub turned it on.
+    public var ipForwardBefore: String?
+    /// Whether FUSE created /var/run/wireguard.
+    public var createdRunDirectory: Bool = false
+    public init() {}
+}
+
+/// What the agent last saw, for `fuse status` and for `fuse join` to wait on.
+public struct AgentStatus: Codable, Sendable {
+    public var pid: Int32
+    public var mapVersion: Int64
+    public var address: String
+    public var tunnelUp: Bool
+    public var lastHandshake: Date?
+    public var updatedAt: Date
+    public var masterReachable: Bool
+    public var error: String?
+}
+
+/// The files of a node under `STATE_DIR/node/`.
+public struct NodeState: Sendable {
+    public let root: String
+    public var directory: String { root + "/node" }
+
+    public init(stateDir: String) { root = stateDir }
+
+    public var configPath: String { directory + "/node.json" }
+    public var caPath: String { directory + "/ca.pem" }
+    public var mapPath: String { directory + "/map.json" }
+    public var hostChangesPath: String { directory + "/host.json" }
+    public var statusPath: String { directory + "/status.json" }
+    public var agentPIDPath: String { directory + "/agent.pid" }
+    public var agentLogPath: String { directory + "/agent.log" }
+    public var wireGuardPIDPath: String { directory + "/wireguard.pid" }
+    public var wireGuardLogPath: String { directory + "/wireguard.log" }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: configPath) }
+
+    public func loadConfig() throws -> NodeConfig {
+        guard exists else { throw SystemError("this host is not in a federation (no \(configPath)); run `fuse join` first") }
+        return try StateFile.read(NodeConfig.self, from: configPath)
+    }
+
+    public func cachedMap() -> NetworkMap? { try? StateFile.read(NetworkMap.self, from: mapPath) }
+    public func hostChanges() -> HostChanges { (try? StateFile.read(HostChanges.self, from: hostChangesPath)) ?? HostChanges() }
+    public func status() -> AgentStatus? { try? StateFile.read(AgentStatus.self, from: statusPath) }
+    public func caPEM() throws -> String { try String(contentsOfFile: caPath, encoding: .utf8) }
+
+    public func pid(at path: String) -> pid_t? {
+        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    public func createDirectory() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+}
+
+/// Small JSON and text files written atomically with owner-only permissions.
+public enum StateFile {
+    public static func write(_ value: some Encodable, to path: String) throws {
+        let encoder = API.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(data: try encoder.encode(value), to: path)
+    }
+
+    public static func write(text: String, to path: String) throws {
+        try write(data: Data(text.utf8), to: path)
+    }
+
+    static func write(data: Data, to path: String) throws {
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw SystemError("cannot write \(path)")
+        }
+        if rename(temporary, path) != 0 {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw SystemError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw SystemError("cannot read \(path): \(error.localizedDescription)")
+        }
+        do { return try API.decoder().decode(type, from: data) } catch {
+            throw SystemError("\(path) is damaged: \(error)")
+        }
+    }
+}

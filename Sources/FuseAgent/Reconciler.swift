@@ -1,0 +1,130 @@
+import Foundation
+import FuseModel
+import FuseSystem
+import Logging
+
+/// Makes the host match a network map: wireguard-go running, its peers, the interface address
+/// (and with it the route of the whole range), the node's nftables table and, on the hub,
+/// IP forwarding. Applying the same map twice changes nothing the second time.
+public actor Reconciler {
+    public static let mtu = 1420
+
+    let config: NodeConfig
+    let state: NodeState
+    let wireGuard: UserspaceWireGuard
+    let network: HostNetwork
+    let runner: any CommandRunning
+    let logger: Logger
+    private var appliedRuleset: String?
+
+    public init(config: NodeConfig, state: NodeState, runner: any CommandRunning = HostCommandRunner(), logger: Logger) {
+        self.config = config
+        self.state = state
+        self.wireGuard = UserspaceWireGuard(interface: config.interface)
+        self.network = HostNetwork(runner: runner)
+        self.runner = runner
+        self.logger = logger
+    }
+
+    /// Applies `map`; returns the device as WireGuard reports it afterwards.
+    @discardableResult
+    public func apply(_ map: NetworkMap) throws -> WireGuardDevice {
+        var changes = state.hostChanges()
+        if !FileManager.default.fileExists(atPath: UAPISocket.directory) {
+            changes.createdRunDirectory = true
+            try StateFile.write(changes, to: state.hostChangesPath)
+        }
+        if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
+            try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath)
+            logger.info("started wireguard-go", metadata: ["interface": "\(config.interface)", "pid": "\(pid)"])
+            appliedRuleset = nil
+        }
+        let desired = WireGuardDevice(map: map, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve)
+        var current = try WireGuardUAPI.parseGet(wireGuard.get())
+        if let request = WireGuardUAPI.renderSet(desired: desired, current: current) {
+            try WireGuardUAPI.parseSetAnswer(wireGuard.set(request))
+            logger.info("configured WireGuard peers", metadata: ["version": "\(map.version)", "peers": "\(desired.peers.count)"])
+            current = try WireGuardUAPI.parseGet(wireGuard.get())
+        }
+        try network.configure(link: config.interface, address: map.interfaceAddress, mtu: Self.mtu)
+        if map.isHub {
+            let sysctl = Sysctl()
+            let forwarding = try sysctl.get("net.ipv4.ip_forward")
+            if forwarding != "1" {
+                changes.ipForwardBefore = forwarding
+                try StateFile.write(changes, to: state.hostChangesPath)
+                try sysctl.set("net.ipv4.ip_forward", "1")
+                logger.info("enabled IPv4 forwarding for the hub")
+            }
+        }
+        let ruleset = NodeRuleset.render(interface: config.interface, isHub: map.isHub)
+        let table = NodeRuleset.tableName(interface: config.interface)
+        if ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", table]) {
+            try runner.check(["nft", "-f", "-"], input: ruleset)
+            appliedRuleset = ruleset
+        }
+        return current
+    }
+}
+
+/// Removes everything FUSE created on a node's host, in the order that leaves nothing behind:
+/// agent, wireguard-go (with its interface and socket), nftables table, sysctls, files.
+public struct NodeTeardown: Sendable {
+    let state: NodeState
+    let runner: any CommandRunning
+
+    public init(state: NodeState, runner: any CommandRunning = HostCommandRunner()) {
+        self.state = state
+        self.runner = runner
+    }
+
+    /// Stops the agent process (unless it is the caller itself).
+    public func stopAgent() {
+        if let pid = state.pid(at: state.agentPIDPath), pid != getpid() { Daemon.stop(pid, timeout: .seconds(5)) }
+    }
+
+    /// Stops the data plane and undoes host changes; keeps the node's files.
+    public func removeHostObjects(interface: String) {
+        let wireGuard = UserspaceWireGuard(interface: interface)
+        wireGuard.stop(pid: state.pid(at: state.wireGuardPIDPath))
+        // A wireguard-go not started by us (e.g. a previous run whose PID file was lost).
+        if wireGuard.isResponding, let pid = Self.pidOfWireGuard(interface: interface) { wireGuard.stop(pid: pid) }
+        try? HostNetwork(runner: runner).deleteLink(interface)
+        let table = NodeRuleset.tableName(interface: interface)
+        if runner.succeeds(["nft", "list", "table", "inet", table]) {
+            _ = runner.succeeds(["nft", "delete", "table", "inet", table])
+        }
+        let changes = state.hostChanges()
+        if let before = changes.ipForwardBefore { try? Sysctl().set("net.ipv4.ip_forward", before) }
+        if changes.createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: UAPISocket.directory))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: UAPISocket.directory)
+        }
+    }
+
+    /// Removes the node's files, and the state dir itself when nothing else is left in it.
+    public func removeFiles() {
+        try? FileManager.default.removeItem(atPath: state.directory)
+        if (try? FileManager.default.contentsOfDirectory(atPath: state.root))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: state.root)
+        }
+    }
+
+    public func all(interface: String) {
+        stopAgent()
+        removeHostObjects(interface: interface)
+        removeFiles()
+    }
+
+    /// Finds a `wireguard-go IFNAME` process by its command line.
+    static func pidOfWireGuard(interface: String) -> pid_t? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { continue }
+            let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if args.count == 2, args[0].hasSuffix("wireguard-go"), args[1] == interface { return pid }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import FuseAgent
+import FuseControl
+import FuseModel
+import FuseSystem
+import Logging
+
+public struct FuseCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fuse",
+        abstract: "Join the devices of several organisations into one secure federation.",
+        discussion: """
+            A master (`fuse master init` + `fuse master start`) runs the control plane and the \
+            WireGuard hub; nodes join with a token (`fuse token create` on the master, then \
+            `fuse join` on the node) and leave without a trace (`fuse leave`).
+            """,
+        subcommands: [MasterCommand.self, TokenCommand.self, JoinCommand.self, LeaveCommand.self,
+                      StatusCommand.self, NodesCommand.self, NodeCommand.self, AgentCommand.self])
+
+    public init() {}
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Where FUSE keeps its state (env FUSE_STATE_DIR).", valueName: "dir"))
+    var stateDir: String = ProcessInfo.processInfo.environment["FUSE_STATE_DIR"] ?? "/var/lib/fuse"
+
+    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
+    var json = false
+
+    @Flag(name: .long, help: "Log debug details on stderr.")
+    var debug = false
+
+    var nodeState: NodeState { NodeState(stateDir: stateDir) }
+    var masterState: MasterState { MasterState(stateDir: stateDir) }
+
+    func logger(_ label: String, daemon: Bool = false) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = debug ? .debug : (daemon ? .info : .warning)
+        return logger
+    }
+
+    func validate() throws {
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir must not be empty") }
+    }
+}
+
+/// A failure of a command: printed as one line on stderr, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum Console {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data("fuse: error: \(message)\n".utf8))
+    }
+
+    /// Progress for people, on stderr (stdout stays clean for --json).
+    static func progress(_ message: String) {
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+    }
+
+    static func json(_ value: some Encodable) {
+        let encoder = API.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs a command body; any error becomes one line on stderr and exit status 1.
+    static func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            Self.error(oneLine(error))
+            throw ExitCode.failure
+        }
+    }
+
+    static func oneLine(_ error: any Error) -> String {
+        "\(error)".split(separator: "\n").joined(separator: " ")
+    }
+
+    /// A plain text table with aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
+
+enum Preconditions {
+    static func root() throws {
+        guard geteuid() == 0 else { throw CommandFailure("this command changes network interfaces and must run as root") }
+    }
+
+    static func wireGuardGo() throws {
+        guard Executables.find("wireguard-go") != nil else {
+            throw CommandFailure("wireguard-go not found on PATH: install it first (apt-get install wireguard-go)")
+        }
+    }
+}
+
+/// Measures the steps of a long operation and reports them as they finish.
+final class StepClock {
+    private let start = ContinuousClock.now
+    private var last = ContinuousClock.now
+    private(set) var steps: [(String, Double)] = []
+    let quiet: Bool
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func begin(_ what: String) {
+        if !quiet { Console.progress("… \(what)") }
+    }
+
+    func done(_ what: String) {
+        let now = ContinuousClock.now
+        let seconds = Self.seconds(now - last)
+        last = now
+        steps.append((what, seconds))
+        if !quiet { Console.progress(String(format: "✓ %@ (%.2f s)", what, seconds)) }
+    }
+
+    var total: Double { Self.seconds(ContinuousClock.now - start) }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Waits for a condition with a deadline, polling.
+func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return await condition()
+}
+
+/// The operator's client of the local control plane (on the master), or a node's client.
+enum Clients {
+    static func admin(_ options: GlobalOptions) throws -> ControlPlaneClient {
+        let state = options.masterState
+        let config = try state.loadConfig()
+        return try ControlPlaneClient(host: "127.0.0.1", port: config.apiPort, caPEM: try state.caPEM(), credential: try state.adminCredential())
+    }
+
+    /// The operator's client on the master, else the node's client.
+    static func any(_ options: GlobalOptions) throws -> ControlPlaneClient {
+        if options.masterState.exists { return try admin(options) }
+        let state = options.nodeState
+        let config = try state.loadConfig()
+        return try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+    }
+
+    /// Runs `body` with a client and shuts the client down afterwards.
+    static func with<T>(_ client: ControlPlaneClient, _ body: (ControlPlaneClient) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            if case ClientError.unreachable = error {
+                throw CommandFailure("\(error) (is the control plane running? `fuse master start` on the master)")
+            }
+            throw error
+        }
+    }
+}

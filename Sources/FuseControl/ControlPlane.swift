@@ -1,0 +1,203 @@
+import Foundation
+import FuseModel
+import Logging
+
+/// Lets long-polling agents wait for the next network-map version.
+actor MapVersionWatch {
+    private var version: Int64
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+
+    init(version: Int64) { self.version = version }
+
+    func publish(_ newVersion: Int64) {
+        guard newVersion > version else { return }
+        version = newVersion
+        let ready = waiters
+        waiters.removeAll()
+        ready.values.forEach { $0.resume() }
+    }
+
+    /// Returns when the version is above `since` or after `timeout`, whichever comes first.
+    func wait(since: Int64, timeout: Duration) async {
+        guard version <= since else { return }
+        let id = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                await self.wake(id)
+            }
+            await withCheckedContinuation { continuation in
+                if version > since { continuation.resume() } else { waiters[id] = continuation }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func wake(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+}
+
+/// When each node was last heard from (heartbeats and map polls).
+actor Presence {
+    private var lastSeen: [String: Date] = [:]
+    func saw(_ node: String, at date: Date) { lastSeen[node] = date }
+    func lastSeen(_ node: String) -> Date? { lastSeen[node] }
+    func forget(_ node: String) { lastSeen.removeValue(forKey: node) }
+}
+
+/// An error with an HTTP status, shown to the caller as `{"error":{"message":...}}`.
+public struct APIError: Error, CustomStringConvertible, Sendable {
+    public let status: Int
+    public let message: String
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// The master's logic, independent of HTTP: joins, maps, tokens, presence.
+public final class ControlPlane: Sendable {
+    public let config: MasterConfig
+    public let caPin: String
+    public let caPEM: String
+    let store: any FederationStore
+    let now: @Sendable () -> Date
+    let watch: MapVersionWatch
+    let presence = Presence()
+    let logger: Logger
+    /// A node is online when it was heard from within this many seconds (agents send a
+    /// heartbeat every 5 s).
+    public static let onlineWindow: TimeInterval = 15
+
+    public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) throws {
+        self.config = config
+        self.store = store
+        self.caPEM = caPEM
+        self.caPin = caPin
+        self.logger = logger
+        self.now = now
+        self.watch = MapVersionWatch(version: try store.mapVersion())
+    }
+
+    private func changed() async throws {
+        await watch.publish(try store.mapVersion())
+    }
+
+    // MARK: Nodes
+
+    public func join(_ request: API.JoinRequest) async throws -> API.JoinResponse {
+        let name: String
+        do { name = try NameRule.label(request.name, kind: "node") } catch { throw APIError(400, "\(error)") }
+        let parts = request.token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, request.token.count <= 200 else { throw APIError(401, JoinRefusal.invalidToken.description) }
+        let secret = Secret.random(bytes: 32)
+        let node: NodeRecord
+        do {
+            node = try store.join(tokenID: String(parts[0]), secret: String(parts[1]), name: name, publicKey: request.publicKey,
+                                  credentialDigest: Secret.digest(secret), cidr: config.cidr, now: now())
+        } catch let refusal as JoinRefusal {
+            logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
+            switch refusal {
+            case .nameTaken, .keyTaken: throw APIError(409, refusal.description)
+            case .exhausted: throw APIError(503, refusal.description)
+            default: throw APIError(401, refusal.description)
+            }
+        }
+        logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
+        try await changed()
+        await presence.saw(node.name, at: now())
+        guard let map = try map(for: node.name) else { throw APIError(500, "internal error") }
+        return API.JoinResponse(credential: "\(node.name).\(secret)", map: map)
+    }
+
+    public func map(for node: String) throws -> NetworkMap? {
+        NetworkMap.compute(for: node, nodes: try store.nodes(), facts: config.facts, version: try store.mapVersion())
+    }
+
+    /// The node's map once its version is above `since`, or the current one after `wait`.
+    public func map(for node: String, since: Int64, wait: Duration) async throws -> NetworkMap {
+        await presence.saw(node, at: now())
+        await watch.wait(since: since, timeout: wait)
+        guard let map = try map(for: node) else { throw APIError(401, "node \(node) is not in the federation") }
+        return map
+    }
+
+    public func heartbeat(_ node: String) async {
+        await presence.saw(node, at: now())
+    }
+
+    public func leave(_ node: String) async throws {
+        guard node != config.nodeName else { throw APIError(400, "the master cannot leave; use `fuse master destroy`") }
+        _ = try store.removeNode(node)
+        await presence.forget(node)
+        logger.info("node left", metadata: ["node": "\(node)"])
+        try await changed()
+    }
+
+    public func removeNode(_ name: String) async throws {
+        guard name != config.nodeName else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
+        guard try store.removeNode(name) else { throw APIError(404, "no node named \(name)") }
+        await presence.forget(name)
+        logger.info("node removed", metadata: ["node": "\(name)"])
+        try await changed()
+    }
+
+    public func nodes() async throws -> [API.NodeInfo] {
+        var result: [API.NodeInfo] = []
+        let current = now()
+        for node in try store.nodes() {
+            let seen = await presence.lastSeen(node.name)
+            let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
+            result.append(API.NodeInfo(node, online: online, lastSeen: seen))
+        }
+        return result
+    }
+
+    public func status() async throws -> API.Status {
+        let nodes = try await nodes()
+        return API.Status(federation: config.federation, cidr: config.cidr, endpoint: config.endpoint, apiPort: config.apiPort,
+                          wireGuardPort: config.wireGuardPort, caPin: caPin, mapVersion: try store.mapVersion(),
+                          nodes: nodes.count, online: nodes.filter(\.online).count)
+    }
+
+    // MARK: Tokens
+
+    public func createToken(_ request: API.TokenCreateRequest) throws -> API.TokenCreateResponse {
+        let domain: String
+        do { domain = try NameRule.label(request.domain, kind: "domain") } catch { throw APIError(400, "\(error)") }
+        guard (1...(366 * 86400)).contains(request.ttlSeconds) else { throw APIError(400, "bad ttl: use 1 second to 366 days") }
+        guard (1...10000).contains(request.uses) else { throw APIError(400, "bad uses: use 1 to 10000") }
+        let (token, secret) = JoinToken.issue(domain: domain, ttl: .seconds(request.ttlSeconds), maxUses: request.uses, now: now())
+        try store.addToken(token)
+        logger.info("token created", metadata: ["token": "\(token.id)", "domain": "\(domain)"])
+        let join = JoinString(host: config.endpoint, apiPort: config.apiPort, caPin: caPin, tokenID: token.id, secret: secret)
+        return API.TokenCreateResponse(token: API.TokenInfo(token, now: now()), join: join.description)
+    }
+
+    public func tokens() throws -> [API.TokenInfo] {
+        let current = now()
+        return try store.tokens().map { API.TokenInfo($0, now: current) }
+    }
+
+    public func revokeToken(_ id: String) throws {
+        guard try store.revokeToken(id) else { throw APIError(404, "no token with id \(id)") }
+        logger.info("token revoked", metadata: ["token": "\(id)"])
+    }
+
+    // MARK: Credentials
+
+    /// The node a `NAME.SECRET` credential belongs to, or nil.
+    public func authenticateNode(_ credential: String) throws -> String? {
+        let parts = credential.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, credential.count <= 200, let digest = try store.credentialDigest(of: String(parts[0])) else { return nil }
+        return Secret.constantTimeEquals(Secret.digest(String(parts[1])), digest) ? String(parts[0]) : nil
+    }
+
+    /// Whether `admin:SECRET` is the operator's credential (kept in the master's state dir).
+    public func authenticateAdmin(_ credential: String) -> Bool {
+        guard credential.hasPrefix("admin:"), credential.count <= 200 else { return false }
+        return Secret.constantTimeEquals(Secret.digest(String(credential.dropFirst(6))), config.adminCredentialDigest)
+    }
+}

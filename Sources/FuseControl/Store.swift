@@ -1,0 +1,167 @@
+import Foundation
+import FuseModel
+import GRDB
+
+/// Why a join was refused. The messages are what the joining node sees.
+public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
+    case invalidToken
+    case tokenExpired
+    case tokenRevoked
+    case tokenUsed
+    case nameTaken(String)
+    case keyTaken
+    case exhausted(String)
+
+    public var description: String {
+        switch self {
+        case .invalidToken: "invalid join token"
+        case .tokenExpired: "join token has expired"
+        case .tokenRevoked: "join token was revoked"
+        case .tokenUsed: "join token has no uses left"
+        case .nameTaken(let name): "a node named \(name) is already in the federation"
+        case .keyTaken: "this WireGuard key is already registered"
+        case .exhausted(let message): message
+        }
+    }
+}
+
+/// The master's registry: nodes, tokens and the network-map version. One writer at a time,
+/// so that token consumption and address allocation are atomic.
+public protocol FederationStore: Sendable {
+    func register(master: NodeRecord, credentialDigest: String) throws
+    func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord
+    func nodes() throws -> [NodeRecord]
+    func credentialDigest(of node: String) throws -> String?
+    func removeNode(_ name: String) throws -> Bool
+    func addToken(_ token: JoinToken) throws
+    func tokens() throws -> [JoinToken]
+    func revokeToken(_ id: String) throws -> Bool
+    func mapVersion() throws -> Int64
+}
+
+/// SQLite (GRDB, WAL) under the master's state dir.
+public final class SQLiteFederationStore: FederationStore {
+    private let db: DatabasePool
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        db = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(db)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE node (
+                  name TEXT PRIMARY KEY, domain TEXT NOT NULL, address TEXT NOT NULL UNIQUE,
+                  public_key TEXT NOT NULL UNIQUE, is_master INTEGER NOT NULL,
+                  credential_digest TEXT NOT NULL, created_at REAL NOT NULL);
+                CREATE TABLE token (
+                  id TEXT PRIMARY KEY, secret_digest TEXT NOT NULL, domain TEXT NOT NULL,
+                  created_at REAL NOT NULL, expires_at REAL NOT NULL, max_uses INTEGER NOT NULL,
+                  uses INTEGER NOT NULL, revoked INTEGER NOT NULL);
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT INTO meta (key, value) VALUES ('map_version', 1);
+                """)
+        }
+        return migrator
+    }
+
+    private static func bumpVersion(_ db: Database) throws {
+        try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'map_version'")
+    }
+
+    private static func insert(_ node: NodeRecord, digest: String, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO node (name, domain, address, public_key, is_master, credential_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, Date().timeIntervalSince1970])
+        try bumpVersion(db)
+    }
+
+    public func register(master: NodeRecord, credentialDigest: String) throws {
+        try db.write { try Self.insert(master, digest: credentialDigest, $0) }
+    }
+
+    public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord {
+        try db.write { db in
+            guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
+            switch token.state(at: now) {
+            case .valid: break
+            case .expired: throw JoinRefusal.tokenExpired
+            case .revoked: throw JoinRefusal.tokenRevoked
+            case .used: throw JoinRefusal.tokenUsed
+            }
+            let existing = try Self.nodes(db)
+            guard !existing.contains(where: { $0.name == name }) else { throw JoinRefusal.nameTaken(name) }
+            guard !existing.contains(where: { $0.publicKey == publicKey }) else { throw JoinRefusal.keyTaken }
+            let address: IPv4Address
+            do {
+                address = try AddressAllocator(cidr: cidr).next(excluding: Set(existing.map(\.address)))
+            } catch {
+                throw JoinRefusal.exhausted("\(error)")
+            }
+            let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false)
+            try db.execute(sql: "UPDATE token SET uses = uses + 1 WHERE id = ?", arguments: [tokenID])
+            try Self.insert(node, digest: credentialDigest, db)
+            return node
+        }
+    }
+
+    private static func nodes(_ db: Database) throws -> [NodeRecord] {
+        try Row.fetchAll(db, sql: "SELECT name, domain, address, public_key, is_master FROM node ORDER BY created_at, name").compactMap { row in
+            guard let address = IPv4Address(row["address"] as String), let key = WireGuardKey(base64: row["public_key"]) else { return nil }
+            return NodeRecord(name: row["name"], domain: row["domain"], address: address, publicKey: key, isMaster: row["is_master"])
+        }
+    }
+
+    public func nodes() throws -> [NodeRecord] { try db.read(Self.nodes) }
+
+    public func credentialDigest(of node: String) throws -> String? {
+        try db.read { try String.fetchOne($0, sql: "SELECT credential_digest FROM node WHERE name = ?", arguments: [node]) }
+    }
+
+    public func removeNode(_ name: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
+            guard db.changesCount > 0 else { return false }
+            try Self.bumpVersion(db)
+            return true
+        }
+    }
+
+    public func addToken(_ token: JoinToken) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT INTO token (id, secret_digest, domain, created_at, expires_at, max_uses, uses, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.secretDigest, token.domain, token.createdAt.timeIntervalSince1970,
+                            token.expiresAt.timeIntervalSince1970, token.maxUses, token.uses, token.revoked])
+        }
+    }
+
+    private static func token(from row: Row) -> JoinToken {
+        JoinToken(id: row["id"], secretDigest: row["secret_digest"], domain: row["domain"],
+                  createdAt: Date(timeIntervalSince1970: row["created_at"]), expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+                  maxUses: row["max_uses"], uses: row["uses"], revoked: row["revoked"])
+    }
+
+    private static func token(_ id: String, _ db: Database) throws -> JoinToken? {
+        try Row.fetchOne(db, sql: "SELECT * FROM token WHERE id = ?", arguments: [id]).map(token(from:))
+    }
+
+    public func tokens() throws -> [JoinToken] {
+        try db.read { try Row.fetchAll($0, sql: "SELECT * FROM token ORDER BY created_at").map(Self.token(from:)) }
+    }
+
+    public func revokeToken(_ id: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "UPDATE token SET revoked = 1 WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func mapVersion() throws -> Int64 {
+        try db.read { try Int64.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'map_version'") ?? 1 }
+    }
+}

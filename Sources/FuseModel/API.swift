@@ -1,0 +1,144 @@
+import Foundation
+
+/// Bodies of the control plane's HTTP API (see `openapi.json`), shared by server and client.
+public enum API {
+    public struct JoinRequest: Codable, Sendable {
+        public let token: String
+        public let name: String
+        public let publicKey: WireGuardKey
+        public init(token: String, name: String, publicKey: WireGuardKey) {
+            self.token = token
+            self.name = name
+            self.publicKey = publicKey
+        }
+    }
+
+    public struct JoinResponse: Codable, Sendable {
+        /// The node's own credential (`NAME.SECRET`) for every later call; shown once.
+        public let credential: String
+        public let map: NetworkMap
+        public init(credential: String, map: NetworkMap) {
+            self.credential = credential
+            self.map = map
+        }
+    }
+
+    public struct TokenCreateRequest: Codable, Sendable {
+        public let domain: String
+        public let ttlSeconds: Int
+        public let uses: Int
+        public init(domain: String, ttlSeconds: Int, uses: Int) {
+            self.domain = domain
+            self.ttlSeconds = ttlSeconds
+            self.uses = uses
+        }
+    }
+
+    public struct TokenInfo: Codable, Sendable {
+        public let id: String
+        public let domain: String
+        public let createdAt: Date
+        public let expiresAt: Date
+        public let uses: Int
+        public let maxUses: Int
+        public let state: JoinToken.State
+        public init(_ token: JoinToken, now: Date) {
+            id = token.id
+            domain = token.domain
+            createdAt = token.createdAt
+            expiresAt = token.expiresAt
+            uses = token.uses
+            maxUses = token.maxUses
+            state = token.state(at: now)
+        }
+    }
+
+    public struct TokenCreateResponse: Codable, Sendable {
+        public let token: TokenInfo
+        /// The join string; it carries the secret and is shown only here.
+        public let join: String
+        public init(token: TokenInfo, join: String) {
+            self.token = token
+            self.join = join
+        }
+    }
+
+    public struct NodeInfo: Codable, Sendable {
+        public let name: String
+        public let domain: String
+        public let address: IPv4Address
+        public let publicKey: WireGuardKey
+        public let isMaster: Bool
+        public let online: Bool
+        public let lastSeen: Date?
+        public init(_ node: NodeRecord, online: Bool, lastSeen: Date?) {
+            name = node.name
+            domain = node.domain
+            address = node.address
+            publicKey = node.publicKey
+            isMaster = node.isMaster
+            self.online = online
+            self.lastSeen = lastSeen
+        }
+    }
+
+    public struct Status: Codable, Sendable {
+        public let federation: String
+        public let cidr: IPv4CIDR
+        public let endpoint: String
+        public let apiPort: UInt16
+        public let wireGuardPort: UInt16
+        public let caPin: String
+        public let mapVersion: Int64
+        public let nodes: Int
+        public let online: Int
+        public init(federation: String, cidr: IPv4CIDR, endpoint: String, apiPort: UInt16, wireGuardPort: UInt16, caPin: String, mapVersion: Int64, nodes: Int, online: Int) {
+            self.federation = federation
+            self.cidr = cidr
+            self.endpoint = endpoint
+            self.apiPort = apiPort
+            self.wireGuardPort = wireGuardPort
+            self.caPin = caPin
+            self.mapVersion = mapVersion
+            self.nodes = nodes
+            self.online = online
+        }
+    }
+
+    public struct Heartbeat: Codable, Sendable {
+        public let mapVersion: Int64
+        public let tunnelUp: Bool
+        public init(mapVersion: Int64, tunnelUp: Bool) {
+            self.mapVersion = mapVersion
+            self.tunnelUp = tunnelUp
+        }
+    }
+
+    public struct Health: Codable, Sendable {
+        public let status: String
+        public let federation: String
+        public init(status: String, federation: String) {
+            self.status = status
+            self.federation = federation
+        }
+    }
+
+    public struct ErrorBody: Codable, Sendable {
+        public struct Detail: Codable, Sendable { public let message: String }
+        public let error: Detail
+    }
+
+    /// JSON as the API speaks it: ISO 8601 dates, sorted keys.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

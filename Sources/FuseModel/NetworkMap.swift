@@ -1,0 +1,106 @@
+/// A node as the master's registry knows it.
+public struct NodeRecord: Codable, Equatable, Sendable {
+    public let name: String
+    public let domain: String
+    public let address: IPv4Address
+    public let publicKey: WireGuardKey
+    public let isMaster: Bool
+
+    public init(name: String, domain: String, address: IPv4Address, publicKey: WireGuardKey, isMaster: Bool) {
+        self.name = name
+        self.domain = domain
+        self.address = address
+        self.publicKey = publicKey
+        self.isMaster = isMaster
+    }
+}
+
+/// One WireGuard peer of a node.
+public struct MapPeer: Codable, Equatable, Sendable {
+    public let name: String
+    public let publicKey: WireGuardKey
+    /// `host:port` for peers this node dials (the hub); nil for peers that dial in.
+    public let endpoint: String?
+    public let allowedIPs: [IPv4CIDR]
+    public let persistentKeepalive: Int?
+
+    public init(name: String, publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int?) {
+        self.name = name
+        self.publicKey = publicKey
+        self.endpoint = endpoint
+        self.allowedIPs = allowedIPs
+        self.persistentKeepalive = persistentKeepalive
+    }
+}
+
+/// What the master tells one agent: its address, its peers and routes, with a version number.
+public struct NetworkMap: Codable, Equatable, Sendable {
+    public let version: Int64
+    public let federation: String
+    public let cidr: IPv4CIDR
+    public let node: NodeRecord
+    public let isHub: Bool
+    public let peers: [MapPeer]
+    /// The master's VPN address; the control plane is also reachable there.
+    public let masterAddress: IPv4Address
+    public let apiPort: UInt16
+
+    public init(version: Int64, federation: String, cidr: IPv4CIDR, node: NodeRecord, isHub: Bool, peers: [MapPeer], masterAddress: IPv4Address, apiPort: UInt16) {
+        self.version = version
+        self.federation = federation
+        self.cidr = cidr
+        self.node = node
+        self.isHub = isHub
+        self.peers = peers
+        self.masterAddress = masterAddress
+        self.apiPort = apiPort
+    }
+
+    /// The interface address with the federation's prefix length: the kernel derives the one
+    /// route every node needs (the whole range via the WireGuard interface) from it.
+    public var interfaceAddress: String { "\(node.address)/\(cidr.prefixLength)" }
+}
+
+/// The federation-wide facts from which every node's map is computed.
+public struct FederationFacts: Sendable {
+    public let name: String
+    public let cidr: IPv4CIDR
+    public let endpointHost: String
+    public let wireGuardPort: UInt16
+    public let apiPort: UInt16
+    public let keepalive: Int
+
+    public init(name: String, cidr: IPv4CIDR, endpointHost: String, wireGuardPort: UInt16, apiPort: UInt16, keepalive: Int = 25) {
+        self.name = name
+        self.cidr = cidr
+        self.endpointHost = endpointHost
+        self.wireGuardPort = wireGuardPort
+        self.apiPort = apiPort
+        self.keepalive = keepalive
+    }
+}
+
+extension NetworkMap {
+    /// Star topology through the master's hub (the paper's design; works when workers sit
+    /// behind NAT): a worker has one peer, the hub, which carries the whole range and is dialled
+    /// with a keepalive so that the NAT mapping stays open; the hub has every worker as a
+    /// peer with just its /32 and forwards between them. Returns nil for an unknown node.
+    public static func compute(for name: String, nodes: [NodeRecord], facts: FederationFacts, version: Int64) -> NetworkMap? {
+        guard let node = nodes.first(where: { $0.name == name }),
+              let master = nodes.first(where: \.isMaster)
+        else { return nil }
+        let peers: [MapPeer]
+        if node.isMaster {
+            peers = nodes.filter { !$0.isMaster }.sorted { $0.address < $1.address }.map {
+                MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
+                        allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: nil)
+            }
+        } else {
+            peers = [MapPeer(name: master.name, publicKey: master.publicKey,
+                             endpoint: "\(facts.endpointHost):\(facts.wireGuardPort)",
+                             allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
+        }
+        return NetworkMap(version: version, federation: facts.name, cidr: facts.cidr, node: node,
+                          isHub: node.isMaster, peers: peers, masterAddress: master.address, apiPort: facts.apiPort)
+    }
+}

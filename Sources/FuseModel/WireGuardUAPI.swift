@@ -1,0 +1,131 @@
+/// A WireGuard peer as the device holds it (desired or read back).
+public struct WireGuardPeer: Equatable, Sendable {
+    public var publicKey: WireGuardKey
+    /// Resolved `IP:port`, or nil when the peer dials in.
+    public var endpoint: String?
+    public var allowedIPs: [IPv4CIDR]
+    public var persistentKeepalive: Int
+    /// Seconds since the epoch of the last completed handshake; 0 = never. Read back only.
+    public var lastHandshake: Int64
+
+    public init(publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int = 0, lastHandshake: Int64 = 0) {
+        self.publicKey = publicKey
+        self.endpoint = endpoint
+        self.allowedIPs = allowedIPs
+        self.persistentKeepalive = persistentKeepalive
+        self.lastHandshake = lastHandshake
+    }
+}
+
+/// A WireGuard device's configuration.
+public struct WireGuardDevice: Equatable, Sendable {
+    public var privateKey: WireGuardKey?
+    /// nil: any port (workers dial out; the port wireguard-go picked stays as it is).
+    public var listenPort: UInt16?
+    public var peers: [WireGuardPeer]
+
+    public init(privateKey: WireGuardKey?, listenPort: UInt16?, peers: [WireGuardPeer]) {
+        self.privateKey = privateKey
+        self.listenPort = listenPort
+        self.peers = peers
+    }
+}
+
+/// The cross-platform userspace API of WireGuard (wireguard-go's UAPI socket): a text protocol of
+/// `key=value` lines, ended by an empty line. See https://www.wireguard.com/xplatform/.
+public enum WireGuardUAPI {
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The `set=1` request that turns `current` into `desired` without disturbing what is
+    /// already right: peers that stay keep their sessions (no `replace_peers`), peers that go
+    /// are removed, and a device already in the desired state gets no request at all (nil).
+    public static func renderSet(desired: WireGuardDevice, current: WireGuardDevice?) -> String? {
+        var lines: [String] = []
+        if current?.privateKey != desired.privateKey, let key = desired.privateKey {
+            lines.append("private_key=\(key.hex)")
+        }
+        if let port = desired.listenPort, current?.listenPort != port {
+            lines.append("listen_port=\(port)")
+        }
+        let currentPeers = Dictionary((current?.peers ?? []).map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
+        let desiredKeys = Set(desired.peers.map(\.publicKey))
+        for peer in current?.peers ?? [] where !desiredKeys.contains(peer.publicKey) {
+            lines.append("public_key=\(peer.publicKey.hex)")
+            lines.append("remove=true")
+        }
+        for peer in desired.peers {
+            let existing = currentPeers[peer.publicKey]
+            var peerLines: [String] = []
+            if let endpoint = peer.endpoint, existing?.endpoint != endpoint {
+                peerLines.append("endpoint=\(endpoint)")
+            }
+            if existing?.persistentKeepalive != peer.persistentKeepalive {
+                peerLines.append("persistent_keepalive_interval=\(peer.persistentKeepalive)")
+            }
+            if existing.map({ Set($0.allowedIPs) }) != Set(peer.allowedIPs) {
+                peerLines.append("replace_allowed_ips=true")
+                peerLines += peer.allowedIPs.map { "allowed_ip=\($0)" }
+            }
+            if existing == nil || !peerLines.isEmpty {
+                lines.append("public_key=\(peer.publicKey.hex)")
+                lines += peerLines
+            }
+        }
+        guard !lines.isEmpty else { return nil }
+        return "set=1\n" + lines.joined(separator: "\n") + "\n\n"
+    }
+
+    /// The request that reads a device back.
+    public static let getRequest = "get=1\n\n"
+
+    /// Parses the answer to `get=1` (ending with `errno=N`).
+    public static func parseGet(_ text: String) throws -> WireGuardDevice {
+        var device = WireGuardDevice(privateKey: nil, listenPort: nil, peers: [])
+        var peer: WireGuardPeer?
+        var errno: Int?
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { throw ParseError(description: "uapi: line without '=': \(line)") }
+            let key = line[..<eq], value = String(line[line.index(after: eq)...])
+            switch key {
+            case "private_key": device.privateKey = WireGuardKey(hex: value)
+            case "listen_port": device.listenPort = UInt16(value)
+            case "public_key":
+                if let peer { device.peers.append(peer) }
+                guard let key = WireGuardKey(hex: value) else { throw ParseError(description: "uapi: bad public key") }
+                peer = WireGuardPeer(publicKey: key, endpoint: nil, allowedIPs: [])
+            case "endpoint": peer?.endpoint = value
+            case "allowed_ip":
+                // IPv6 entries are ignored: FUSE routes IPv4 only.
+                if let cidr = try? IPv4CIDR(parsing: value) { peer?.allowedIPs.append(cidr) }
+            case "persistent_keepalive_interval": peer?.persistentKeepalive = Int(value) ?? 0
+            case "last_handshake_time_sec": peer?.lastHandshake = Int64(value) ?? 0
+            case "errno": errno = Int(value)
+            default: continue
+            }
+        }
+        if let peer { device.peers.append(peer) }
+        guard let errno else { throw ParseError(description: "uapi: answer without errno") }
+        guard errno == 0 else { throw ParseError(description: "uapi: get failed with errno \(errno)") }
+        return device
+    }
+
+    /// The `errno` of an answer to `set=1`.
+    public static func parseSetAnswer(_ text: String) throws {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("errno=") }),
+              let errno = Int(line.dropFirst("errno=".count))
+        else { throw ParseError(description: "uapi: answer without errno") }
+        guard errno == 0 else { throw ParseError(description: "uapi: set failed with errno \(errno)") }
+    }
+}
+
+extension WireGuardDevice {
+    /// The device a network map asks for; `resolve` turns `host:port` endpoints into `IP:port`.
+    public init(map: NetworkMap, privateKey: WireGuardKey, listenPort: UInt16?, resolve: (String) -> String?) {
+        self.init(privateKey: privateKey, listenPort: listenPort, peers: map.peers.map {
+            WireGuardPeer(publicKey: $0.publicKey, endpoint: $0.endpoint.flatMap(resolve),
+                          allowedIPs: $0.allowedIPs, persistentKeepalive: $0.persistentKeepalive ?? 0)
+        })
+    }
+}

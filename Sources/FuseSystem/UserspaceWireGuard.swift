@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `wireguard-go` for one interface as a process of its own (it outlives the agent, so
+/// that tunnels keep carrying traffic while the agent restarts) and drives it over UAPI.
+/// Requires root and /dev/net/tun.
+public struct UserspaceWireGuard: Sendable {
+    public let interface: String
+    let control: any WireGuardControl
+
+    public init(interface: String, control: any WireGuardControl = UAPISocket()) {
+        self.interface = interface
+        self.control = control
+    }
+
+    public var socketPath: String { UAPISocket.path(for: interface) }
+
+    /// Whether the device answers on its socket.
+    public var isResponding: Bool {
+        (try? control.exchange(interface: interface, request: "get=1\n\n"))?.contains("errno=0") ?? false
+    }
+
+    /// Starts wireguard-go unless the device already answers; returns the PID it runs under
+    /// (nil when a running device was found).
+    public func ensureRunning(logFile: String) throws -> pid_t? {
+        if isResponding { return nil }
+        guard Executables.find("wireguard-go") != nil else {
+            throw SystemError("wireguard-go not found on PATH: install it (apt-get install wireguard-go)")
+        }
+        guard FileManager.default.fileExists(atPath: "/dev/net/tun") else {
+            throw SystemError("/dev/net/tun is missing: this host cannot run userspace WireGuard")
+        }
+        // A stale socket from a killed process would make wireguard-go refuse to start.
+        try? FileManager.default.removeItem(atPath: socketPath)
+        let pid = try Daemon.spawn(["wireguard-go", interface], logFile: logFile, environment: ["WG_PROCESS_FOREGROUND": "1", "LOG_LEVEL": "error"])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while clock.now < deadline {
+            if isResponding { return pid }
+            guard Daemon.isAlive(pid) else {
+                let log = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
+                throw SystemError("wireguard-go \(interface) exited at start\(log.isEmpty ? "" : ": \(log)")")
+            }
+            usleep(10_000)
+        }
+        Daemon.stop(pid)
+        throw SystemError("wireguard-go \(interface) did not open \(socketPath) within 5 s")
+    }
+
+    public func get() throws -> String {
+        try control.exchange(interface: interface, request: "get=1\n\n")
+    }
+
+    public func set(_ request: String) throws -> String {
+        try control.exchange(interface: interface, request: request)
+    }
+
+    /// Stops the device: SIGTERM to its process (it removes its interface and socket), then
+    /// removes whatever is left.
+    public func stop(pid: pid_t?) {
+        if let pid { Daemon.stop(pid) }
+        try? FileManager.default.removeItem(atPath: socketPath)
+    }
+}

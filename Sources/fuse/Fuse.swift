@@ -1,0 +1,8 @@
+import FuseCommands
+
+@main
+struct Fuse {
+    static func main() async {
+        await FuseCommand.main()
+    }
+}
