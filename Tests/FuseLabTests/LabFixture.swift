@@ -1,0 +1,103 @@
+import Foundation
+import FuseLab
+import FuseModel
+import FuseSystem
+import Testing
+
+/// Whether root-only lab tests can run here. Under CI (`CI=true`) they always run, so that a
+/// missing capability is a failure, never a skip.
+enum LabSupport {
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let hasPrerequisites = geteuid() == 0 && ["wireguard-go", "nft", "ip", "nsenter", "ping", "wg"].allSatisfy { Executables.find($0) != nil }
+    static let enabled = isCI || hasPrerequisites
+    static let reason: Comment = "lab tests need root, wireguard-go, nft, ip, nsenter, ping and wg (run scripts/test as root)"
+
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var fuseBinary: String { packageRoot.appendingPathComponent(".build/debug/fuse").path }
+}
+
+/// A lab with a unique prefix, a federation on it, and helpers to drive `fuse` inside its
+/// namespaces. `close()` tears everything down; tests call it in `defer`.
+final class LabFixture {
+    let lab: Lab
+    let fuse = LabSupport.fuseBinary
+
+    init() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: LabSupport.fuseBinary), "build the fuse binary first: swift build")
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        let prefix = "t" + String((0..<3).map { _ in letters.randomElement() ?? "x" }) + "-"
+        // Ports differ per lab so that a leftover of one run can never answer another.
+        lab = try Lab.up(prefix: prefix, apiPort: Int.random(in: 20000...29999), wgPort: Int.random(in: 30000...39999))
+    }
+
+    func close() { lab.down() }
+
+    /// Runs `fuse ARGS` in a node's namespace (with its state dir and interface).
+    @discardableResult
+    func fuse(_ node: String, _ args: [String], environment: [String: String] = [:], input: String? = nil) throws -> CommandResult {
+        try lab.exec(node, [fuse] + args, environment: environment, input: input, timeout: .seconds(150))
+    }
+
+    /// Like `fuse`, but records a test failure with stderr when the command fails.
+    @discardableResult
+    func fuseOK(_ node: String, _ args: [String], environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let result = try fuse(node, args, environment: environment)
+        #expect(result.status == 0, "fuse \(args.joined(separator: " ")) on \(node) failed: \(result.stderr)", sourceLocation: sourceLocation)
+        return result.stdout
+    }
+
+    func shell(_ node: String, _ script: String) throws -> CommandResult {
+        try lab.exec(node, ["sh", "-c", script], timeout: .seconds(60))
+    }
+
+    func json<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try API.decoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// `fuse master init` + `start` on the lab's master.
+    func startMaster(cidr: String = "100.64.0.0/16") throws {
+        try fuseOK("master", ["master", "init", "--name", "labfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
+                               "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--vpn-cidr", cidr])
+        try fuseOK("master", ["master", "start"])
+    }
+
+    func token(domain: String, uses: Int = 1) throws -> String {
+        let created = try json(API.TokenCreateResponse.self, try fuseOK("master", ["token", "create", "--domain", domain, "--uses", String(uses), "--json"]))
+        return created.join
+    }
+
+    struct Joined: Decodable {
+        let name: String
+        let address: String
+        let seconds: Double
+    }
+
+    @discardableResult
+    func join(_ node: String, domain: String) throws -> Joined {
+        try json(Joined.self, try fuseOK(node, ["join", try token(domain: domain), "--name", node, "--json"]))
+    }
+
+    func nodes() throws -> [API.NodeInfo] {
+        try json([API.NodeInfo].self, try fuseOK("master", ["nodes", "--json"]))
+    }
+
+    func ping(from node: String, to address: String, count: Int = 1) throws -> Bool {
+        try lab.exec(node, ["ping", "-n", "-q", "-c", String(count), "-W", "2", address], timeout: .seconds(30)).status == 0
+    }
+
+    /// PID from a pid file in the lab's state dirs.
+    func pid(_ path: String) -> pid_t? {
+        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    func stateDir(_ node: String) throws -> String {
+        try #require(try lab.node(node).stateDir)
+    }
+
+    func interface(_ node: String) throws -> String {
+        try #require(try lab.node(node).interface)
+    }
+}
