@@ -42,53 +42,145 @@ extension CommandRunning {
     }
 }
 
-/// Runs real processes (Foundation `Process`), resolving the program on PATH.
+/// Runs real processes with posix_spawn: only stdin, stdout and stderr are passed on (no
+/// other descriptor of ours leaks into the child), both outputs are read with poll until EOF,
+/// and the child is reaped with waitpid. (Foundation's `Process` was seen to miss a child's exit
+/// and hang in `waitUntilExit`.)
 public struct HostCommandRunner: CommandRunning {
     public init() {}
 
     public func run(_ argv: [String], input: String? = nil, environment: [String: String]? = nil) throws -> CommandResult {
+        guard !argv.isEmpty else { throw SystemError("empty command") }
+        var stdinPipe: [Int32] = [-1, -1], stdoutPipe: [Int32] = [-1, -1], stderrPipe: [Int32] = [-1, -1]
+        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+            throw SystemError("pipe: \(String(cString: strerror(errno)))")
+        }
+        // Children started concurrently from other threads must not inherit these.
+        (stdinPipe + stdoutPipe + stderrPipe).forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(argv, stdin: .fd(stdinPipe[0]), stdout: .fd(stdoutPipe[1]), stderr: .fd(stderrPipe[1]),
+                                  environment: environment ?? [:], newSession: false)
+        } catch {
+            (stdinPipe + stdoutPipe + stderrPipe).forEach { close($0) }
+            throw error
+        }
+        close(stdinPipe[0]); close(stdoutPipe[1]); close(stderrPipe[1])
+        if let input {
+            let bytes = Array(input.utf8)
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes[sent...].withUnsafeBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                sent += n
+            }
+        }
+        close(stdinPipe[1])
+        let (out, err) = Self.readBoth(stdoutPipe[0], stderrPipe[0])
+        close(stdoutPipe[0]); close(stderrPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS / WTERMSIG by hand: the C macros are not visible in Swift.
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return CommandResult(status: exitStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// Reads two descriptors until both reach EOF.
+    static func readBoth(_ a: Int32, _ b: Int32) -> ([UInt8], [UInt8]) {
+        var outputs: [[UInt8]] = [[], []]
+        var fds = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
+        var open = 2
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open > 0 {
+            let ready = poll(&fds, nfds_t(fds.count), -1)
+            if ready < 0 { if errno == EINTR { continue } else { break } }
+            for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    outputs[i] += buffer[0..<n]
+                } else if n == 0 || errno != EINTR {
+                    fds[i].fd = -1
+                    open -= 1
+                }
+            }
+        }
+        return (outputs[0], outputs[1])
+    }
+}
+
+/// posix_spawn with the child's standard descriptors chosen and every other descriptor closed.
+public enum Spawn {
+    public enum Target {
+        case fd(Int32)
+        case file(String, append: Bool)
+        case devNull
+    }
+
+    /// glibc's POSIX_SPAWN_SETSID (only visible to C with _GNU_SOURCE).
+    static let setSID: Int32 = 0x80
+
+    public static func start(_ argv: [String], stdin: Target, stdout: Target, stderr: Target, environment: [String: String], newSession: Bool) throws -> pid_t {
         guard let program = argv.first else { throw SystemError("empty command") }
         guard let path = Executables.find(program) else {
             throw SystemError("\(program) not found on PATH; install it (see README)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = Array(argv.dropFirst())
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (target, fd) in [(stdin, Int32(0)), (stdout, Int32(1)), (stderr, Int32(2))] {
+            switch target {
+            case .fd(let source): posix_spawn_file_actions_adddup2(&actions, source, fd)
+            case .file(let path, let append):
+                posix_spawn_file_actions_addopen(&actions, fd, path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
+            case .devNull: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
         }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let inPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        try process.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try? inPipe.fileHandleForWriting.close()
+        // Close every other descriptor that is open in this process (sockets, pipes of other
+        // children): a daemon must not hold our listening socket or a caller's pipe.
+        for fd in openDescriptors() where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
         }
-        // Read both pipes concurrently so that neither can fill up and block the child.
-        let errBox = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
-    }
-}
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newSession { flags |= setSID }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
 
-/// Holds bytes read on another thread; the DispatchGroup orders the write before the read.
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
+        guard rc == 0 else { throw SystemError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// The descriptors open in this process, from /proc/self/fd.
+    static func openDescriptors() -> [Int32] {
+        guard let dir = opendir("/proc/self/fd") else { return [] }
+        defer { closedir(dir) }
+        let own = dirfd(dir)
+        var fds: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if let fd = Int32(name), fd != own { fds.append(fd) }
+        }
+        return fds
+    }
 }
 
 public enum Executables {
@@ -114,41 +206,12 @@ public enum Executables {
 /// Starts processes that outlive their parent (daemons): own session, stdin from /dev/null,
 /// stdout and stderr appended to a log file.
 public enum Daemon {
-    /// glibc's POSIX_SPAWN_SETSID (only visible to C with _GNU_SOURCE).
-    static let posixSpawnSetSID: Int32 = 0x80
 
-    /// Spawns `argv` detached and returns its PID.
+    /// Spawns `argv` detached (own session, stdin from /dev/null, stdout and stderr appended
+    /// to `logFile`) and returns its PID.
     public static func spawn(_ argv: [String], logFile: String, environment: [String: String] = [:]) throws -> pid_t {
-        guard let program = argv.first, let path = Executables.find(program) else {
-            throw SystemError("\(argv.first ?? "") not found on PATH")
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(posixSpawnSetSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
-        guard rc == 0 else { throw SystemError("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+        let pid = try Spawn.start(argv, stdin: .devNull, stdout: .file(logFile, append: true), stderr: .file(logFile, append: true),
+                                  environment: environment, newSession: true)
         return pid
     }
 

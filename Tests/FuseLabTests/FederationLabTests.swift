@@ -39,7 +39,7 @@ struct FederationLabTests {
 
         let nodes = try fixture.nodes()
         #expect(Set(nodes.map(\.name)) == ["master", "a1", "b1", "b2"])
-        #expect(nodes.allSatisfy(\.online))
+        #expect(nodes.allSatisfy { $0.online })
         #expect(Set(nodes.map { "\($0.name)=\($0.domain)" }) == ["master=crisis", "a1=companya", "b1=companyb", "b2=companyb"])
 
         // Nothing routes into a LAN behind a node: a worker that widens its own AllowedIPs to
@@ -141,7 +141,7 @@ struct FederationLabTests {
         try fixture.fuseOK("master", ["master", "start"])
         let after = try fixture.nodes().map { "\($0.name)=\($0.address)" }.sorted()
         #expect(after == before)
-        #expect(waitUntil(timeout: .seconds(12)) { (try? fixture.nodes().allSatisfy(\.online)) == true }, "every node reports in again")
+        #expect(waitUntil(timeout: .seconds(12)) { (try? fixture.nodes().allSatisfy { $0.online }) == true }, "every node reports in again")
         Daemon.stop(agent)
     }
 }
