@@ -65,6 +65,7 @@ let package = Package(
         .executableTarget(name: "fuse", dependencies: ["FuseCommands"]),
         .executableTarget(name: "fuse-lab", dependencies: ["FuseLabCommands"]),
         .testTarget(name: "FuseModelTests", dependencies: ["FuseModel"]),
+        .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem"]),
         .testTarget(name: "FuseControlTests", dependencies: [
             "FuseControl", "FuseModel",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

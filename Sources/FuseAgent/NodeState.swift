@@ -36,6 +36,8 @@ public struct HostChanges: Codable, Equatable, Sendable {
     public var ipForwardBefore: String?
     /// Whether FUSE created /var/run/wireguard.
     public var createdRunDirectory: Bool = false
+    /// Whether FUSE created the state dir itself (else only its `node/` folder is removed).
+    public var createdStateDir: Bool = false
     public init() {}
 }
 
@@ -84,8 +86,13 @@ public struct NodeState: Sendable {
         (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
+    /// Creates `node/` (and the state dir when missing, which leave then removes again).
     public func createDirectory() throws {
+        let createdRoot = !FileManager.default.fileExists(atPath: root)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var changes = hostChanges()
+        changes.createdStateDir = createdRoot || changes.createdStateDir
+        try StateFile.write(changes, to: hostChangesPath)
     }
 }
 

@@ -101,10 +101,12 @@ public struct NodeTeardown: Sendable {
         }
     }
 
-    /// Removes the node's files, and the state dir itself when nothing else is left in it.
+    /// Removes the node's files, and the state dir itself when FUSE created it and nothing
+    /// else is left in it.
     public func removeFiles() {
+        let createdStateDir = state.hostChanges().createdStateDir
         try? FileManager.default.removeItem(atPath: state.directory)
-        if (try? FileManager.default.contentsOfDirectory(atPath: state.root))?.isEmpty == true {
+        if createdStateDir, (try? FileManager.default.contentsOfDirectory(atPath: state.root))?.isEmpty == true {
             try? FileManager.default.removeItem(atPath: state.root)
         }
     }

@@ -16,6 +16,12 @@ public struct CommandResult: Sendable {
     public let stdout: String
     public let stderr: String
     public var succeeded: Bool { status == 0 }
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// Runs programs on the host. Every mutation of the host that FUSE makes goes through this
@@ -43,11 +49,15 @@ extension CommandRunning {
 }
 
 /// Runs real processes with posix_spawn: only stdin, stdout and stderr are passed on (no
-/// other descriptor of ours leaks into the child), both outputs are read with poll until EOF,
-/// and the child is reaped with waitpid. (Foundation's `Process` was seen to miss a child's exit
-/// and hang in `waitUntilExit`.)
+/// other descriptor of ours leaks into the child), both outputs are read with poll, and the
+/// child is reaped with waitpid. Returns when the child exits, even if a background process
+/// it started still holds its output open. With a timeout the child runs in its own process
+/// group, which is killed when the time is up (status 124, like coreutils `timeout`).
+/// (Foundation's `Process` was seen to miss a child's exit and hang in `waitUntilExit`.)
 public struct HostCommandRunner: CommandRunning {
-    public init() {}
+    public var timeout: Duration?
+
+    public init(timeout: Duration? = nil) { self.timeout = timeout }
 
     public func run(_ argv: [String], input: String? = nil, environment: [String: String]? = nil) throws -> CommandResult {
         guard !argv.isEmpty else { throw SystemError("empty command") }
@@ -60,7 +70,7 @@ public struct HostCommandRunner: CommandRunning {
         let pid: pid_t
         do {
             pid = try Spawn.start(argv, stdin: .fd(stdinPipe[0]), stdout: .fd(stdoutPipe[1]), stderr: .fd(stderrPipe[1]),
-                                  environment: environment ?? [:], newSession: false)
+                                  environment: environment ?? [:], session: timeout == nil ? .inherit : .newGroup)
         } catch {
             (stdinPipe + stdoutPipe + stderrPipe).forEach { close($0) }
             throw error
@@ -77,35 +87,69 @@ public struct HostCommandRunner: CommandRunning {
             }
         }
         close(stdinPipe[1])
-        let (out, err) = Self.readBoth(stdoutPipe[0], stderrPipe[0])
+        let outcome = Self.collect(pid: pid, stdoutPipe[0], stderrPipe[0], deadline: timeout.map { ContinuousClock.now + $0 })
         close(stdoutPipe[0]); close(stderrPipe[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS / WTERMSIG by hand: the C macros are not visible in Swift.
-        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return CommandResult(status: exitStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return CommandResult(status: outcome.status, stdout: String(decoding: outcome.out, as: UTF8.self), stderr: String(decoding: outcome.err, as: UTF8.self))
     }
 
-    /// Reads two descriptors until both reach EOF.
-    static func readBoth(_ a: Int32, _ b: Int32) -> ([UInt8], [UInt8]) {
+    /// Reads both outputs until they close or the child has exited, and reaps it.
+    static func collect(pid: pid_t, _ out: Int32, _ err: Int32, deadline: ContinuousClock.Instant?) -> (status: Int32, out: [UInt8], err: [UInt8]) {
         var outputs: [[UInt8]] = [[], []]
-        var fds = [pollfd(fd: a, events: Int16(POLLIN), revents: 0), pollfd(fd: b, events: Int16(POLLIN), revents: 0)]
-        var open = 2
+        var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0), pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while open > 0 {
-            let ready = poll(&fds, nfds_t(fds.count), -1)
-            if ready < 0 { if errno == EINTR { continue } else { break } }
-            for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    outputs[i] += buffer[0..<n]
-                } else if n == 0 || errno != EINTR {
-                    fds[i].fd = -1
-                    open -= 1
+        var status: Int32?
+        func drain(_ i: Int) {
+            let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+            if n > 0 { outputs[i] += buffer[0..<n] } else if n == 0 || errno != EINTR { fds[i].fd = -1 }
+        }
+        while fds.contains(where: { $0.fd >= 0 }) {
+            // Once both are closed we stop polling; until then check on the child every 20 ms.
+            let ready = poll(&fds, nfds_t(fds.count), 20)
+            if ready > 0 {
+                for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 { drain(i) }
+                continue
+            }
+            if status == nil, let exited = reap(pid, block: false) {
+                status = exited
+                // The child is gone; take what is buffered and stop (a background process it
+                // started may hold the pipes open for a long time).
+                for i in fds.indices where fds[i].fd >= 0 {
+                    _ = fcntl(fds[i].fd, F_SETFL, fcntl(fds[i].fd, F_GETFL) | O_NONBLOCK)
+                    while fds[i].fd >= 0 {
+                        let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                        if n > 0 { outputs[i] += buffer[0..<n] } else { fds[i].fd = -1 }
+                    }
                 }
             }
+            if let deadline, status == nil, ContinuousClock.now >= deadline {
+                kill(-pid, SIGKILL)
+                _ = reap(pid, block: true)
+                return (124, outputs[0], outputs[1])
+            }
         }
-        return (outputs[0], outputs[1])
+        if let status { return (status, outputs[0], outputs[1]) }
+        if let deadline {
+            while ContinuousClock.now < deadline {
+                if let exited = reap(pid, block: false) { return (exited, outputs[0], outputs[1]) }
+                usleep(5_000)
+            }
+            kill(-pid, SIGKILL)
+            _ = reap(pid, block: true)
+            return (124, outputs[0], outputs[1])
+        }
+        return (reap(pid, block: true) ?? 255, outputs[0], outputs[1])
+    }
+
+    /// waitpid; the exit status, or 128 + signal. nil while the child runs (non-blocking).
+    static func reap(_ pid: pid_t, block: Bool) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, block ? 0 : WNOHANG)
+            if r < 0 && errno == EINTR { continue }
+            guard r == pid else { return r < 0 ? 255 : nil }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG by hand: the C macros are not visible in Swift.
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        }
     }
 }
 
@@ -120,7 +164,16 @@ public enum Spawn {
     /// glibc's POSIX_SPAWN_SETSID (only visible to C with _GNU_SOURCE).
     static let setSID: Int32 = 0x80
 
-    public static func start(_ argv: [String], stdin: Target, stdout: Target, stderr: Target, environment: [String: String], newSession: Bool) throws -> pid_t {
+    public enum Session {
+        /// Same session and process group as the caller.
+        case inherit
+        /// A process group of its own (so that a timeout can kill it and its children).
+        case newGroup
+        /// A session of its own (daemons).
+        case newSession
+    }
+
+    public static func start(_ argv: [String], stdin: Target, stdout: Target, stderr: Target, environment: [String: String], session: Session) throws -> pid_t {
         guard let program = argv.first else { throw SystemError("empty command") }
         guard let path = Executables.find(program) else {
             throw SystemError("\(program) not found on PATH; install it (see README)")
@@ -145,7 +198,13 @@ public enum Spawn {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-        if newSession { flags |= setSID }
+        switch session {
+        case .inherit: break
+        case .newGroup:
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        case .newSession: flags |= setSID
+        }
         posix_spawnattr_setflags(&attributes, Int16(flags))
         var empty = sigset_t()
         sigemptyset(&empty)
@@ -211,7 +270,7 @@ public enum Daemon {
     /// to `logFile`) and returns its PID.
     public static func spawn(_ argv: [String], logFile: String, environment: [String: String] = [:]) throws -> pid_t {
         let pid = try Spawn.start(argv, stdin: .devNull, stdout: .file(logFile, append: true), stderr: .file(logFile, append: true),
-                                  environment: environment, newSession: true)
+                                  environment: environment, session: .newSession)
         return pid
     }
 

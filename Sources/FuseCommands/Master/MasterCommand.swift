@@ -59,10 +59,14 @@ struct MasterInit: AsyncParsableCommand {
             guard !nodeState.exists else {
                 throw CommandFailure("\(options.stateDir) already holds a node of a federation; use another --state-dir or `fuse leave` first")
             }
+            guard !options.masterState.exists else {
+                throw CommandFailure("a federation master already exists in \(options.stateDir); `fuse master destroy` it first")
+            }
             let key = WireGuardKey.generatePrivate()
-            try options.masterState.initialize(config: config, masterPublicKey: key.publicKey)
             do {
+                // The node folder first: it records whether the state dir is ours to remove.
                 try nodeState.createDirectory()
+                try options.masterState.initialize(config: config, masterPublicKey: key.publicKey)
                 try FileManager.default.copyItem(atPath: options.masterState.caPath, toPath: nodeState.caPath)
                 try StateFile.write(NodeConfig(
                     name: config.nodeName, interface: config.interface, masterHost: "127.0.0.1", apiPort: config.apiPort,
@@ -253,9 +257,8 @@ struct MasterDestroy: AsyncParsableCommand {
             let config = try options.masterState.loadConfig()
             try Preconditions.root()
             _ = options.masterState.stop()
-            NodeTeardown(state: options.nodeState).all(interface: config.interface)
             options.masterState.removeAll()
-            NodeTeardown(state: options.nodeState).removeFiles()
+            NodeTeardown(state: options.nodeState).all(interface: config.interface)
             if options.json {
                 Console.json(["destroyed": config.federation, "seconds": String(format: "%.3f", clock.total)])
             } else {

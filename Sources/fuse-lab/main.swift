@@ -1,0 +1,3 @@
+import FuseLabCommands
+
+FuseLabCommand.entry()

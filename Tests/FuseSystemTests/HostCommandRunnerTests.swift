@@ -1,0 +1,35 @@
+import Foundation
+import FuseSystem
+import Testing
+
+@Suite struct HostCommandRunnerTests {
+    @Test func capturesOutputStatusAndInput() throws {
+        let result = try HostCommandRunner().run(["sh", "-c", "cat; echo out; echo err >&2; exit 3"], input: "in\n", environment: nil)
+        #expect(result.status == 3)
+        #expect(result.stdout == "in\nout\n")
+        #expect(result.stderr == "err\n")
+        #expect(!result.succeeded)
+    }
+
+    @Test func passesEnvironment() throws {
+        let result = try HostCommandRunner().run(["sh", "-c", "echo $FUSE_INTERFACE"], input: nil, environment: ["FUSE_INTERFACE": "fl-a1"])
+        #expect(result.stdout == "fl-a1\n")
+        #expect(result.succeeded)
+    }
+
+    @Test func aDaemonKeepingTheOutputOpenDoesNotBlock() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try HostCommandRunner().run(["sh", "-c", "sleep 3 & echo started"], input: nil, environment: nil)
+        #expect(result.stdout == "started\n")
+        #expect(clock.now - start < .seconds(2))
+    }
+
+    @Test func timeoutKillsTheCommand() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try HostCommandRunner(timeout: .milliseconds(200)).run(["sh", "-c", "sleep 5"], input: nil, environment: nil)
+        #expect(result.status == 124)
+        #expect(clock.now - start < .seconds(3))
+    }
+}
