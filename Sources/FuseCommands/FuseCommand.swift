@@ -102,9 +102,7 @@ enum Preconditions {
     }
 
     static func wireGuardGo() throws {
-        guard Executables.find("wireguard-go") != nil else {
-            throw CommandFailure("wireguard-go not found on PATH: install it first (apt-get install wireguard-go)")
-        }
+        try UserspaceWireGuard.checkInstalled()
     }
 }
 

@@ -17,6 +17,19 @@ public struct UserspaceWireGuard: Sendable {
 
     public var socketPath: String { UAPISocket.path(for: interface) }
 
+    /// The wireguard-go program: env FUSE_WIREGUARD_GO (a path or a name on PATH), else
+    /// `wireguard-go`.
+    public static var program: String {
+        ProcessInfo.processInfo.environment["FUSE_WIREGUARD_GO"].flatMap { $0.isEmpty ? nil : $0 } ?? "wireguard-go"
+    }
+
+    /// Throws a clear error when wireguard-go cannot be found.
+    public static func checkInstalled() throws {
+        guard Executables.find(program) != nil else {
+            throw SystemError("\(program) not found: install wireguard-go (apt-get install wireguard-go) or set FUSE_WIREGUARD_GO")
+        }
+    }
+
     /// Whether the device answers on its socket.
     public var isResponding: Bool {
         (try? control.exchange(interface: interface, request: "get=1\n\n"))?.contains("errno=0") ?? false
@@ -26,15 +39,13 @@ public struct UserspaceWireGuard: Sendable {
     /// (nil when a running device was found).
     public func ensureRunning(logFile: String) throws -> pid_t? {
         if isResponding { return nil }
-        guard Executables.find("wireguard-go") != nil else {
-            throw SystemError("wireguard-go not found on PATH: install it (apt-get install wireguard-go)")
-        }
+        try Self.checkInstalled()
         guard FileManager.default.fileExists(atPath: "/dev/net/tun") else {
             throw SystemError("/dev/net/tun is missing: this host cannot run userspace WireGuard")
         }
         // A stale socket from a killed process would make wireguard-go refuse to start.
         try? FileManager.default.removeItem(atPath: socketPath)
-        let pid = try Daemon.spawn(["wireguard-go", interface], logFile: logFile, environment: ["WG_PROCESS_FOREGROUND": "1", "LOG_LEVEL": "error"])
+        let pid = try Daemon.spawn([Self.program, interface], logFile: logFile, environment: ["WG_PROCESS_FOREGROUND": "1", "LOG_LEVEL": "error"])
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while clock.now < deadline {

@@ -144,4 +144,86 @@ struct FederationLabTests {
         #expect(waitUntil(timeout: .seconds(12)) { (try? fixture.nodes().allSatisfy { $0.online }) == true }, "every node reports in again")
         Daemon.stop(agent)
     }
+
+    @Test("fuse node remove revokes a node: the hub drops its peer at once and the node removes everything it made")
+    func nodeRemoval() throws {
+        let fixture = try LabFixture()
+        defer { fixture.close() }
+        try fixture.startMaster()
+        let b1Before = try fixture.lab.snapshot("b1")
+        try fixture.join("a1", domain: "companyA")
+        let b1 = try fixture.join("b1", domain: "companyB")
+        let hub = try fixture.interface("master")
+        func hubPeers() -> Int { ((try? fixture.lab.exec("master", ["wg", "show", hub, "peers"]).stdout) ?? "").split(separator: "\n").count }
+        #expect(hubPeers() == 2)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        try fixture.fuseOK("master", ["node", "remove", "b1"])
+        #expect(waitUntil(timeout: .seconds(1)) { hubPeers() == 1 }, "the hub dropped b1's peer within 1 s")
+        #expect(!(try fixture.ping(from: "a1", to: b1.address)), "b1 is unreachable once removed")
+        // The removed node's agent learns it on its next map poll (a long-poll wakes at once).
+        #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.lab.snapshot("b1")) == b1Before }, "b1 cleaned up after its removal")
+        print("node removal: hub peer gone and node clean after \(clock.now - start)")
+        #expect(try fixture.nodes().map(\.name).sorted() == ["a1", "master"])
+        let unknown = try fixture.fuse("master", ["node", "remove", "ghost"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no node named ghost"), "stderr: \(unknown.stderr)")
+    }
+
+    @Test("bad input: one clear line on stderr, a non-zero exit, nothing half-configured, nothing stored lost")
+    func badInput() throws {
+        let fixture = try LabFixture()
+        defer { fixture.close() }
+        let a1Before = try fixture.lab.snapshot("a1")
+        func refused(_ node: String, _ args: [String], _ message: String, environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let result = try fixture.fuse(node, args, environment: environment)
+            #expect(result.status != 0, "fuse \(args.joined(separator: " ")) succeeded", sourceLocation: sourceLocation)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("fuse: error:") && lines[0].contains(message),
+                    "fuse \(args.joined(separator: " ")): stderr \(result.stderr)", sourceLocation: sourceLocation)
+        }
+        // Before there is a master.
+        try refused("master", ["master", "init", "--name", "f", "--endpoint", fixture.lab.masterEndpoint, "--vpn-cidr", "10.0.0.0/33"], "bad CIDR")
+        try refused("master", ["master", "init", "--name", "f", "--endpoint", fixture.lab.masterEndpoint, "--vpn-cidr", "10.1.2.3/16"], "host bits")
+        try refused("master", ["master", "init", "--name", "f", "--endpoint", fixture.lab.masterEndpoint, "--vpn-cidr", "10.0.0.0/31"], "too small")
+        try refused("master", ["master", "init", "--name", "bad name", "--endpoint", fixture.lab.masterEndpoint], "bad federation name")
+        try refused("master", ["master", "init", "--name", "f", "--endpoint", fixture.lab.masterEndpoint, "--api-port", "70000"], "bad API port")
+        try refused("master", ["master", "start"], "no federation master here")
+        try refused("a1", ["join", "not-a-join-string", "--name", "a1"], "malformed join string")
+        try refused("a1", ["join", "fuse1:host:7443:abcd:x.y", "--name", "a1"], "malformed join string")
+        try refused("a1", ["leave"], "not in a federation")
+        #expect(!FileManager.default.fileExists(atPath: try fixture.stateDir("master") + "/master"), "nothing stored by refused commands")
+        #expect(try fixture.lab.snapshot("a1") == a1Before)
+
+        // A port in use: the master does not start and leaves nothing running.
+        try fixture.fuseOK("master", ["master", "init", "--name", "f", "--endpoint", fixture.lab.masterEndpoint,
+                                      "--api-port", String(fixture.lab.apiPort), "--wg-port", String(fixture.lab.wgPort)])
+        let config = try String(contentsOfFile: try fixture.stateDir("master") + "/master/config.json", encoding: .utf8)
+        try refused("master", ["master", "init", "--name", "g", "--endpoint", fixture.lab.masterEndpoint], "already")
+        #expect(try String(contentsOfFile: try fixture.stateDir("master") + "/master/config.json", encoding: .utf8) == config, "the first federation is intact")
+        let blocker = try Daemon.spawn(try fixture.lab.execArguments("master", ["socat", "TCP-LISTEN:\(fixture.lab.apiPort),reuseaddr", "-"]),
+                                       logFile: "/dev/null")
+        defer { Daemon.stop(blocker) }
+        #expect(waitUntil(timeout: .seconds(5)) { (try? fixture.lab.exec("master", ["ss", "-ltn"]).stdout.contains(":\(fixture.lab.apiPort)")) == true })
+        try refused("master", ["master", "start"], "API port \(fixture.lab.apiPort)/tcp is in use")
+        #expect(try fixture.lab.exec("master", ["ip", "-o", "link"]).stdout.contains(try fixture.interface("master")) == false)
+        Daemon.stop(blocker)
+
+        // Missing wireguard-go: refused before anything is changed, the token stays unused.
+        try fixture.fuseOK("master", ["master", "start"])
+        let join = try fixture.token(domain: "companyA")
+        try refused("a1", ["join", join, "--name", "a1"], "wireguard-go not found", environment: ["FUSE_WIREGUARD_GO": "/nonexistent/wireguard-go"])
+        #expect(try fixture.lab.snapshot("a1") == a1Before)
+        try refused("a1", ["join", join, "--name", "bad_name"], "bad node name")
+        try refused("a1", ["join", join, "--name", "a1", "--interface", "this-name-is-too-long"], "bad interface name")
+        try refused("master", ["token", "create", "--domain", "companyA", "--ttl", "soon"], "bad duration")
+        try refused("master", ["token", "revoke", "ffffffffffff"], "no token with id")
+        try refused("master", ["node", "remove", "master"], "cannot be removed")
+        let tokens = try fixture.json([API.TokenInfo].self, try fixture.fuseOK("master", ["token", "list", "--json"]))
+        #expect(tokens.count == 1 && tokens[0].uses == 0 && tokens[0].state == .valid)
+        // The join string can come from stdin, keeping the secret out of the process list.
+        let joined = try fixture.lab.exec("a1", [fixture.fuse, "join", "-", "--name", "a1"], input: join + "\n", timeout: .seconds(60))
+        #expect(joined.status == 0, "join from stdin: \(joined.stderr)")
+        try refused("a1", ["join", join, "--name", "a2"], "already belongs to a federation")
+    }
 }
