@@ -68,8 +68,10 @@ let package = Package(
         .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem"]),
         .testTarget(name: "FuseControlTests", dependencies: [
             "FuseControl", "FuseModel",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ], resources: []),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"]),
     ],
     swiftLanguageModes: [.v5]

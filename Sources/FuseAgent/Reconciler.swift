@@ -11,7 +11,7 @@ public actor Reconciler {
 
     let config: NodeConfig
     let state: NodeState
-    let wireGuard: UserspaceWireGuard
+    private var backend: (any WireGuardBackend)?
     let network: HostNetwork
     let runner: any CommandRunning
     let logger: Logger
@@ -20,7 +20,6 @@ public actor Reconciler {
     public init(config: NodeConfig, state: NodeState, runner: any CommandRunning = HostCommandRunner(), logger: Logger) {
         self.config = config
         self.state = state
-        self.wireGuard = UserspaceWireGuard(interface: config.interface)
         self.network = HostNetwork(runner: runner)
         self.runner = runner
         self.logger = logger
@@ -34,17 +33,18 @@ public actor Reconciler {
             changes.createdRunDirectory = true
             try StateFile.write(changes, to: state.hostChangesPath)
         }
+        let wireGuard = try backend ?? WireGuardBackends.choose(interface: config.interface, runner: runner)
+        backend = wireGuard
         if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
             try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath)
             logger.info("started wireguard-go", metadata: ["interface": "\(config.interface)", "pid": "\(pid)"])
             appliedRuleset = nil
         }
         let desired = WireGuardDevice(map: map, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve)
-        var current = try WireGuardUAPI.parseGet(wireGuard.get())
-        if let request = WireGuardUAPI.renderSet(desired: desired, current: current) {
-            try WireGuardUAPI.parseSetAnswer(wireGuard.set(request))
+        var current = try wireGuard.read()
+        if try wireGuard.apply(desired: desired, current: current) {
             logger.info("configured WireGuard peers", metadata: ["version": "\(map.version)", "peers": "\(desired.peers.count)"])
-            current = try WireGuardUAPI.parseGet(wireGuard.get())
+            current = try wireGuard.read()
         }
         try network.configure(link: config.interface, address: map.interfaceAddress, mtu: Self.mtu)
         if map.isHub {

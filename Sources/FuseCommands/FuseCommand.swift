@@ -101,7 +101,10 @@ enum Preconditions {
         guard geteuid() == 0 else { throw CommandFailure("this command changes network interfaces and must run as root") }
     }
 
+    /// wireguard-go is needed unless the kernel's WireGuard will be used.
     static func wireGuardGo() throws {
+        let mode = ProcessInfo.processInfo.environment["FUSE_WIREGUARD"] ?? "auto"
+        if mode == "kernel" || (mode != "userspace" && KernelWireGuard.isAvailable()) { return }
         try UserspaceWireGuard.checkInstalled()
     }
 }

@@ -73,15 +73,15 @@ public final class SQLiteFederationStore: FederationStore {
         try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'map_version'")
     }
 
-    private static func insert(_ node: NodeRecord, digest: String, _ db: Database) throws {
+    private static func insert(_ node: NodeRecord, digest: String, at date: Date, _ db: Database) throws {
         try db.execute(
             sql: "INSERT INTO node (name, domain, address, public_key, is_master, credential_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, Date().timeIntervalSince1970])
+            arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, date.timeIntervalSince1970])
         try bumpVersion(db)
     }
 
     public func register(master: NodeRecord, credentialDigest: String) throws {
-        try db.write { try Self.insert(master, digest: credentialDigest, $0) }
+        try db.write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
     }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord {
@@ -104,7 +104,7 @@ public final class SQLiteFederationStore: FederationStore {
             }
             let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false)
             try db.execute(sql: "UPDATE token SET uses = uses + 1 WHERE id = ?", arguments: [tokenID])
-            try Self.insert(node, digest: credentialDigest, db)
+            try Self.insert(node, digest: credentialDigest, at: now, db)
             return node
         }
     }

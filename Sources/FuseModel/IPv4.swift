@@ -64,6 +64,7 @@ public struct IPv4CIDR: Hashable, Codable, Sendable, CustomStringConvertible {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPv4Address(parts[0]),
               parts[1].allSatisfy(\.isNumber), !parts[1].isEmpty, parts[1].count <= 2,
+              parts[1] == "0" || !parts[1].hasPrefix("0"),
               let length = Int(parts[1]), (0...32).contains(length)
         else { throw ParseError.syntax(text) }
         let cidr = IPv4CIDR(network: address, prefixLength: length)
