@@ -137,7 +137,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func removeNode(_ name: String) async throws {
-        guard name != config.nodeName else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
+        guard name.lowercased() != config.nodeName.lowercased() else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
         guard try store.removeNode(name) else { throw APIError(404, "no node named \(name)") }
         await presence.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])

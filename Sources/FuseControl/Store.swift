@@ -55,7 +55,7 @@ public final class SQLiteFederationStore: FederationStore {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
                 CREATE TABLE node (
-                  name TEXT PRIMARY KEY, domain TEXT NOT NULL, address TEXT NOT NULL UNIQUE,
+                  name TEXT PRIMARY KEY COLLATE NOCASE, domain TEXT NOT NULL, address TEXT NOT NULL UNIQUE,
                   public_key TEXT NOT NULL UNIQUE, is_master INTEGER NOT NULL,
                   credential_digest TEXT NOT NULL, created_at REAL NOT NULL);
                 CREATE TABLE token (
@@ -94,7 +94,7 @@ public final class SQLiteFederationStore: FederationStore {
             case .used: throw JoinRefusal.tokenUsed
             }
             let existing = try Self.nodes(db)
-            guard !existing.contains(where: { $0.name == name }) else { throw JoinRefusal.nameTaken(name) }
+            guard !existing.contains(where: { $0.name.lowercased() == name.lowercased() }) else { throw JoinRefusal.nameTaken(name) }
             guard !existing.contains(where: { $0.publicKey == publicKey }) else { throw JoinRefusal.keyTaken }
             let address: IPv4Address
             do {

@@ -5,14 +5,15 @@ public enum NameRule {
     }
 
     /// Node, domain and federation names: DNS labels (they become `NAME.DOMAIN.fuse`):
-    /// 1–63 characters of a–z, 0–9 and '-', starting and ending with a letter or digit.
+    /// 1–63 characters of a–z, 0–9 and '-', starting and ending with a letter or digit. The
+    /// case people typed is kept for display; like DNS, FUSE compares names without case.
     public static func label(_ name: String, kind: String) throws -> String {
         let lower = name.lowercased()
         let allowed = lower.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
         guard !lower.isEmpty, lower.count <= 63, allowed, lower.first != "-", lower.last != "-" else {
             throw Invalid(description: "bad \(kind) name \"\(name)\": use 1-63 letters, digits or '-', not starting or ending with '-'")
         }
-        return lower
+        return name
     }
 
     /// Linux interface names: 1–15 characters, no '/', ':' or whitespace.

@@ -48,7 +48,7 @@ import Testing
             let response = try await client.send(.post, "/v1/tokens", bearer: Harness.admin, json: request)
             #expect(response.status == .created)
             let created = try response.decode(API.TokenCreateResponse.self)
-            #expect(created.token.domain == "companya")
+            #expect(created.token.domain == "CompanyA", "the case people typed is kept")
             #expect(created.token.maxUses == 3)
             #expect(created.token.uses == 0)
             #expect(created.token.state == .valid)
@@ -95,17 +95,17 @@ import Testing
             #expect(response.status == .created, "\(response.text)")
             let joined = try response.decode(API.JoinResponse.self)
             let map = joined.map
-            #expect(map.node == NodeRecord(name: "worker-1", domain: "companyb", address: IPv4Address("10.77.0.2")!, publicKey: key, isMaster: false))
+            #expect(map.node == NodeRecord(name: "Worker-1", domain: "companyb", address: IPv4Address("10.77.0.2")!, publicKey: key, isMaster: false))
             #expect(map.cidr.description == "10.77.0.0/24")
             #expect(map.interfaceAddress == "10.77.0.2/24")
             #expect(map.masterAddress == IPv4Address("10.77.0.1"))
             #expect(!map.isHub)
             #expect(map.peers == [MapPeer(name: "master", publicKey: harness.masterKey, endpoint: "master.example.org:51999",
                                           allowedIPs: [harness.config.cidr], persistentKeepalive: 25)])
-            #expect(joined.credential.hasPrefix("worker-1."))
+            #expect(joined.credential.hasPrefix("Worker-1."), "the name keeps the case it was given")
             // The credential is stored as a digest only.
-            let secret = String(joined.credential.dropFirst("worker-1.".count))
-            #expect(try harness.store.credentialDigest(of: "worker-1") == Secret.digest(secret))
+            let secret = String(joined.credential.dropFirst("Worker-1.".count))
+            #expect(try harness.store.credentialDigest(of: "worker-1") == Secret.digest(secret), "names compare without case")
 
             let mapResponse = try await client.send(.get, "/v1/map", bearer: joined.credential)
             #expect(mapResponse.status == .ok)
@@ -116,7 +116,7 @@ import Testing
 
             // The hub's map now has the worker.
             let hubMap = try #require(try harness.controlPlane.map(for: "master"))
-            #expect(hubMap.peers.map(\.name) == ["worker-1"])
+            #expect(hubMap.peers.map(\.name) == ["Worker-1"])
             #expect(hubMap.peers.first?.allowedIPs.map(\.description) == ["10.77.0.2/32"])
 
             // Status and node list: any credential.
@@ -127,7 +127,7 @@ import Testing
             #expect(info.cidr.description == "10.77.0.0/24")
             #expect(info.caPin == harness.controlPlane.caPin)
             let nodes = try await client.send(.get, "/v1/nodes", bearer: Harness.admin)
-            #expect(try nodes.decode([API.NodeInfo].self).map(\.name).sorted() == ["master", "worker-1"])
+            #expect(try nodes.decode([API.NodeInfo].self).map(\.name).sorted() == ["Worker-1", "master"])
             expectError(try await client.send(.get, "/v1/status"), .unauthorized, "a credential is required")
             expectError(try await client.send(.get, "/v1/nodes"), .unauthorized, "a credential is required")
         }
@@ -207,7 +207,7 @@ import Testing
             let (_, token) = try await client.createToken(uses: 2)
             let key = WireGuardKey.generatePrivate().publicKey
             #expect(try await client.join(token: token, name: "dup", key: key).status == .created)
-            expectError(try await client.join(token: token, name: "DUP"), .conflict, "a node named dup is already in the federation")
+            expectError(try await client.join(token: token, name: "DUP"), .conflict, "a node named DUP is already in the federation")
             expectError(try await client.join(token: token, name: "master"), .conflict, "a node named master is already in the federation")
             expectError(try await client.join(token: token, name: "other", key: key), .conflict, "this WireGuard key is already registered")
             expectError(try await client.join(token: token, name: "other", key: harness.masterKey), .conflict, "this WireGuard key is already registered")

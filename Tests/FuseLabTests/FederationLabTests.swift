@@ -40,7 +40,7 @@ struct FederationLabTests {
         let nodes = try fixture.nodes()
         #expect(Set(nodes.map(\.name)) == ["master", "a1", "b1", "b2"])
         #expect(nodes.allSatisfy { $0.online })
-        #expect(Set(nodes.map { "\($0.name)=\($0.domain)" }) == ["master=crisis", "a1=companya", "b1=companyb", "b2=companyb"])
+        #expect(Set(nodes.map { "\($0.name)=\($0.domain)" }) == ["master=crisis", "a1=companyA", "b1=companyB", "b2=companyB"])
 
         // Nothing routes into a LAN behind a node: a worker that widens its own AllowedIPs to
         // the crisis LAN still cannot reach the operator PC through the hub.

@@ -42,7 +42,7 @@ import Testing
 
 @Suite struct NameRuleTests {
     @Test func labels() throws {
-        #expect(try NameRule.label("companyA", kind: "domain") == "companya")
+        #expect(try NameRule.label("companyA", kind: "domain") == "companyA", "the case people typed is kept")
         #expect(try NameRule.label("a", kind: "node") == "a")
         #expect(try NameRule.label("node-1", kind: "node") == "node-1")
         #expect(try NameRule.label("0day", kind: "node") == "0day")
