@@ -100,7 +100,7 @@ public struct NodeState: Sendable {
 public enum StateFile {
     public static func write(_ value: some Encodable, to path: String) throws {
         let encoder = API.encoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try write(data: try encoder.encode(value), to: path)
     }
 

@@ -64,7 +64,7 @@ enum Console {
 
     static func json(_ value: some Encodable) {
         let encoder = API.encoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -175,6 +175,34 @@ enum Clients {
                 throw CommandFailure("\(error) (is the control plane running? `fuse master start` on the master)")
             }
             throw error
+        }
+    }
+}
+
+extension FuseCommand {
+    static let subcommandNames: Set<String> = Set(configuration.subcommands.flatMap { command in
+        [command._commandName] + command.configuration.subcommands.map { $0._commandName }
+    })
+
+    /// The executable's entry point: like `main()`, but a usage error is one line on stderr too
+    /// (ArgumentParser would print the usage below it), pointing at `--help`.
+    public static func entry() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success, !(error is ExitCode) else { exit(withError: error) }
+            let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let trimmed = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            let path = arguments.prefix { subcommandNames.contains($0) }.joined(separator: " ")
+            Console.error("\(trimmed) (see `fuse \(path.isEmpty ? "" : path + " ")--help`)")
+            Foundation.exit(code.rawValue)
         }
     }
 }

@@ -198,13 +198,24 @@ public enum BenchReport {
         }
     }
 
-    /// Median seconds per join step over the runs, in the order the steps first appear.
+    /// A join step's name without its run-specific details in parentheses
+    /// ("agent running (pid 20286)" → "agent running"), so that runs can be compared.
+    public static func stepKey(_ step: String) -> String {
+        var key = "", depth = 0
+        for character in step {
+            if character == "(" { depth += 1 } else if character == ")", depth > 0 { depth -= 1 } else if depth == 0 { key.append(character) }
+        }
+        return key.split(separator: " ").joined(separator: " ")
+    }
+
+    /// Median seconds per join step (by `stepKey`) over the runs, in the order the steps first appear.
     public static func joinStepMedians(_ runs: [LifecycleRun]) -> [(step: String, median: Double)] {
         var order: [String] = []
         var values: [String: [Double]] = [:]
         for step in runs.flatMap(\.joinSteps) {
-            if values[step.step] == nil { order.append(step.step) }
-            values[step.step, default: []].append(step.seconds)
+            let key = stepKey(step.step)
+            if values[key] == nil { order.append(key) }
+            values[key, default: []].append(step.seconds)
         }
         return order.compactMap { step in Spread(values[step] ?? []).map { (step, $0.median) } }
     }
@@ -282,6 +293,14 @@ public enum BenchReport {
         return Swift.min(Swift.max(fraction, 0), 1) * width
     }
 
+    /// A paper figure as the paper prints it: whole seconds or two decimals ("374", "7.90").
+    public static func paperNumber(_ value: Double) -> String {
+        value == value.rounded() ? String(format: "%.0f", value) : String(format: "%.2f", value)
+    }
+
+    /// A decade of the axis: "0.01 s", "1 s", "100 s".
+    public static func decadeLabel(_ value: Double) -> String { number(value) + " s" }
+
     /// "0.5 s", "12.3 s", "374 s": three significant digits.
     public static func secondsLabel(_ value: Double) -> String {
         let text: String
@@ -310,7 +329,7 @@ public enum BenchReport {
         let (lo, hi) = logDomain(all)
         func x(_ value: Double) -> Double { left + logPosition(value, lo: lo, hi: hi, width: plotWidth) }
         func f(_ value: Double) -> String { String(format: "%.1f", value) }
-        let ours = "#2b6cb0", paper = "#c05621"
+        let ours = "#2b6cb0", paper = "#c05621", grid = "#cccccc"
 
         var svg: [String] = []
         svg.append(#"<svg xmlns="http://www.w3.org/2000/svg" width="\#(f(width))" height="\#(f(height))" viewBox="0 0 \#(f(width)) \#(f(height))" font-family="sans-serif" font-size="12">"#)
@@ -321,12 +340,11 @@ public enum BenchReport {
 
         // Decade grid lines with labels below the plot.
         let axisY = top + group * Double(rows.count)
-        var decade = lo
-        while decade <= hi * 1.000001 {
+        for exponent in Int(log10(lo).rounded())...Int(log10(hi).rounded()) {
+            let decade = pow(10, Double(exponent))
             let position = x(decade)
-            svg.append(#"<line x1="\#(f(position))" y1="\#(f(top - 6))" x2="\#(f(position))" y2="\#(f(axisY))" stroke="#ccc"/>"#)
-            svg.append(#"<text x="\#(f(position))" y="\#(f(axisY + 16))" text-anchor="middle">\#(escapeXML(secondsLabel(decade)))</text>"#)
-            decade *= 10
+            svg.append(#"<line x1="\#(f(position))" y1="\#(f(top - 6))" x2="\#(f(position))" y2="\#(f(axisY))" stroke="\#(grid)"/>"#)
+            svg.append(#"<text x="\#(f(position))" y="\#(f(axisY + 16))" text-anchor="middle">\#(escapeXML(decadeLabel(decade)))</text>"#)
         }
         svg.append(#"<text x="\#(f(left + plotWidth / 2))" y="\#(f(axisY + 34))" text-anchor="middle">seconds (log scale)</text>"#)
 
@@ -344,7 +362,7 @@ public enum BenchReport {
             svg.append(#"<text x="\#(f(left - 10))" y="\#(f(y + bar + 6))" text-anchor="end" font-weight="bold">\#(escapeXML(row.metric.title))</text>"#)
             range(y, row.ours.min, row.ours.median, row.ours.max, ours, secondsLabel(row.ours.median))
             if let p = row.paper {
-                range(y + bar + 6, p.min, p.median, p.max, paper, p.median.map(secondsLabel) ?? "\(secondsLabel(p.min)) – \(secondsLabel(p.max))")
+                range(y + bar + 6, p.min, p.median, p.max, paper, p.median.map(secondsLabel) ?? "\(paperNumber(p.min))–\(paperNumber(p.max)) s, no median")
             } else {
                 svg.append(#"<text x="\#(f(left + 4))" y="\#(f(y + 2 * bar + 1))" fill="\#(paper)" font-style="italic">not in the paper</text>"#)
             }

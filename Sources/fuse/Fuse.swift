@@ -3,6 +3,6 @@ import FuseCommands
 @main
 struct Fuse {
     static func main() async {
-        await FuseCommand.main()
+        await FuseCommand.entry()
     }
 }
