@@ -88,7 +88,9 @@ public struct NodeTeardown: Sendable {
         let wireGuard = UserspaceWireGuard(interface: interface)
         wireGuard.stop(pid: state.pid(at: state.wireGuardPIDPath))
         // A wireguard-go not started by us (e.g. a previous run whose PID file was lost).
-        if wireGuard.isResponding, let pid = Self.pidOfWireGuard(interface: interface) { wireGuard.stop(pid: pid) }
+        if wireGuard.isResponding, HostNetwork(runner: runner).linkExists(interface), let pid = Self.pidOfWireGuard(interface: interface) {
+            wireGuard.stop(pid: pid)
+        }
         try? HostNetwork(runner: runner).deleteLink(interface)
         let table = NodeRuleset.tableName(interface: interface)
         if runner.succeeds(["nft", "list", "table", "inet", table]) {

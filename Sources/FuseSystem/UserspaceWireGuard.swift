@@ -35,9 +35,18 @@ public struct UserspaceWireGuard: Sendable {
         (try? control.exchange(interface: interface, request: "get=1\n\n"))?.contains("errno=0") ?? false
     }
 
+    /// The UAPI socket path is global to the machine, not per network namespace: a device
+    /// that answers on it while no such link exists here belongs to another namespace.
+    public func checkNotForeign(network: HostNetwork = HostNetwork()) throws {
+        if isResponding && !network.linkExists(interface) {
+            throw SystemError("interface name \(interface) is taken by a WireGuard device in another network namespace (\(socketPath)); choose another --interface")
+        }
+    }
+
     /// Starts wireguard-go unless the device already answers; returns the PID it runs under
     /// (nil when a running device was found).
     public func ensureRunning(logFile: String) throws -> pid_t? {
+        try checkNotForeign()
         if isResponding { return nil }
         try Self.checkInstalled()
         guard FileManager.default.fileExists(atPath: "/dev/net/tun") else {
@@ -72,6 +81,7 @@ public struct UserspaceWireGuard: Sendable {
     /// removes whatever is left.
     public func stop(pid: pid_t?) {
         if let pid { Daemon.stop(pid) }
-        try? FileManager.default.removeItem(atPath: socketPath)
+        // A socket that still answers belongs to a device of another namespace: not ours.
+        if !isResponding { try? FileManager.default.removeItem(atPath: socketPath) }
     }
 }

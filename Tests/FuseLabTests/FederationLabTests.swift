@@ -192,6 +192,8 @@ struct FederationLabTests {
         try refused("a1", ["join", "not-a-join-string", "--name", "a1"], "malformed join string")
         try refused("a1", ["join", "fuse1:host:7443:abcd:x.y", "--name", "a1"], "malformed join string")
         try refused("a1", ["leave"], "not in a federation")
+        try refused("a1", ["join", "x"], "Missing expected argument '--name")
+        try refused("master", ["token", "create", "--domain", "a", "--uses", "many"], "'many' is invalid for '--uses")
         #expect(!FileManager.default.fileExists(atPath: try fixture.stateDir("master") + "/master"), "nothing stored by refused commands")
         #expect(try fixture.lab.snapshot("a1") == a1Before)
 
@@ -215,6 +217,11 @@ struct FederationLabTests {
         try refused("a1", ["join", join, "--name", "a1"], "wireguard-go not found", environment: ["FUSE_WIREGUARD_GO": "/nonexistent/wireguard-go"])
         #expect(try fixture.lab.snapshot("a1") == a1Before)
         try refused("a1", ["join", join, "--name", "bad_name"], "bad node name")
+        // WireGuard's socket directory is shared by all namespaces: another node's interface
+        // name is refused, and that node's device is left alone.
+        let hub = try fixture.interface("master")
+        try refused("a1", ["join", join, "--name", "a1", "--interface", hub], "another network namespace")
+        #expect(UserspaceWireGuard(interface: hub).isResponding, "the master's hub still answers")
         try refused("a1", ["join", join, "--name", "a1", "--interface", "this-name-is-too-long"], "bad interface name")
         try refused("master", ["token", "create", "--domain", "companyA", "--ttl", "soon"], "bad duration")
         try refused("master", ["token", "revoke", "ffffffffffff"], "no token with id")

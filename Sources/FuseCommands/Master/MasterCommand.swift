@@ -125,6 +125,7 @@ struct MasterStart: AsyncParsableCommand {
             guard PortProbe.isFree(config.apiPort, .tcp) else {
                 throw CommandFailure("API port \(config.apiPort)/tcp is in use; free it or create the federation with another --api-port")
             }
+            try UserspaceWireGuard(interface: config.interface).checkNotForeign()
             let hubRunning = UserspaceWireGuard(interface: config.interface).isResponding
             guard hubRunning || PortProbe.isFree(config.wireGuardPort, .udp) else {
                 throw CommandFailure("WireGuard port \(config.wireGuardPort)/udp is in use; free it or create the federation with another --wg-port")

@@ -40,6 +40,7 @@ struct JoinCommand: AsyncParsableCommand {
             guard !HostNetwork().linkExists(interface) else {
                 throw CommandFailure("interface \(interface) already exists; choose another with --interface")
             }
+            try UserspaceWireGuard(interface: interface).checkNotForeign()
             let clock = StepClock(quiet: options.json)
 
             clock.begin("contacting the master at \(join.host):\(join.apiPort)")
