@@ -26,7 +26,8 @@ struct BenchLifecycle: ParsableCommand {
             agent and a1's wireguard-go. Prints min/median/max beside the paper's Table 1 and \
             Fig. 5 and writes lifecycle.csv, join-steps.csv, lifecycle-summary.csv, memory.csv \
             and lifecycle.svg to --out. The lab is torn down at the end, also on failure or \
-            Ctrl-C. Progress goes to stderr.
+            Ctrl-C. Progress goes to stderr. The runs use a copy of the fuse binary in the \
+            lab's run directory, so that a rebuild meanwhile cannot swap it.
             """)
 
     @Option(help: "Number of runs (1–100).")
@@ -83,7 +84,15 @@ struct BenchLifecycle: ParsableCommand {
             signals.forEach { $0.cancel() }
         }
 
-        let bench = LifecycleBench(lab: lab, fusePath: fusePath, progress: progress)
+        // Run a private copy: a rebuild of the shared .build during the bench would otherwise
+        // swap the binary under the running daemons ('fuse' then finds itself "(deleted)").
+        let fuseCopy = lab.topology.runDirectory + "/fuse"
+        do {
+            try FileManager.default.copyItem(atPath: URL(fileURLWithPath: fusePath).resolvingSymlinksInPath().path, toPath: fuseCopy)
+        } catch {
+            throw LabError("cannot copy \(fusePath) to \(fuseCopy): \(error.localizedDescription)")
+        }
+        let bench = LifecycleBench(lab: lab, fusePath: fuseCopy, progress: progress)
         var results: [LifecycleRun] = []
         var footprint: [FootprintRow] = []
         for run in 1...runs {
@@ -317,7 +326,8 @@ struct LifecycleBench {
 
         let (a1, workerJoin) = try join("a1", domain: "companyA")
         progress("\(tag): a1 join \(String(format: "%.3f", workerJoin)) s (reported \(String(format: "%.3f", a1.seconds)) s, \(a1.address))")
-        let (b1, _) = try join("b1", domain: "companyB")
+        let (b1, b1Join) = try join("b1", domain: "companyB")
+        progress("\(tag): b1 join \(String(format: "%.3f", b1Join)) s (not timed for the figures, \(b1.address))")
         try ping(from: "a1", to: b1.host, tag: tag)
 
         var memory: [FootprintRow]?
@@ -342,12 +352,16 @@ struct LifecycleBench {
         guard !address.isEmpty else { throw LabError("\(tag): 'fuse join --json' gave no address for the ping target") }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
+        let start = clock.now
         var last = ""
+        var attempts = 0
         repeat {
+            attempts += 1
             let result = try lab.exec(node, ["ping", "-n", "-c1", "-W1", address], timeout: .seconds(5))
             if result.succeeded {
                 let rtt = result.stdout.range(of: #"time=[0-9.]+ ms"#, options: .regularExpression).map { String(result.stdout[$0].dropFirst(5)) } ?? "?"
-                progress("\(tag): ping \(node) → b1 \(address) over the VPN: \(rtt)")
+                let waited = attempts == 1 ? "" : String(format: " (answered on attempt %d, after %.3f s)", attempts, LifecycleBench.seconds(clock.now - start))
+                progress("\(tag): ping \(node) → b1 \(address) over the VPN: \(rtt)\(waited)")
                 return
             }
             last = oneLine(SystemError(result.stdout + result.stderr))
