@@ -41,6 +41,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Every node: enrolment, reconcile loop, cache, leave.
         .target(name: "FuseAgent", dependencies: [

@@ -9,6 +9,12 @@ public protocol MapSource: Sendable {
     /// The node's map once its version is above `since`, or the current one after `wait` seconds.
     func map(since: Int64, wait: Int) async throws -> NetworkMap
     func heartbeat(_ beat: API.Heartbeat) async throws
+    /// Called after a map version was applied to the host.
+    func applied(version: Int64) async
+}
+
+extension MapSource {
+    public func applied(version: Int64) async {}
 }
 
 /// The node was removed from the federation (its credential no longer works).
@@ -120,6 +126,7 @@ public actor Agent {
         do {
             device = try await reconciler.apply(map)
             lastError = nil
+            await source.applied(version: map.version)
         } catch {
             lastError = "\(error)"
             logger.error("reconcile failed", metadata: ["error": "\(error)"])

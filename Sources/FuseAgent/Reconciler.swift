@@ -47,17 +47,19 @@ public actor Reconciler {
             current = try wireGuard.read()
         }
         try network.configure(link: config.interface, address: map.interfaceAddress, mtu: Self.mtu)
-        if map.isHub {
+        // The hub forwards between nodes; a node with exposures forwards to its LAN devices.
+        if map.isHub || !map.firewall.exposures.isEmpty {
             let sysctl = Sysctl()
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
             if forwarding != "1" {
                 changes.ipForwardBefore = forwarding
                 try StateFile.write(changes, to: state.hostChangesPath)
                 try sysctl.set("net.ipv4.ip_forward", "1")
-                logger.info("enabled IPv4 forwarding for the hub")
+                logger.info("enabled IPv4 forwarding", metadata: ["why": "\(map.isHub ? "hub" : "exposures")"])
             }
         }
-        let ruleset = NodeRuleset.render(interface: config.interface, isHub: map.isHub)
+        let ruleset = NodeRuleset.render(interface: config.interface, cidr: map.cidr, address: map.node.address,
+                                         firewall: map.firewall, isHub: map.isHub)
         let table = NodeRuleset.tableName(interface: config.interface)
         if ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", table]) {
             try runner.check(["nft", "-f", "-"], input: ruleset)

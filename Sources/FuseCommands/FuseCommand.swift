@@ -16,7 +16,8 @@ public struct FuseCommand: AsyncParsableCommand {
             `fuse join` on the node) and leave without a trace (`fuse leave`).
             """,
         subcommands: [MasterCommand.self, TokenCommand.self, JoinCommand.self, LeaveCommand.self,
-                      StatusCommand.self, NodesCommand.self, NodeCommand.self, AgentCommand.self])
+                      StatusCommand.self, NodesCommand.self, NodeCommand.self, ExposeCommand.self, UnexposeCommand.self,
+                      ServicesCommand.self, PolicyCommand.self, AgentCommand.self])
 
     public init() {}
 }

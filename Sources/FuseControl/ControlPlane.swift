@@ -1,6 +1,7 @@
 import Foundation
 import FuseModel
 import Logging
+import Synchronization
 
 /// Lets long-polling agents wait for the next network-map version.
 actor MapVersionWatch {
@@ -19,7 +20,7 @@ actor MapVersionWatch {
 
     /// Returns when the version is above `since` or after `timeout`, whichever comes first.
     func wait(since: Int64, timeout: Duration) async {
-        guard version <= since else { return }
+        guard version <= since, !closed else { return }
         let id = UUID()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -36,6 +37,18 @@ actor MapVersionWatch {
     private func wake(_ id: UUID) {
         waiters.removeValue(forKey: id)?.resume()
     }
+
+    /// Ends every wait now and every later one at once (shutdown: long-polls must not hold
+    /// the server open).
+    func close() {
+        closed = true
+        let ready = waiters
+        waiters.removeAll()
+        ready.values.forEach { $0.resume() }
+    }
+    private var closed = false
+
+    var current: Int64 { version }
 }
 
 /// When each node was last heard from (heartbeats and map polls).
@@ -65,7 +78,11 @@ public final class ControlPlane: Sendable {
     let store: any FederationStore
     let now: @Sendable () -> Date
     let watch: MapVersionWatch
+    /// The map version that the hub (the master's own agent) has applied.
+    let hubApplied = MapVersionWatch(version: 0)
     let presence = Presence()
+    /// `name.domain.fuse` → VPN address, for the DNS responder.
+    let names = Mutex<[String: IPv4Address]>([:])
     let logger: Logger
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
@@ -79,9 +96,11 @@ public final class ControlPlane: Sendable {
         self.logger = logger
         self.now = now
         self.watch = MapVersionWatch(version: try store.mapVersion())
+        try refreshNames()
     }
 
-    private func changed() async throws {
+    func changed() async throws {
+        try refreshNames()
         await watch.publish(try store.mapVersion())
     }
 
@@ -107,13 +126,22 @@ public final class ControlPlane: Sendable {
         }
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
         try await changed()
+        // Answer once the hub knows the new peer: a handshake that reaches the hub before
+        // would be dropped, and WireGuard would retry only after 5 s.
+        // (Only when a hub agent reports: an API without one, as in tests, has nothing to wait for.)
+        if await hubApplied.current > 0 {
+            await hubApplied.wait(since: try store.mapVersion() - 1, timeout: .seconds(2))
+        }
         await presence.saw(node.name, at: now())
         guard let map = try map(for: node.name) else { throw APIError(500, "internal error") }
         return API.JoinResponse(credential: "\(node.name).\(secret)", map: map)
     }
 
     public func map(for node: String) throws -> NetworkMap? {
-        NetworkMap.compute(for: node, nodes: try store.nodes(), facts: config.facts, version: try store.mapVersion())
+        // Read the version first: a change that lands meanwhile then gives a newer version.
+        let version = try store.mapVersion()
+        let nodes = try store.nodes()
+        return NetworkMap.compute(for: node, nodes: nodes, facts: config.facts, version: version, firewall: try firewalls(nodes: nodes))
     }
 
     /// The node's map once its version is above `since`, or the current one after `wait`.
@@ -122,6 +150,17 @@ public final class ControlPlane: Sendable {
         await watch.wait(since: since, timeout: wait)
         guard let map = try map(for: node) else { throw APIError(401, "node \(node) is not in the federation") }
         return map
+    }
+
+    /// The master's agent reports each map version it has applied to the hub.
+    public func hubApplied(version: Int64) async {
+        await hubApplied.publish(version)
+    }
+
+    /// Ends all long-polls (on shutdown).
+    public func closeLongPolls() async {
+        await watch.close()
+        await hubApplied.close()
     }
 
     public func heartbeat(_ node: String) async {

@@ -164,6 +164,34 @@ public enum ControlPlaneAPI {
             try controlPlane.revokeToken(try context.parameters.require("id"))
             return HTTPResponse.Status.noContent
         }
+        on(.post, "/v1/exposures") { request, context in
+            try context.requireAnyCredential()
+            let body = try await request.decode(as: API.ExposeRequest.self, context: context)
+            return JSONResponse(value: try await controlPlane.expose(body, caller: context.caller), status: .created)
+        }
+        on(.delete, "/v1/exposures/{name}") { _, context in
+            try context.requireAnyCredential()
+            try await controlPlane.unexpose(try context.parameters.require("name"), caller: context.caller)
+            return HTTPResponse.Status.noContent
+        }
+        on(.get, "/v1/services") { _, context in
+            try context.requireAnyCredential()
+            return JSONResponse(value: try controlPlane.services())
+        }
+        on(.get, "/v1/policy") { _, context in
+            try context.requireAdmin()
+            return JSONResponse(value: try controlPlane.policyInfo())
+        }
+        on(.put, "/v1/policy") { request, context in
+            try context.requireAdmin()
+            let body = try await request.decode(as: API.PolicyBody.self, context: context)
+            return JSONResponse(value: try await controlPlane.setPolicy(body.text))
+        }
+        on(.post, "/v1/policy/test") { request, context in
+            try context.requireAdmin()
+            let body = try await request.decode(as: API.PolicyTestRequest.self, context: context)
+            return JSONResponse(value: try controlPlane.testPolicy(body))
+        }
         return (router, routes)
     }
 }

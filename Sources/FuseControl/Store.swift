@@ -27,6 +27,28 @@ public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
 
 /// The master's registry: nodes, tokens and the network-map version. One writer at a time,
 /// so that token consumption and address allocation are atomic.
+/// Why an exposure was refused.
+public enum ExposureRefusal: Error, Equatable, CustomStringConvertible {
+    case nameTaken(String)
+    case portTaken(node: String, proto: FlowProtocol, port: UInt16, by: String)
+    case unknownNode(String)
+
+    public var description: String {
+        switch self {
+        case .nameTaken(let name): "an exposure named \(name) already exists in the federation"
+        case .portTaken(let node, let proto, let port, let other): "\(node) already exposes \(proto.rawValue) port \(port) (exposure \(other))"
+        case .unknownNode(let node): "no node named \(node)"
+        }
+    }
+}
+
+/// A stored version of the federation's policy file.
+public struct StoredPolicy: Equatable, Sendable {
+    public let version: Int64
+    public let text: String
+    public let createdAt: Date
+}
+
 public protocol FederationStore: Sendable {
     func register(master: NodeRecord, credentialDigest: String) throws
     func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord
@@ -37,6 +59,13 @@ public protocol FederationStore: Sendable {
     func tokens() throws -> [JoinToken]
     func revokeToken(_ id: String) throws -> Bool
     func mapVersion() throws -> Int64
+    func addExposure(_ exposure: Exposure) throws
+    /// Removes an exposure; with `node`, only when that node owns it.
+    func removeExposure(_ name: String, node: String?) throws -> Bool
+    func exposures() throws -> [Exposure]
+    /// Stores a new policy version (the latest is in force) and returns its number.
+    func setPolicy(_ text: String, now: Date) throws -> Int64
+    func policy() throws -> StoredPolicy?
 }
 
 /// SQLite (GRDB, WAL) under the master's state dir.
@@ -64,6 +93,15 @@ public final class SQLiteFederationStore: FederationStore {
                   uses INTEGER NOT NULL, revoked INTEGER NOT NULL);
                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT INTO meta (key, value) VALUES ('map_version', 1);
+                """)
+        }
+        migrator.registerMigration("v2-exposures-policy") { db in
+            try db.execute(sql: """
+                CREATE TABLE exposure (
+                  name TEXT PRIMARY KEY COLLATE NOCASE, node TEXT NOT NULL COLLATE NOCASE, domain TEXT NOT NULL,
+                  proto TEXT NOT NULL, port INTEGER NOT NULL, target TEXT NOT NULL, target_port INTEGER NOT NULL,
+                  UNIQUE (node, proto, port));
+                CREATE TABLE policy (version INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, created_at REAL NOT NULL);
                 """)
         }
         return migrator
@@ -126,6 +164,7 @@ public final class SQLiteFederationStore: FederationStore {
         try db.write { db in
             try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
             guard db.changesCount > 0 else { return false }
+            try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [name])
             try Self.bumpVersion(db)
             return true
         }
@@ -163,5 +202,65 @@ public final class SQLiteFederationStore: FederationStore {
 
     public func mapVersion() throws -> Int64 {
         try db.read { try Int64.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'map_version'") ?? 1 }
+    }
+
+    public func addExposure(_ exposure: Exposure) throws {
+        try db.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE name = ?", arguments: [exposure.node]) != nil else {
+                throw ExposureRefusal.unknownNode(exposure.node)
+            }
+            if let existing = try String.fetchOne(db, sql: "SELECT name FROM exposure WHERE name = ?", arguments: [exposure.name]) {
+                throw ExposureRefusal.nameTaken(existing)
+            }
+            if let other = try String.fetchOne(db, sql: "SELECT name FROM exposure WHERE node = ? AND proto = ? AND port = ?",
+                                               arguments: [exposure.node, exposure.proto.rawValue, exposure.port]) {
+                throw ExposureRefusal.portTaken(node: exposure.node, proto: exposure.proto, port: exposure.port, by: other)
+            }
+            try db.execute(
+                sql: "INSERT INTO exposure (name, node, domain, proto, port, target, target_port) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [exposure.name, exposure.node, exposure.domain, exposure.proto.rawValue, exposure.port,
+                            exposure.target.description, exposure.targetPort])
+            try Self.bumpVersion(db)
+        }
+    }
+
+    public func removeExposure(_ name: String, node: String?) throws -> Bool {
+        try db.write { db in
+            if let node {
+                try db.execute(sql: "DELETE FROM exposure WHERE name = ? AND node = ?", arguments: [name, node])
+            } else {
+                try db.execute(sql: "DELETE FROM exposure WHERE name = ?", arguments: [name])
+            }
+            guard db.changesCount > 0 else { return false }
+            try Self.bumpVersion(db)
+            return true
+        }
+    }
+
+    public func exposures() throws -> [Exposure] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM exposure ORDER BY node, port, name").compactMap { row in
+                guard let proto = FlowProtocol(rawValue: row["proto"]), let target = IPv4Address(row["target"] as String) else { return nil }
+                return Exposure(name: row["name"], node: row["node"], domain: row["domain"], proto: proto, port: row["port"],
+                                target: target, targetPort: row["target_port"])
+            }
+        }
+    }
+
+    public func setPolicy(_ text: String, now: Date) throws -> Int64 {
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO policy (text, created_at) VALUES (?, ?)", arguments: [text, now.timeIntervalSince1970])
+            let version = db.lastInsertedRowID
+            try Self.bumpVersion(db)
+            return version
+        }
+    }
+
+    public func policy() throws -> StoredPolicy? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM policy ORDER BY version DESC LIMIT 1").map {
+                StoredPolicy(version: $0["version"], text: $0["text"], createdAt: Date(timeIntervalSince1970: $0["created_at"]))
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ struct Demo: ParsableCommand {
         var masterStarted = false
         do {
             progress("master: fuse master init")
-            _ = try fuseIn("master", ["master", "init", "--name", "demo", "--endpoint", lab.masterEndpoint,
+            _ = try fuseIn("master", ["master", "init", "--name", "demo", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
                                       "--api-port", String(apiPort), "--wg-port", String(wgPort)])
             progress("master: fuse master start")
             masterStarted = true
@@ -73,12 +73,18 @@ struct Demo: ParsableCommand {
                 progress("\(worker): joined")
             }
             print(try fuseIn("master", ["nodes"]), terminator: "")
+            try Self.exposeCamera(lab: lab, fuse: fuseIn, progress: progress)
+            progress("master: fuse policy set (nodes ping each other; crisis sees the camera)")
+            let policy = try lab.exec("master", [fusePath, "policy", "set", "-"], input: Self.demoPolicy, timeout: .seconds(30))
+            guard policy.succeeded else { throw LabError("fuse policy set failed: \(policy.stderr)") }
+            print(try fuseIn("master", ["services"]), terminator: "")
             let members = try Self.members(from: try fuseIn("master", ["nodes", "--json"]), lab: lab)
             progress("ping matrix over the VPN (\(members.count) nodes)")
             let (table, failures) = try Self.pingMatrix(lab: lab, members: members)
             print(table, terminator: "")
             pingFailures = failures
             progress(failures == 0 ? "all pings succeeded" : "\(failures) pings failed")
+            pingFailures += try Self.fetchCamera(lab: lab, a1Address: members.first { $0.node == "a1" }?.address ?? "", progress: progress)
         } catch {
             failure = oneLine(error)
             progress("failed: \(failure ?? "")")
@@ -103,6 +109,36 @@ struct Demo: ParsableCommand {
         }
         if let failure { throw LabError(failure) }
         if pingFailures > 0 { throw LabError("\(pingFailures) of the pings over the VPN failed") }
+    }
+
+    /// The demo's policy: nodes may ping each other; the crisis domain sees the camera.
+    static let demoPolicy = """
+        { "rules": [
+            { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" },
+            { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera"] } ] }
+        """
+
+    /// a1 exposes companyA's camera host (a tiny TCP server in its LAN that sends one "frame") to the federation.
+    static func exposeCamera(lab: Lab, fuse: (String, [String]) throws -> String, progress: (String) -> Void) throws {
+        guard let camera = try lab.node("cam").lanAddress else { throw LabError("the lab has no camera host") }
+        _ = try Daemon.spawn(try lab.execArguments("cam", ["socat", "TCP-LISTEN:8080,fork,reuseaddr",
+                                                           "SYSTEM:echo camera-frame-42"]),
+                             logFile: "/dev/null")
+        progress("a1: fuse expose camera --target \(camera):8080 --port 8554")
+        _ = try fuse("a1", ["expose", "camera", "--target", "\(camera):8080", "--port", "8554"])
+    }
+
+    /// The master fetches a frame through a1's exposure; b1 (companyB) is refused. Returns the
+    /// number of surprises.
+    static func fetchCamera(lab: Lab, a1Address: String, progress: (String) -> Void) throws -> Int {
+        var surprises = 0
+        for (node, expected) in [("master", true), ("b1", false)] {
+            let result = try lab.exec(node, ["socat", "-T1", "-", "TCP:\(a1Address):8554,connect-timeout=1"], timeout: .seconds(5))
+            let got = result.stdout.contains("camera-frame-42")
+            progress("\(node) → camera via a1 \(a1Address):8554: \(got ? "✓ got a frame" : "✗ refused")\(got == expected ? "" : " (unexpected)")")
+            if got != expected { surprises += 1 }
+        }
+        return surprises
     }
 
     /// The `join` field of `fuse token create --json` (or the whole output if it is one bare line).

@@ -142,3 +142,76 @@ public enum API {
         return decoder
     }
 }
+
+extension API {
+    public struct ExposeRequest: Codable, Sendable {
+        public let name: String
+        public let proto: FlowProtocol
+        public let port: UInt16
+        public let target: IPv4Address
+        public let targetPort: UInt16
+        /// The exposing node; only the operator may name one (a node always exposes for itself).
+        public let node: String?
+        public init(name: String, proto: FlowProtocol, port: UInt16, target: IPv4Address, targetPort: UInt16, node: String? = nil) {
+            self.name = name
+            self.proto = proto
+            self.port = port
+            self.target = target
+            self.targetPort = targetPort
+            self.node = node
+        }
+    }
+
+    /// A service of the federation's catalogue. The LAN address behind it stays with its domain.
+    public struct ServiceInfo: Codable, Sendable {
+        public let name: String
+        public let domain: String
+        public let node: String
+        public let address: IPv4Address
+        public let port: UInt16
+        public let proto: FlowProtocol
+        public let dnsName: String
+        /// The nodes that the policy lets reach it.
+        public let allowedFrom: [String]
+        public init(name: String, domain: String, node: String, address: IPv4Address, port: UInt16, proto: FlowProtocol, dnsName: String, allowedFrom: [String]) {
+            self.name = name
+            self.domain = domain
+            self.node = node
+            self.address = address
+            self.port = port
+            self.proto = proto
+            self.dnsName = dnsName
+            self.allowedFrom = allowedFrom
+        }
+    }
+
+    public struct PolicyBody: Codable, Sendable {
+        public let text: String
+        public init(text: String) { self.text = text }
+    }
+
+    public struct PolicyInfo: Codable, Sendable {
+        /// nil while the built-in default is in force.
+        public let version: Int64?
+        public let text: String
+        public let isDefault: Bool
+        public init(version: Int64?, text: String, isDefault: Bool) {
+            self.version = version
+            self.text = text
+            self.isDefault = isDefault
+        }
+    }
+
+    public struct PolicyTestRequest: Codable, Sendable {
+        public let source: String
+        public let destination: String
+        public let port: UInt16?
+        public let proto: FlowProtocol
+        public init(source: String, destination: String, port: UInt16?, proto: FlowProtocol) {
+            self.source = source
+            self.destination = destination
+            self.port = port
+            self.proto = proto
+        }
+    }
+}

@@ -44,8 +44,10 @@ public struct NetworkMap: Codable, Equatable, Sendable {
     /// The master's VPN address; the control plane is also reachable there.
     public let masterAddress: IPv4Address
     public let apiPort: UInt16
+    /// What this node enforces on its WireGuard interface (from the federation's policy).
+    public let firewall: NodeFirewall
 
-    public init(version: Int64, federation: String, cidr: IPv4CIDR, node: NodeRecord, isHub: Bool, peers: [MapPeer], masterAddress: IPv4Address, apiPort: UInt16) {
+    public init(version: Int64, federation: String, cidr: IPv4CIDR, node: NodeRecord, isHub: Bool, peers: [MapPeer], masterAddress: IPv4Address, apiPort: UInt16, firewall: NodeFirewall = NodeFirewall()) {
         self.version = version
         self.federation = federation
         self.cidr = cidr
@@ -54,6 +56,7 @@ public struct NetworkMap: Codable, Equatable, Sendable {
         self.peers = peers
         self.masterAddress = masterAddress
         self.apiPort = apiPort
+        self.firewall = firewall
     }
 
     /// The interface address with the federation's prefix length: the kernel derives the one
@@ -85,7 +88,8 @@ extension NetworkMap {
     /// behind NAT): a worker has one peer, the hub, which carries the whole range and is dialled
     /// with a keepalive so that the NAT mapping stays open; the hub has every worker as a
     /// peer with just its /32 and forwards between them. Returns nil for an unknown node.
-    public static func compute(for name: String, nodes: [NodeRecord], facts: FederationFacts, version: Int64) -> NetworkMap? {
+    public static func compute(for name: String, nodes: [NodeRecord], facts: FederationFacts, version: Int64,
+                               firewall: (NodeRecord) -> NodeFirewall = { _ in NodeFirewall() }) -> NetworkMap? {
         guard let node = nodes.first(where: { $0.name == name }),
               let master = nodes.first(where: \.isMaster)
         else { return nil }
@@ -101,6 +105,7 @@ extension NetworkMap {
                              allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
         }
         return NetworkMap(version: version, federation: facts.name, cidr: facts.cidr, node: node,
-                          isHub: node.isMaster, peers: peers, masterAddress: master.address, apiPort: facts.apiPort)
+                          isHub: node.isMaster, peers: peers, masterAddress: master.address, apiPort: facts.apiPort,
+                          firewall: firewall(node))
     }
 }

@@ -1,6 +1,8 @@
-/// The nftables table that FUSE owns on a node. Until policies exist it only keeps the
-/// federation from routing into the node's LAN: nothing is forwarded between the WireGuard
-/// interface and any other interface; the hub forwards only from tunnel to tunnel.
+/// The nftables table that FUSE owns on a node: default deny from the VPN to the node's LAN and
+/// to its local ports, except the flows and exposures that the policy allows (compiled into a
+/// `NodeFirewall`); the hub forwards between nodes only what the policy allows. Packets from the
+/// VPN with a source outside the federation's range are dropped (WireGuard already drops those
+/// whose source is not in the sending peer's allowed IPs: a /32 per node at the hub).
 public enum NodeRuleset {
     /// One table per interface, so that two nodes in one network namespace never collide.
     public static func tableName(interface: String) -> String {
@@ -8,25 +10,77 @@ public enum NodeRuleset {
     }
 
     /// The whole table, replaced atomically when fed to `nft -f`.
-    public static func render(interface: String, isHub: Bool) -> String {
+    public static func render(interface: String, cidr: IPv4CIDR, address: IPv4Address, firewall: NodeFirewall, isHub: Bool) -> String {
         let table = tableName(interface: interface)
+        let iif = "iifname \"\(interface)\""
+        let oif = "oifname \"\(interface)\""
+        var input = [
+            "type filter hook input priority filter; policy accept;",
+            "\(iif) ip saddr != \(cidr) drop",
+            "\(iif) ct state established,related accept",
+        ]
+        input += firewall.inbound.compactMap { flow in match(flow).map { "\(iif) \($0) accept" } }
+        input.append("\(iif) drop")
+
         var forward = [
             "type filter hook forward priority filter; policy accept;",
+            "\(iif) ip saddr != \(cidr) drop",
+            "\(iif) ct state established,related accept",
+            "\(oif) ct state established,related accept",
         ]
-        if isHub { forward.append("iifname \"\(interface)\" oifname \"\(interface)\" accept") }
-        forward += [
-            "iifname \"\(interface)\" drop",
-            "oifname \"\(interface)\" drop",
-        ]
+        if isHub {
+            forward += firewall.forward.compactMap { item in
+                match(item.flow, destination: item.destination).map { "\(iif) \(oif) \($0) accept" }
+            }
+        }
+        let exposures = firewall.exposures.filter { !$0.sources.isEmpty && $0.exposure.proto != .icmp }
+        forward += exposures.map { rule in
+            let exposure = rule.exposure
+            return "\(iif) ip saddr \(set(rule.sources)) ip daddr \(exposure.target) \(exposure.proto.rawValue) dport \(exposure.targetPort) ct status dnat accept"
+        }
+        forward += ["\(iif) drop", "\(oif) drop"]
+
+        var chains = [chain("input", input), chain("forward", forward)]
+        if !exposures.isEmpty {
+            let prerouting = ["type nat hook prerouting priority dstnat; policy accept;"] + exposures.map { rule in
+                let exposure = rule.exposure
+                return "\(iif) ip daddr \(address) ip saddr \(set(rule.sources)) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
+            }
+            let postrouting = [
+                "type nat hook postrouting priority srcnat; policy accept;",
+                "ct status dnat ct original ip daddr \(address) masquerade",
+            ]
+            chains += [chain("prerouting", prerouting), chain("postrouting", postrouting)]
+        }
         return """
             table inet \(table)
             delete table inet \(table)
             table inet \(table) {
-              chain forward {
-            \(forward.map { "    " + $0 }.joined(separator: "\n"))
-              }
+            \(chains.joined(separator: "\n"))
             }
 
             """
+    }
+
+    private static func chain(_ name: String, _ lines: [String]) -> String {
+        (["  chain \(name) {"] + lines.map { "    " + $0 } + ["  }"]).joined(separator: "\n")
+    }
+
+    /// One address as it is, several as an anonymous set (as `nft list` shows them).
+    private static func set(_ addresses: [IPv4Address]) -> String {
+        addresses.count == 1 ? addresses[0].description : "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
+    }
+
+    /// The match part of a rule for a flow; nil when it has no sources (nft refuses `{ }`).
+    private static func match(_ flow: AllowedFlow, destination: IPv4Address? = nil) -> String? {
+        guard !flow.sources.isEmpty else { return nil }
+        var parts = ["ip saddr \(set(flow.sources))"]
+        if let destination { parts.append("ip daddr \(destination)") }
+        switch (flow.proto, flow.port) {
+        case (.icmp, _): parts.append("icmp type echo-request")
+        case (let proto, let port?): parts.append("\(proto.rawValue) dport \(port)")
+        case (let proto, nil): parts.append("meta l4proto \(proto.rawValue)")
+        }
+        return parts.joined(separator: " ")
     }
 }

@@ -8,9 +8,9 @@ import Testing
 /// missing capability is a failure, never a skip.
 enum LabSupport {
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let hasPrerequisites = geteuid() == 0 && ["wireguard-go", "nft", "ip", "nsenter", "ping", "wg"].allSatisfy { Executables.find($0) != nil }
+    static let hasPrerequisites = geteuid() == 0 && ["wireguard-go", "nft", "ip", "nsenter", "ping", "wg", "socat", "dig"].allSatisfy { Executables.find($0) != nil }
     static let enabled = isCI || hasPrerequisites
-    static let reason: Comment = "lab tests need root, wireguard-go, nft, ip, nsenter, ping and wg (run scripts/test as root)"
+    static let reason: Comment = "lab tests need root, wireguard-go, nft, ip, nsenter, ping, wg, socat and dig (run scripts/test as root)"
 
     static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -18,6 +18,11 @@ enum LabSupport {
 
     static var fuseBinary: String { packageRoot.appendingPathComponent(".build/debug/fuse").path }
 }
+
+/// Every root-only lab suite, one after the other (labs are heavy on 2 cores, and their
+/// tests block threads while commands run).
+@Suite("Lab", .serialized, .enabled(if: LabSupport.enabled, LabSupport.reason))
+struct LabTests {}
 
 /// A lab with a unique prefix, a federation on it, and helpers to drive `fuse` inside its
 /// namespaces. `close()` tears everything down; tests call it in `defer`.
@@ -57,11 +62,28 @@ final class LabFixture {
         try API.decoder().decode(type, from: Data(text.utf8))
     }
 
-    /// `fuse master init` + `start` on the lab's master.
-    func startMaster(cidr: String = "100.64.0.0/16") throws {
+    /// Lets every node ping every other (the default policy denies node-to-node traffic).
+    static let pingPolicy = #"{ "rules": [ { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" } ] }"#
+
+    /// `fuse master init` + `start` on the lab's master; with `policy`, sets it.
+    func startMaster(cidr: String = "100.64.0.0/16", policy: String? = LabFixture.pingPolicy) throws {
         try fuseOK("master", ["master", "init", "--name", "labfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
                                "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--vpn-cidr", cidr])
         try fuseOK("master", ["master", "start"])
+        if let policy { try setPolicy(policy) }
+    }
+
+    /// `fuse policy set -` with the policy on stdin.
+    func setPolicy(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try fuse("master", ["policy", "set", "-"], input: text)
+        #expect(result.status == 0, "fuse policy set: \(result.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// A scratch file in the lab's run directory (outside every node's state dir).
+    func scratchFile(_ name: String, _ text: String) throws -> String {
+        let path = lab.topology.runDirectory + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     func token(domain: String, uses: Int = 1) throws -> String {

@@ -2,31 +2,126 @@ import FuseModel
 import Testing
 
 @Suite struct NodeRulesetTests {
-    @Test func hub() {
-        #expect(NodeRuleset.render(interface: "fuse0", isHub: true) == """
-            table inet fuse_fuse0
-            delete table inet fuse_fuse0
-            table inet fuse_fuse0 {
+    let cidr = try! IPv4CIDR(parsing: "100.64.0.0/16")
+
+    @Test func workerWithoutFlows() {
+        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: NodeFirewall(), isHub: false) == """
+            table inet fuse_fl_a1
+            delete table inet fuse_fl_a1
+            table inet fuse_fl_a1 {
+              chain input {
+                type filter hook input priority filter; policy accept;
+                iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
+                iifname "fl-a1" ct state established,related accept
+                iifname "fl-a1" drop
+              }
               chain forward {
                 type filter hook forward priority filter; policy accept;
-                iifname "fuse0" oifname "fuse0" accept
-                iifname "fuse0" drop
-                oifname "fuse0" drop
+                iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
+                iifname "fl-a1" ct state established,related accept
+                oifname "fl-a1" ct state established,related accept
+                iifname "fl-a1" drop
+                oifname "fl-a1" drop
               }
             }
 
             """)
     }
 
-    @Test func worker() {
-        #expect(NodeRuleset.render(interface: "fl-a1", isHub: false) == """
+    @Test func hubWithoutFlowsForwardsNothing() {
+        let text = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: true)
+        #expect(text == NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: false))
+        #expect(!text.contains("oifname \"fuse0\" accept"))
+    }
+
+    @Test func workerWithFlowsAndAnExposure() {
+        let a = IPv4Address("100.64.0.1")!, b = IPv4Address("100.64.0.3")!
+        let camera = Exposure(name: "camera", node: "a1", domain: "companyA", proto: .tcp, port: 8554, target: IPv4Address("192.168.10.11")!, targetPort: 554)
+        let dns = Exposure(name: "dns", node: "a1", domain: "companyA", proto: .udp, port: 5353, target: IPv4Address("192.168.10.2")!, targetPort: 53)
+        let closed = Exposure(name: "closed", node: "a1", domain: "companyA", proto: .tcp, port: 9000, target: IPv4Address("192.168.10.3")!, targetPort: 80)
+        let firewall = NodeFirewall(
+            inbound: [
+                AllowedFlow(sources: [b], proto: .tcp, port: nil),
+                AllowedFlow(sources: [a, b], proto: .tcp, port: 22),
+                AllowedFlow(sources: [], proto: .tcp, port: 23),
+                AllowedFlow(sources: [a], proto: .udp, port: nil),
+                AllowedFlow(sources: [a, b], proto: .icmp, port: nil),
+            ],
+            exposures: [ExposureRule(exposure: camera, sources: [a, b]), ExposureRule(exposure: dns, sources: [b]), ExposureRule(exposure: closed, sources: [])],
+            forward: [ForwardFlow(destination: b, flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
+        )
+        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false) == """
             table inet fuse_fl_a1
             delete table inet fuse_fl_a1
             table inet fuse_fl_a1 {
+              chain input {
+                type filter hook input priority filter; policy accept;
+                iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
+                iifname "fl-a1" ct state established,related accept
+                iifname "fl-a1" ip saddr 100.64.0.3 meta l4proto tcp accept
+                iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } tcp dport 22 accept
+                iifname "fl-a1" ip saddr 100.64.0.1 meta l4proto udp accept
+                iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } icmp type echo-request accept
+                iifname "fl-a1" drop
+              }
               chain forward {
                 type filter hook forward priority filter; policy accept;
+                iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
+                iifname "fl-a1" ct state established,related accept
+                oifname "fl-a1" ct state established,related accept
+                iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } ip daddr 192.168.10.11 tcp dport 554 ct status dnat accept
+                iifname "fl-a1" ip saddr 100.64.0.3 ip daddr 192.168.10.2 udp dport 53 ct status dnat accept
                 iifname "fl-a1" drop
                 oifname "fl-a1" drop
+              }
+              chain prerouting {
+                type nat hook prerouting priority dstnat; policy accept;
+                iifname "fl-a1" ip daddr 100.64.0.2 ip saddr { 100.64.0.1, 100.64.0.3 } tcp dport 8554 dnat ip to 192.168.10.11:554
+                iifname "fl-a1" ip daddr 100.64.0.2 ip saddr 100.64.0.3 udp dport 5353 dnat ip to 192.168.10.2:53
+              }
+              chain postrouting {
+                type nat hook postrouting priority srcnat; policy accept;
+                ct status dnat ct original ip daddr 100.64.0.2 masquerade
+              }
+            }
+
+            """)
+    }
+
+    @Test func hubForwardsTheFig2Policy() throws {
+        let policy = try Policy.parse(Fig2.customText)
+        let firewall = policy.firewall(for: Fig2.master, nodes: Fig2.nodes, exposures: Fig2.exposures, context: Fig2.context)
+        #expect(NodeRuleset.render(interface: "fuse0", cidr: cidr, address: Fig2.master.address, firewall: firewall, isHub: true) == """
+            table inet fuse_fuse0
+            delete table inet fuse_fuse0
+            table inet fuse_fuse0 {
+              chain input {
+                type filter hook input priority filter; policy accept;
+                iifname "fuse0" ip saddr != 100.64.0.0/16 drop
+                iifname "fuse0" ct state established,related accept
+                iifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } tcp dport 53 accept
+                iifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } tcp dport 7443 accept
+                iifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } udp dport 53 accept
+                iifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } icmp type echo-request accept
+                iifname "fuse0" drop
+              }
+              chain forward {
+                type filter hook forward priority filter; policy accept;
+                iifname "fuse0" ip saddr != 100.64.0.0/16 drop
+                iifname "fuse0" ct state established,related accept
+                oifname "fuse0" ct state established,related accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 tcp dport 8554 accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto udp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.4 } ip daddr 100.64.0.3 icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 22 accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 80 accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto udp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3 } ip daddr 100.64.0.4 icmp type echo-request accept
+                iifname "fuse0" drop
+                oifname "fuse0" drop
               }
             }
 

@@ -198,7 +198,10 @@ struct MasterRun: AsyncParsableCommand {
             let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
                                   logger: options.logger("fuse.agent", daemon: true))
             logger.info("control plane starting", metadata: ["port": "\(config.apiPort)", "federation": "\(config.federation)"])
-            try await MasterServer.run(state: state, controlPlane: controlPlane, services: [AgentService(agent: agent)], logger: logger) {}
+            try await MasterServer.run(state: state, controlPlane: controlPlane, services: [
+                AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
+                DNSService(controlPlane: controlPlane, address: config.cidr.firstHost?.description ?? "127.0.0.1", logger: logger),
+            ], logger: logger) {}
         }
     }
 }
@@ -214,6 +217,47 @@ struct LocalMapSource: MapSource {
 
     func heartbeat(_ beat: API.Heartbeat) async throws {
         await controlPlane.heartbeat(node)
+    }
+
+    func applied(version: Int64) async {
+        await controlPlane.hubApplied(version: version)
+    }
+}
+
+/// Answers `NAME.DOMAIN.fuse` on the master's VPN address, port 53, once the hub has it.
+struct DNSService: Service {
+    let controlPlane: ControlPlane
+    let address: String
+    let logger: Logger
+
+    func run() async throws {
+        let responder = DNSResponder(host: address, port: 53, resolve: { controlPlane.resolve($0) })
+        do {
+            try await cancelWhenGracefulShutdown {
+                var logged = false
+                while !Task.isCancelled {
+                    do {
+                        try await responder.run { _ in logger.info("DNS responder listening", metadata: ["address": "\(address):53"]) }
+                        return
+                    } catch {
+                        // The hub's address appears when the agent has configured the interface.
+                        if !logged { logger.debug("DNS responder waiting for \(address)", metadata: ["error": "\(error)"]) }
+                        logged = true
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+        } catch is CancellationError {}
+    }
+}
+
+/// On shutdown, ends the long-polls so that the server stops at once.
+struct LongPollCloser: Service {
+    let controlPlane: ControlPlane
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await controlPlane.closeLongPolls()
     }
 }
 

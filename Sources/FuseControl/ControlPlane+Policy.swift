@@ -1,0 +1,162 @@
+import Foundation
+import FuseModel
+
+/// Exposures, the policy and names: what each domain shares, and with whom.
+extension ControlPlane {
+    var master: NodeRecord? { try? store.nodes().first(where: \.isMaster) }
+
+    func policyContext(_ nodes: [NodeRecord]) throws -> PolicyContext {
+        guard let master = nodes.first(where: \.isMaster) else { throw APIError(500, "the federation has no master node") }
+        return PolicyContext(master: master, apiPort: config.apiPort)
+    }
+
+    /// The policy in force: the latest stored version, else the default.
+    public func policy() throws -> Policy {
+        if let stored = try store.policy() { return try Policy.parse(stored.text) }
+        return Policy.defaultPolicy(masterDomain: config.domain)
+    }
+
+    /// The firewall of every node follows from the policy, the nodes and the exposures.
+    func firewalls(nodes: [NodeRecord]) throws -> (NodeRecord) -> NodeFirewall {
+        let policy = try policy()
+        let exposures = try store.exposures()
+        let context = try policyContext(nodes)
+        return { policy.firewall(for: $0, nodes: nodes, exposures: exposures, context: context) }
+    }
+
+    public func expose(_ request: API.ExposeRequest, caller: FuseRequestContext.Caller) async throws -> Exposure {
+        let nodeName: String
+        switch caller {
+        case .node(let name):
+            guard request.node == nil || request.node?.lowercased() == name.lowercased() else {
+                throw APIError(403, "a node can only expose services of its own LAN")
+            }
+            nodeName = name
+        case .admin: nodeName = request.node ?? config.nodeName
+        case .anonymous: throw APIError(401, "a credential is required")
+        }
+        let name: String
+        do { name = try NameRule.label(request.name, kind: "exposure") } catch { throw APIError(400, "\(error)") }
+        guard request.proto != .icmp else { throw APIError(400, "an exposure is tcp or udp") }
+        guard request.port > 0, request.targetPort > 0 else { throw APIError(400, "bad port 0: use 1-65535") }
+        let nodes = try store.nodes()
+        guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw APIError(404, "no node named \(nodeName)") }
+        if node.isMaster, request.proto == .tcp, request.port == config.apiPort {
+            throw APIError(409, "tcp port \(request.port) on the master is the control plane's")
+        }
+        if config.cidr.contains(request.target) {
+            throw APIError(400, "target \(request.target) is a VPN address; an exposure publishes a device of the node's LAN")
+        }
+        let exposure = Exposure(name: name, node: node.name, domain: node.domain, proto: request.proto, port: request.port,
+                                target: request.target, targetPort: request.targetPort)
+        do { try store.addExposure(exposure) } catch let refusal as ExposureRefusal {
+            throw APIError(409, refusal.description)
+        }
+        logger.info("exposure added", metadata: ["exposure": "\(name)", "node": "\(node.name)", "port": "\(request.proto.rawValue)/\(request.port)"])
+        try await changed()
+        return exposure
+    }
+
+    public func unexpose(_ name: String, caller: FuseRequestContext.Caller) async throws {
+        let owner: String?
+        switch caller {
+        case .node(let node): owner = node
+        case .admin: owner = nil
+        case .anonymous: throw APIError(401, "a credential is required")
+        }
+        guard try store.removeExposure(name, node: owner) else {
+            throw APIError(404, "no exposure named \(name)\(owner.map { " on \($0)" } ?? "")")
+        }
+        logger.info("exposure removed", metadata: ["exposure": "\(name)"])
+        try await changed()
+    }
+
+    /// The federation's catalogue, with the nodes that may reach each service.
+    public func services() throws -> [API.ServiceInfo] {
+        let nodes = try store.nodes()
+        let policy = try policy()
+        let context = try policyContext(nodes)
+        return try store.exposures().compactMap { exposure in
+            guard let owner = nodes.first(where: { $0.name == exposure.node }) else { return nil }
+            let allowed = nodes.filter { source in
+                source.name != owner.name
+                    && policy.decide(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port, context: context).allowed
+            }
+            return API.ServiceInfo(name: exposure.name, domain: exposure.domain, node: exposure.node, address: owner.address,
+                                   port: exposure.port, proto: exposure.proto, dnsName: "\(exposure.name).\(exposure.domain).fuse".lowercased(),
+                                   allowedFrom: allowed.map(\.name))
+        }
+    }
+
+    public func policyInfo() throws -> API.PolicyInfo {
+        if let stored = try store.policy() { return API.PolicyInfo(version: stored.version, text: stored.text, isDefault: false) }
+        let encoder = API.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: try encoder.encode(Policy.defaultPolicy(masterDomain: config.domain)), as: UTF8.self)
+        return API.PolicyInfo(version: nil, text: text + "\n", isDefault: true)
+    }
+
+    /// Validates and stores a new policy version; the old one stays in force on any error.
+    public func setPolicy(_ text: String) async throws -> API.PolicyInfo {
+        let policy: Policy
+        do {
+            policy = try Policy.parse(text)
+            try policy.validate(catalogue: try catalogue())
+        } catch {
+            throw APIError(400, "\(error)")
+        }
+        let version = try store.setPolicy(text, now: now())
+        logger.info("policy set", metadata: ["version": "\(version)", "rules": "\(policy.rules.count)"])
+        try await changed()
+        return API.PolicyInfo(version: version, text: text, isDefault: false)
+    }
+
+    func catalogue() throws -> PolicyCatalogue {
+        let nodes = try store.nodes()
+        let exposures = try store.exposures()
+        let domains = Set(nodes.map { $0.domain.lowercased() } + exposures.map { $0.domain.lowercased() } + (try store.tokens()).map { $0.domain.lowercased() })
+        return PolicyCatalogue(nodes: nodes, exposures: exposures, domains: domains)
+    }
+
+    /// allow/deny and the deciding rule for a flow, without sending traffic. `destination` is
+    /// an exposure or a node name (`exposure:NAME` / `node:NAME` to be explicit).
+    public func testPolicy(_ request: API.PolicyTestRequest) throws -> PolicyDecision {
+        let nodes = try store.nodes()
+        let exposures = try store.exposures()
+        let sourceName = request.source.hasPrefix("node:") ? String(request.source.dropFirst(5)) : request.source
+        guard let source = nodes.first(where: { $0.name.lowercased() == sourceName.lowercased() }) else {
+            throw APIError(404, "no node named \(sourceName)")
+        }
+        let destination: PolicyDestination
+        let text = request.destination
+        let named = { (prefix: String) -> String? in text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : nil }
+        if let exposure = exposures.first(where: { $0.name.lowercased() == (named("exposure:") ?? text).lowercased() }), named("node:") == nil {
+            destination = .exposure(exposure)
+        } else if let node = nodes.first(where: { $0.name.lowercased() == (named("node:") ?? text).lowercased() }), named("exposure:") == nil {
+            destination = .node(node)
+        } else {
+            throw APIError(404, "no exposure or node named \(text)")
+        }
+        if request.proto == .icmp, request.port != nil { throw APIError(400, "icmp has no port") }
+        return try policy().decide(source: source, destination: destination, proto: request.proto, port: request.port, context: try policyContext(nodes))
+    }
+
+    /// `NAME.DOMAIN.fuse` → the VPN address of that node, or of the node that exposes NAME.
+    /// Answers from memory (the DNS responder calls it on an event loop).
+    public func resolve(_ name: String) -> IPv4Address? {
+        names.withLock { $0[name.lowercased()] }
+    }
+
+    /// Rebuilds the name table from the store (after every change).
+    func refreshNames() throws {
+        let nodes = try store.nodes()
+        var table: [String: IPv4Address] = [:]
+        for node in nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
+        for exposure in try store.exposures() {
+            if let owner = nodes.first(where: { $0.name == exposure.node }) {
+                table["\(exposure.name).\(exposure.domain).fuse".lowercased()] = owner.address
+            }
+        }
+        names.withLock { $0 = table }
+    }
+}
