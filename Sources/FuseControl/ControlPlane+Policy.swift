@@ -41,6 +41,10 @@ extension ControlPlane {
         guard request.port > 0, request.targetPort > 0 else { throw APIError(400, "bad port 0: use 1-65535") }
         let nodes = try store.nodes()
         guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw APIError(404, "no node named \(nodeName)") }
+        // Nodes and exposures share one name space (NAME.DOMAIN.fuse).
+        if let other = nodes.first(where: { $0.name.lowercased() == name.lowercased() }) {
+            throw APIError(409, "\(other.name) is a node's name; an exposure needs a name of its own")
+        }
         if node.isMaster, request.proto == .tcp, request.port == config.apiPort {
             throw APIError(409, "tcp port \(request.port) on the master is the control plane's")
         }
@@ -151,12 +155,13 @@ extension ControlPlane {
     func refreshNames() throws {
         let nodes = try store.nodes()
         var table: [String: IPv4Address] = [:]
-        for node in nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
         for exposure in try store.exposures() {
             if let owner = nodes.first(where: { $0.name == exposure.node }) {
                 table["\(exposure.name).\(exposure.domain).fuse".lowercased()] = owner.address
             }
         }
+        // A node's own name always wins.
+        for node in nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
         names.withLock { $0 = table }
     }
 }

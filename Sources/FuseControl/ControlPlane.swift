@@ -119,7 +119,7 @@ public final class ControlPlane: Sendable {
         } catch let refusal as JoinRefusal {
             logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
             switch refusal {
-            case .nameTaken, .keyTaken: throw APIError(409, refusal.description)
+            case .nameTaken, .nameTakenByExposure, .keyTaken: throw APIError(409, refusal.description)
             case .exhausted: throw APIError(503, refusal.description)
             default: throw APIError(401, refusal.description)
             }

@@ -9,6 +9,7 @@ public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
     case tokenRevoked
     case tokenUsed
     case nameTaken(String)
+    case nameTakenByExposure(String)
     case keyTaken
     case exhausted(String)
 
@@ -19,6 +20,7 @@ public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
         case .tokenRevoked: "join token was revoked"
         case .tokenUsed: "join token has no uses left"
         case .nameTaken(let name): "a node named \(name) is already in the federation"
+        case .nameTakenByExposure(let name): "\(name) is the name of an exposure in the federation; choose another node name"
         case .keyTaken: "this WireGuard key is already registered"
         case .exhausted(let message): message
         }
@@ -133,6 +135,9 @@ public final class SQLiteFederationStore: FederationStore {
             }
             let existing = try Self.nodes(db)
             guard !existing.contains(where: { $0.name.lowercased() == name.lowercased() }) else { throw JoinRefusal.nameTaken(name) }
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM exposure WHERE name = ?", arguments: [name]) == nil else {
+                throw JoinRefusal.nameTakenByExposure(name)
+            }
             guard !existing.contains(where: { $0.publicKey == publicKey }) else { throw JoinRefusal.keyTaken }
             let address: IPv4Address
             do {

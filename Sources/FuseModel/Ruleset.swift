@@ -20,6 +20,14 @@ public enum NodeRuleset {
             "\(iif) ct state established,related accept",
         ]
         input += firewall.inbound.compactMap { flow in match(flow).map { "\(iif) \($0) accept" } }
+        // Allowed exposure traffic after DNAT: forwarded to a LAN device, or delivered here
+        // when the exposed service runs on the node itself.
+        let exposures = firewall.exposures.filter { !$0.sources.isEmpty && $0.exposure.proto != .icmp }
+        let exposureAccepts = exposures.map { rule in
+            let exposure = rule.exposure
+            return "\(iif) ip saddr \(set(rule.sources)) ip daddr \(exposure.target) \(exposure.proto.rawValue) dport \(exposure.targetPort) ct status dnat accept"
+        }
+        input += exposureAccepts
         input.append("\(iif) drop")
 
         var forward = [
@@ -33,11 +41,7 @@ public enum NodeRuleset {
                 match(item.flow, destination: item.destination).map { "\(iif) \(oif) \($0) accept" }
             }
         }
-        let exposures = firewall.exposures.filter { !$0.sources.isEmpty && $0.exposure.proto != .icmp }
-        forward += exposures.map { rule in
-            let exposure = rule.exposure
-            return "\(iif) ip saddr \(set(rule.sources)) ip daddr \(exposure.target) \(exposure.proto.rawValue) dport \(exposure.targetPort) ct status dnat accept"
-        }
+        forward += exposureAccepts
         forward += ["\(iif) drop", "\(oif) drop"]
 
         var chains = [chain("input", input), chain("forward", forward)]

@@ -16,13 +16,16 @@ extension LabTests {
             let masterBefore = try fixture.lab.snapshot("master")
             let a1Before = try fixture.lab.snapshot("a1")
 
-            try fixture.startMaster()
-            var addresses = ["master": "100.64.0.1"]
+            // Not the default range: nothing may depend on it.
+            let cidr = try IPv4CIDR(parsing: "10.99.8.0/22")
+            try fixture.startMaster(cidr: cidr.description)
+            var addresses = ["master": cidr.firstHost?.description ?? ""]
             for (node, domain) in [("a1", "companyA"), ("b1", "companyB"), ("b2", "companyB")] {
                 let joined = try fixture.join(node, domain: domain)
                 addresses[node] = joined.address
             }
             #expect(Set(addresses.values).count == 4, "every node has its own address: \(addresses)")
+            #expect(addresses.values.allSatisfy { IPv4Address($0).map(cidr.contains) == true }, "addresses from the federation's range: \(addresses)")
 
             // Every node reaches every other over VPN addresses (workers only through the hub).
             for (from, _) in addresses {
@@ -49,7 +52,7 @@ extension LabTests {
             let hubKey = try fixture.lab.exec("b1", ["wg", "show", try fixture.interface("b1"), "peers"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let lan = try #require(try fixture.lab.node("op").lanPrefixLength).description
             let crisisLAN = try IPv4CIDR(network: #require(IPv4Address(operatorPC)), prefixLength: Int(lan) ?? 24).description
-            _ = try fixture.shell("b1", "wg set \(try fixture.interface("b1")) peer \(hubKey) allowed-ips 100.64.0.0/16,\(crisisLAN) && ip route add \(crisisLAN) dev \(try fixture.interface("b1"))")
+            _ = try fixture.shell("b1", "wg set \(try fixture.interface("b1")) peer \(hubKey) allowed-ips \(cidr),\(crisisLAN) && ip route add \(crisisLAN) dev \(try fixture.interface("b1"))")
             #expect(!(try fixture.ping(from: "b1", to: operatorPC, count: 2)), "b1 reached the crisis LAN through the hub")
 
             // A worker leaves: the master forgets it within a second and its host is as before.

@@ -15,7 +15,7 @@ extension LabTests {
         static let policy = """
             {
               "rules": [
-                { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera", "exposure:camfeed"] },
+                { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera", "exposure:camfeed", "exposure:a1web"] },
                 { "name": "everyone pings the master", "from": ["*"], "to": ["node:master"], "proto": "icmp" },
                 { "name": "companyB uses its store", "from": ["domain:companyB"], "to": ["exposure:store"] }
               ]
@@ -101,6 +101,8 @@ extension LabTests {
             try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(try lan("cam")):\(Self.tcpPort)", "--port", "8554"])
             try fixture.fuseOK("a1", ["expose", "camfeed", "--target", "\(try lan("cam")):\(Self.udpPort)", "--proto", "udp", "--port", "9554"])
             try fixture.fuseOK("b1", ["expose", "store", "--target", "\(try lan("store")):\(Self.tcpPort)", "--port", "5432"])
+            // A service on the exposing node itself (its own LAN address).
+            try fixture.fuseOK("a1", ["expose", "a1web", "--target", "\(try lan("a1")):\(Self.tcpPort)", "--port", "8081"])
             let policyFile = try fixture.scratchFile("policy.json", Self.policy)
             try fixture.fuseOK("master", ["policy", "set", policyFile])
 
@@ -108,6 +110,7 @@ extension LabTests {
             let federated: Set = ["master", "a1", "b1", "b2"]
             let exposures: [(name: String, node: String, proto: FlowProtocol, port: Int, allowedFrom: Set<String>)] = [
                 ("camera", "a1", .tcp, 8554, ["master"]), ("camfeed", "a1", .udp, 9554, ["master"]), ("store", "b1", .tcp, 5432, ["b2"]),
+                ("a1web", "a1", .tcp, 8081, ["master"]),
             ]
             var cells: [Cell] = []
             for source in domainOf.keys.sorted() {

@@ -62,6 +62,8 @@ import Testing
                 iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } tcp dport 22 accept
                 iifname "fl-a1" ip saddr 100.64.0.1 meta l4proto udp accept
                 iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } icmp type echo-request accept
+                iifname "fl-a1" ip saddr { 100.64.0.1, 100.64.0.3 } ip daddr 192.168.10.11 tcp dport 554 ct status dnat accept
+                iifname "fl-a1" ip saddr 100.64.0.3 ip daddr 192.168.10.2 udp dport 53 ct status dnat accept
                 iifname "fl-a1" drop
               }
               chain forward {
