@@ -36,12 +36,7 @@ struct BenchLifecycle: ParsableCommand {
     var out: String = "bench-results"
     @Option(help: "Name prefix of the lab (1–6 of a-z, 0-9, '-').")
     var prefix: String = "bl-"
-    @Option(name: .customLong("api-port"), help: "TCP port of the master's API.")
-    var apiPort: Int = LabAddressPlan.defaultAPIPort
-    @Option(name: .customLong("wg-port"), help: "UDP port of the master's WireGuard.")
-    var wgPort: Int = LabAddressPlan.defaultWireGuardPort
-    @Option(help: "The fuse binary (default: 'fuse' next to this fuse-lab executable).")
-    var fuse: String?
+    @OptionGroup var federation: FederationOptions
     @Flag(help: "Print the summary as JSON instead of tables.")
     var json = false
 
@@ -50,10 +45,8 @@ struct BenchLifecycle: ParsableCommand {
     }
 
     func run() throws {
-        let fusePath = fuse ?? (URL(fileURLWithPath: Executables.current).deletingLastPathComponent().path + "/fuse")
-        guard FileManager.default.isExecutableFile(atPath: fusePath) else {
-            throw LabError("fuse binary not found at \(fusePath); build it or pass --fuse PATH")
-        }
+        let fusePath = try federation.fusePath()
+        let (apiPort, wgPort) = (federation.apiPort, federation.wgPort)
         guard let wireGuardGo = Executables.find("wireguard-go") else {
             throw LabError("wireguard-go not found on PATH (apt-get install wireguard-go)")
         }

@@ -5,7 +5,7 @@ import FuseSystem
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, and ping every node from every node over the VPN.",
+        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, expose companyA's camera to the crisis domain only, and ping every node from every node over the VPN.",
         discussion: """
             Steps: lab up; in the master's namespace 'fuse master init' and 'fuse master start'; \
             per worker a token ('fuse token create --domain D --json') and 'fuse join'; then \
@@ -15,22 +15,15 @@ struct Demo: ParsableCommand {
             """)
 
     @OptionGroup var options: PrefixOption
-    @Option(name: .customLong("api-port"), help: "TCP port of the master's API.")
-    var apiPort: Int = LabAddressPlan.defaultAPIPort
-    @Option(name: .customLong("wg-port"), help: "UDP port of the master's WireGuard.")
-    var wgPort: Int = LabAddressPlan.defaultWireGuardPort
-    @Option(help: "The fuse binary (default: 'fuse' next to this fuse-lab executable).")
-    var fuse: String?
+    @OptionGroup var federation: FederationOptions
     @Flag(help: "Keep the federation and the lab running afterwards (tear down later with 'fuse-lab down').")
     var keep = false
 
     static let workers = [("a1", "companyA"), ("b1", "companyB"), ("b2", "companyB")]
 
     func run() throws {
-        let fusePath = fuse ?? (URL(fileURLWithPath: Executables.current).deletingLastPathComponent().path + "/fuse")
-        guard FileManager.default.isExecutableFile(atPath: fusePath) else {
-            throw LabError("fuse binary not found at \(fusePath); build it or pass --fuse PATH")
-        }
+        let fusePath = try federation.fusePath()
+        let (apiPort, wgPort) = (federation.apiPort, federation.wgPort)
         let clock = ContinuousClock()
         let start = clock.now
         func progress(_ message: String) {

@@ -46,6 +46,24 @@ struct PrefixOption: ParsableArguments {
     var prefix: String = LabAddressPlan.defaultPrefix
 }
 
+/// The federation a lab command brings up: the master's ports and the fuse binary.
+struct FederationOptions: ParsableArguments {
+    @Option(name: .customLong("api-port"), help: "TCP port of the master's API.")
+    var apiPort: Int = LabAddressPlan.defaultAPIPort
+    @Option(name: .customLong("wg-port"), help: "UDP port of the master's WireGuard.")
+    var wgPort: Int = LabAddressPlan.defaultWireGuardPort
+    @Option(help: "The fuse binary (default: 'fuse' next to this fuse-lab executable).")
+    var fuse: String?
+
+    func fusePath() throws -> String {
+        let path = fuse ?? (URL(fileURLWithPath: Executables.current).deletingLastPathComponent().path + "/fuse")
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw LabError("fuse binary not found at \(path); build it or pass --fuse PATH")
+        }
+        return path
+    }
+}
+
 func printJSON(_ data: Data) {
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
