@@ -55,7 +55,13 @@ extension LabTests {
             _ = try fixture.shell("b1", "wg set \(try fixture.interface("b1")) peer \(hubKey) allowed-ips \(cidr),\(crisisLAN) && ip route add \(crisisLAN) dev \(try fixture.interface("b1"))")
             #expect(!(try fixture.ping(from: "b1", to: operatorPC, count: 2)), "b1 reached the crisis LAN through the hub")
 
-            // A worker leaves: the master forgets it within a second and its host is as before.
+            // A worker with an exposure (IP forwarding on, NAT chains) leaves: the master forgets it
+            // within a second and its host is exactly as before.
+            let camera = try #require(try fixture.lab.node("cam").lanAddress)
+            try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(camera):554"])
+            #expect(waitUntil(timeout: .seconds(2)) {
+                (try? fixture.lab.exec("a1", ["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == "1"
+            }, "a1 forwards to its LAN device once it exposes one")
             try fixture.fuseOK("a1", ["leave"])
             #expect(try fixture.lab.snapshot("a1") == a1Before)
             #expect(waitUntil(timeout: .seconds(2)) { (try? fixture.nodes().map(\.name))?.contains("a1") == false })
