@@ -49,6 +49,8 @@ public actor Agent {
     let repairInterval: Duration
     private var current: NetworkMap?
     private var masterReachable = false
+    /// The last map version applied to the host without error (what heartbeats report).
+    private var appliedVersion: Int64 = 0
     private var lastError: String?
 
     public init(state: NodeState, source: any MapSource, logger: Logger, repairInterval: Duration = .seconds(5)) throws {
@@ -93,7 +95,9 @@ public actor Agent {
                     logger.info("new network map", metadata: ["version": "\(map.version)", "peers": "\(map.peers.count)"])
                     try StateFile.write(map, to: state.mapPath)
                     current = map
-                    await reconcile()
+                    let device = await reconcile()
+                    // Tell the master at once, so that it knows when a change is in force.
+                    try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: Self.tunnelUp(device: device, isHub: config.isMaster)))
                 }
             } catch let revoked as NodeRevoked {
                 throw revoked
@@ -113,7 +117,7 @@ public actor Agent {
         while !Task.isCancelled {
             let device = await reconcile()
             let up = Self.tunnelUp(device: device, isHub: config.isMaster)
-            try? await source.heartbeat(API.Heartbeat(mapVersion: current?.version ?? 0, tunnelUp: up))
+            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: up))
             try await Task.sleep(for: repairInterval)
         }
     }
@@ -126,6 +130,7 @@ public actor Agent {
         do {
             device = try await reconciler.apply(map)
             lastError = nil
+            appliedVersion = map.version
             await source.applied(version: map.version)
         } catch {
             lastError = "\(error)"

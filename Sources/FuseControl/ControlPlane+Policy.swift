@@ -112,7 +112,9 @@ extension ControlPlane {
         let version = try store.setPolicy(text, now: now())
         logger.info("policy set", metadata: ["version": "\(version)", "rules": "\(policy.rules.count)"])
         try await changed()
-        return API.PolicyInfo(version: version, text: text, isDefault: false)
+        // Answer when the policy is in force on every online node (they apply within ~0.3 s).
+        let pending = await waitUntilApplied(try store.mapVersion(), timeout: .seconds(3))
+        return API.PolicyInfo(version: version, text: text, isDefault: false, pendingOn: pending)
     }
 
     func catalogue() throws -> PolicyCatalogue {

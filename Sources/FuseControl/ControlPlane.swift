@@ -54,9 +54,16 @@ actor MapVersionWatch {
 /// When each node was last heard from (heartbeats and map polls).
 actor Presence {
     private var lastSeen: [String: Date] = [:]
+    private var applied: [String: Int64] = [:]
     func saw(_ node: String, at date: Date) { lastSeen[node] = date }
     func lastSeen(_ node: String) -> Date? { lastSeen[node] }
-    func forget(_ node: String) { lastSeen.removeValue(forKey: node) }
+    /// The network-map version a node last reported as applied to its host.
+    func applied(_ node: String, version: Int64) { applied[node] = version }
+    func applied(_ node: String) -> Int64? { applied[node] }
+    func forget(_ node: String) {
+        lastSeen.removeValue(forKey: node)
+        applied.removeValue(forKey: node)
+    }
 }
 
 /// An error with an HTTP status, shown to the caller as `{"error":{"message":...}}`.
@@ -163,8 +170,25 @@ public final class ControlPlane: Sendable {
         await hubApplied.close()
     }
 
-    public func heartbeat(_ node: String) async {
+    public func heartbeat(_ node: String, appliedVersion: Int64? = nil) async {
         await presence.saw(node, at: now())
+        if let appliedVersion { await presence.applied(node, version: appliedVersion) }
+    }
+
+    /// Waits until every online node reports a map version of at least `version` (agents report
+    /// right after applying a new map), or `timeout`; returns the online nodes still behind.
+    public func waitUntilApplied(_ version: Int64, timeout: Duration) async -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var pending: [String] = []
+            let current = now()
+            for node in (try? store.nodes()) ?? [] {
+                guard let seen = await presence.lastSeen(node.name), current.timeIntervalSince(seen) < Self.onlineWindow else { continue }
+                if (await presence.applied(node.name) ?? 0) < version { pending.append(node.name) }
+            }
+            if pending.isEmpty || ContinuousClock.now >= deadline { return pending }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     public func leave(_ node: String) async throws {
@@ -189,7 +213,7 @@ public final class ControlPlane: Sendable {
         for node in try store.nodes() {
             let seen = await presence.lastSeen(node.name)
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
-            result.append(API.NodeInfo(node, online: online, lastSeen: seen))
+            result.append(API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: await presence.applied(node.name)))
         }
         return result
     }

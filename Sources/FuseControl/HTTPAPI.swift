@@ -129,8 +129,8 @@ public enum ControlPlaneAPI {
         }
         on(.post, "/v1/heartbeat") { request, context in
             let node = try context.requireNode()
-            _ = try await request.decode(as: API.Heartbeat.self, context: context)
-            await controlPlane.heartbeat(node)
+            let beat = try await request.decode(as: API.Heartbeat.self, context: context)
+            await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
             return HTTPResponse.Status.noContent
         }
         on(.post, "/v1/leave") { _, context in

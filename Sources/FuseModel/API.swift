@@ -71,7 +71,9 @@ public enum API {
         public let isMaster: Bool
         public let online: Bool
         public let lastSeen: Date?
-        public init(_ node: NodeRecord, online: Bool, lastSeen: Date?) {
+        /// The network-map version the node last reported as applied.
+        public let mapVersion: Int64?
+        public init(_ node: NodeRecord, online: Bool, lastSeen: Date?, mapVersion: Int64? = nil) {
             name = node.name
             domain = node.domain
             address = node.address
@@ -79,6 +81,7 @@ public enum API {
             isMaster = node.isMaster
             self.online = online
             self.lastSeen = lastSeen
+            self.mapVersion = mapVersion
         }
     }
 
@@ -195,10 +198,13 @@ extension API {
         public let version: Int64?
         public let text: String
         public let isDefault: Bool
-        public init(version: Int64?, text: String, isDefault: Bool) {
+        /// After a change: online nodes that had not applied it when the answer was sent.
+        public let pendingOn: [String]?
+        public init(version: Int64?, text: String, isDefault: Bool, pendingOn: [String]? = nil) {
             self.version = version
             self.text = text
             self.isDefault = isDefault
+            self.pendingOn = pendingOn
         }
     }
 

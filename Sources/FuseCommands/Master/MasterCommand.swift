@@ -216,7 +216,7 @@ struct LocalMapSource: MapSource {
     }
 
     func heartbeat(_ beat: API.Heartbeat) async throws {
-        await controlPlane.heartbeat(node)
+        await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
     }
 
     func applied(version: Int64) async {

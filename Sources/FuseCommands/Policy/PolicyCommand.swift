@@ -49,7 +49,11 @@ struct PolicySet: AsyncParsableCommand {
                 try await $0.call("PUT", "/v1/policy", body: API.PolicyBody(text: text))
             }
             if options.json { return Console.json(info) }
-            print("policy version \(info.version ?? 0) in force")
+            if let pending = info.pendingOn, !pending.isEmpty {
+                print("policy version \(info.version ?? 0) stored; not yet applied on: \(pending.joined(separator: ", "))")
+            } else {
+                print("policy version \(info.version ?? 0) in force on every online node")
+            }
         }
     }
 }
