@@ -36,7 +36,7 @@ public final class ControlPlaneClient: Sendable {
     let credential: String?
 
     /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
-    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil) throws {
+    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5)) throws {
         baseURL = "https://\(host):\(port)"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
@@ -46,7 +46,7 @@ public final class ControlPlaneClient: Sendable {
             tls.certificateVerification = .none
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(90))
+        configuration.timeout = .init(connect: .init(connectTimeout), read: .seconds(90))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.credential = credential

@@ -40,13 +40,15 @@ public actor Reconciler {
             logger.info("started wireguard-go", metadata: ["interface": "\(config.interface)", "pid": "\(pid)"])
             appliedRuleset = nil
         }
+        // The link goes up before the peers are set: a handshake that wireguard-go starts while
+        // its device is down is lost, and WireGuard retries only after 5 s.
+        try network.configure(link: config.interface, address: map.interfaceAddress, mtu: Self.mtu)
         let desired = WireGuardDevice(map: map, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve)
         var current = try wireGuard.read()
         if try wireGuard.apply(desired: desired, current: current) {
             logger.info("configured WireGuard peers", metadata: ["version": "\(map.version)", "peers": "\(desired.peers.count)"])
             current = try wireGuard.read()
         }
-        try network.configure(link: config.interface, address: map.interfaceAddress, mtu: Self.mtu)
         // The hub forwards between nodes; a node with exposures forwards to its LAN devices.
         if map.isHub || !map.firewall.exposures.isEmpty {
             let sysctl = Sysctl()

@@ -316,6 +316,9 @@ struct LifecycleBench {
             _ = try fuse("master", ["master", "start", "--json"])
         }
         progress("\(tag): master create \(String(format: "%.3f", masterCreate)) s")
+        // The default policy denies node-to-node traffic; the sanity ping below needs ICMP.
+        let policy = try lab.exec("master", [fusePath, "policy", "set", "-"], input: Demo.pingPolicy, timeout: Self.commandTimeout)
+        guard policy.succeeded else { throw LabError("\(tag): fuse policy set failed: \(oneLine(SystemError(policy.stderr)))") }
 
         let (a1, workerJoin) = try join("a1", domain: "companyA")
         progress("\(tag): a1 join \(String(format: "%.3f", workerJoin)) s (reported \(String(format: "%.3f", a1.seconds)) s, \(a1.address))")

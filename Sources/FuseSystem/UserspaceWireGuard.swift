@@ -54,7 +54,11 @@ public struct UserspaceWireGuard: Sendable {
         }
         // A stale socket from a killed process would make wireguard-go refuse to start.
         try? FileManager.default.removeItem(atPath: socketPath)
-        let pid = try Daemon.spawn([Self.program, interface], logFile: logFile, environment: ["WG_PROCESS_FOREGROUND": "1", "LOG_LEVEL": "error"])
+        let pid = try Daemon.spawn([Self.program, interface], logFile: logFile, environment: [
+            "WG_PROCESS_FOREGROUND": "1",
+            // FUSE_WIREGUARD_LOG=verbose shows handshakes in wireguard.log (debugging).
+            "LOG_LEVEL": ProcessInfo.processInfo.environment["FUSE_WIREGUARD_LOG"] ?? "error",
+        ])
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while clock.now < deadline {

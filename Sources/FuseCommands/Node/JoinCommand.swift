@@ -92,10 +92,13 @@ struct JoinCommand: AsyncParsableCommand {
         clock.done("agent running (pid \(pid))")
 
         clock.begin("waiting for the tunnel to carry traffic")
-        // Proof of traffic: the control plane answers at the master's VPN address, through the tunnel.
-        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM)
+        // Proof of traffic: the control plane answers at the master's VPN address, through the
+        // tunnel. Only once the agent has configured the interface: a connection begun before
+        // would take the LAN's source address and hang until its connect timeout.
+        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM, connectTimeout: .seconds(1))
         let up = await waitFor(.seconds(timeout), every: .milliseconds(20)) {
             guard Daemon.isAlive(pid) else { return true }
+            guard state.status()?.pid == pid else { return false }
             return (try? await overTunnel.health(timeout: .seconds(1))) != nil
         }
         await overTunnel.shutdown()
