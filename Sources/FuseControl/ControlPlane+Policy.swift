@@ -3,8 +3,6 @@ import FuseModel
 
 /// Exposures, the policy and names: what each domain shares, and with whom.
 extension ControlPlane {
-    var master: NodeRecord? { try? store.nodes().first(where: \.isMaster) }
-
     func policyContext(_ nodes: [NodeRecord]) throws -> PolicyContext {
         guard let master = nodes.first(where: \.isMaster) else { throw APIError(500, "the federation has no master node") }
         return PolicyContext(master: master, apiPort: config.apiPort)

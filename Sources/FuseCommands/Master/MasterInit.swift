@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import FuseAgent
+import FuseControl
+import FuseModel
+import FuseSystem
+import Logging
+import ServiceLifecycle
+
+struct MasterInit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a federation: its CA, store, settings and the master's own node.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "The federation's name.")
+    var name: String
+
+    @Option(help: "Address (IPv4 or DNS name) at which nodes reach the master's API and WireGuard ports.")
+    var endpoint: String
+
+    @Option(help: "The federation's VPN address range; the master takes its first address.")
+    var vpnCidr: String = "100.64.0.0/16"
+
+    @Option(help: "TCP port of the control plane's HTTPS API.")
+    var apiPort: Int = 7443
+
+    @Option(help: "UDP port of the master's WireGuard hub.")
+    var wgPort: Int = 51820
+
+    @Option(help: "The master's domain (default: the federation's name).")
+    var domain: String?
+
+    @Option(help: "The master's node name.")
+    var nodeName: String = "master"
+
+    @Option(help: "WireGuard interface name (env FUSE_INTERFACE).")
+    var interface: String = ProcessInfo.processInfo.environment["FUSE_INTERFACE"] ?? "fuse0"
+
+    func run() async throws {
+        try await Console.run {
+            let federation = try NameRule.label(name, kind: "federation")
+            let config = MasterConfig(
+                federation: federation, domain: try NameRule.label(domain ?? federation, kind: "domain"),
+                nodeName: try NameRule.label(nodeName, kind: "node"), endpoint: try NameRule.host(endpoint),
+                cidr: try IPv4CIDR(parsing: vpnCidr), apiPort: try NameRule.port(apiPort, kind: "API"),
+                wireGuardPort: try NameRule.port(wgPort, kind: "WireGuard"), interface: try NameRule.interface(interface),
+                adminCredentialDigest: "")
+            _ = try AddressAllocator(cidr: config.cidr)
+            let nodeState = options.nodeState
+            guard !nodeState.exists else {
+                throw CommandFailure("\(options.stateDir) already holds a node of a federation; use another --state-dir or `fuse leave` first")
+            }
+            guard !options.masterState.exists else {
+                throw CommandFailure("a federation master already exists in \(options.stateDir); `fuse master destroy` it first")
+            }
+            let key = WireGuardKey.generatePrivate()
+            do {
+                // The node folder first: it records whether the state dir is ours to remove.
+                try nodeState.createDirectory()
+                try options.masterState.initialize(config: config, masterPublicKey: key.publicKey)
+                try FileManager.default.copyItem(atPath: options.masterState.caPath, toPath: nodeState.caPath)
+                try StateFile.write(NodeConfig(
+                    name: config.nodeName, interface: config.interface, masterHost: "127.0.0.1", apiPort: config.apiPort,
+                    caPin: try options.masterState.caPin(), credential: nil, privateKey: key, listenPort: config.wireGuardPort,
+                    isMaster: true), to: nodeState.configPath)
+            } catch {
+                options.masterState.removeAll()
+                NodeTeardown(state: nodeState).removeFiles()
+                throw error
+            }
+            let pin = try options.masterState.caPin()
+            if options.json {
+                Console.json(InitResult(federation: config.federation, cidr: config.cidr, endpoint: config.endpoint, apiPort: config.apiPort,
+                                        wireGuardPort: config.wireGuardPort, masterAddress: config.cidr.firstHost?.description ?? "", caPin: pin))
+            } else {
+                print("federation \(config.federation) created in \(options.stateDir)")
+                print("  VPN range \(config.cidr), master \(config.nodeName) at \(config.cidr.firstHost?.description ?? "")")
+                print("  endpoint \(config.endpoint), API port \(config.apiPort)/tcp, WireGuard port \(config.wireGuardPort)/udp")
+                print("  CA pin sha256:\(pin)")
+                print("next: fuse master start")
+            }
+        }
+    }
+
+    struct InitResult: Encodable {
+        let federation: String
+        let cidr: IPv4CIDR
+        let endpoint: String
+        let apiPort: UInt16
+        let wireGuardPort: UInt16
+        let masterAddress: String
+        let caPin: String
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import FuseAgent
+import FuseControl
+import FuseModel
+import FuseSystem
+import Logging
+import ServiceLifecycle
+
+/// The master process: control plane + the master's own agent, in the foreground.
+struct MasterRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the control plane and the master's node in the foreground (for systemd and tests).")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await Console.run {
+            let state = options.masterState
+            let config = try state.loadConfig()
+            try Preconditions.root()
+            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+            let logger = options.logger("fuse.master", daemon: true)
+            let store = try SQLiteFederationStore(path: state.databasePath)
+            let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger)
+            try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
+            let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
+                                  logger: options.logger("fuse.agent", daemon: true))
+            logger.info("control plane starting", metadata: ["port": "\(config.apiPort)", "federation": "\(config.federation)"])
+            try await MasterServer.run(state: state, controlPlane: controlPlane, services: [
+                AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
+                DNSService(controlPlane: controlPlane, address: config.cidr.firstHost?.description ?? "127.0.0.1", logger: logger),
+            ], logger: logger) {}
+        }
+    }
+}
+
+/// The master's agent takes its map straight from the control plane in the same process.
+struct LocalMapSource: MapSource {
+    let controlPlane: ControlPlane
+    let node: String
+
+    func map(since: Int64, wait: Int) async throws -> NetworkMap {
+        try await controlPlane.map(for: node, since: since, wait: .seconds(wait))
+    }
+
+    func heartbeat(_ beat: API.Heartbeat) async throws {
+        await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
+    }
+
+    func applied(version: Int64) async {
+        await controlPlane.hubApplied(version: version)
+    }
+}
+
+/// Answers `NAME.DOMAIN.fuse` on the master's VPN address, port 53, once the hub has it.
+struct DNSService: Service {
+    let controlPlane: ControlPlane
+    let address: String
+    let logger: Logger
+
+    func run() async throws {
+        let responder = DNSResponder(host: address, port: 53, resolve: { controlPlane.resolve($0) })
+        do {
+            try await cancelWhenGracefulShutdown {
+                var logged = false
+                while !Task.isCancelled {
+                    do {
+                        try await responder.run { _ in logger.info("DNS responder listening", metadata: ["address": "\(address):53"]) }
+                        return
+                    } catch {
+                        // The hub's address appears when the agent has configured the interface.
+                        if !logged { logger.debug("DNS responder waiting for \(address)", metadata: ["error": "\(error)"]) }
+                        logged = true
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+        } catch is CancellationError {}
+    }
+}
+
+/// On shutdown, ends the long-polls so that the server stops at once.
+struct LongPollCloser: Service {
+    let controlPlane: ControlPlane
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await controlPlane.closeLongPolls()
+    }
+}
+
+struct AgentService: Service {
+    let agent: Agent
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await agent.run() }
+        } catch is CancellationError {}
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import FuseAgent
+import FuseControl
+import FuseModel
+import FuseSystem
+import Logging
+import ServiceLifecycle
+
+struct MasterStart: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start the control plane and the master's node (the WireGuard hub) in the background.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Seconds to wait for the master to become ready.")
+    var timeout: Int = 30
+
+    func run() async throws {
+        try await Console.run {
+            let state = options.masterState
+            let config = try state.loadConfig()
+            try Preconditions.root()
+            try Preconditions.wireGuardGo()
+            let clock = StepClock(quiet: options.json)
+            if let pid = state.pidOfRunningMaster() {
+                throw CommandFailure("the master is already running (pid \(pid))")
+            }
+            guard PortProbe.isFree(config.apiPort, .tcp) else {
+                throw CommandFailure("API port \(config.apiPort)/tcp is in use; free it or create the federation with another --api-port")
+            }
+            try UserspaceWireGuard(interface: config.interface).checkNotForeign()
+            let hubRunning = UserspaceWireGuard(interface: config.interface).isResponding
+            guard hubRunning || PortProbe.isFree(config.wireGuardPort, .udp) else {
+                throw CommandFailure("WireGuard port \(config.wireGuardPort)/udp is in use; free it or create the federation with another --wg-port")
+            }
+            guard hubRunning || !HostNetwork().linkExists(config.interface) else {
+                throw CommandFailure("interface \(config.interface) already exists and is not FUSE's; choose another --interface at init")
+            }
+            clock.begin("starting control plane")
+            let pid = try Daemon.spawn([Executables.current, "master", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
+                                       logFile: state.logPath)
+            let client = try ControlPlaneClient(host: "127.0.0.1", port: config.apiPort, caPEM: try state.caPEM())
+            let ready = await waitFor(.seconds(timeout)) {
+                guard Daemon.isAlive(pid) else { return true }
+                return (try? await client.health(timeout: .seconds(1))) != nil
+            }
+            await client.shutdown()
+            guard ready, Daemon.isAlive(pid) else {
+                Daemon.stop(pid)
+                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+                throw CommandFailure("the master did not start: \(state.lastLogLine() ?? "no log")")
+            }
+            clock.done("control plane up")
+            clock.begin("bringing up the hub \(config.interface)")
+            let hubUp = await waitFor(.seconds(timeout)) {
+                guard let status = options.nodeState.status() else { return false }
+                return status.pid == pid && status.tunnelUp
+            }
+            guard hubUp else {
+                let reason = options.nodeState.status()?.error ?? state.lastLogLine() ?? "timed out"
+                Daemon.stop(pid)
+                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+                throw CommandFailure("the hub did not come up: \(reason)")
+            }
+            clock.done("hub up")
+            let address = config.cidr.firstHost?.description ?? ""
+            if options.json {
+                Console.json(StartResult(pid: pid, address: address, apiURL: "https://\(config.endpoint):\(config.apiPort)", seconds: clock.total))
+            } else {
+                print(String(format: "master ready in %.2f s: pid %d, VPN address %@, API https://%@:%d", clock.total, pid, address, config.endpoint, config.apiPort))
+            }
+        }
+    }
+
+    struct StartResult: Encodable {
+        let pid: Int32
+        let address: String
+        let apiURL: String
+        let seconds: Double
+    }
+}

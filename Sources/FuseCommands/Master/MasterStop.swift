@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import FuseAgent
+import FuseControl
+import FuseModel
+import FuseSystem
+import Logging
+import ServiceLifecycle
+
+struct MasterStop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop the control plane and the hub; the federation's state is kept for `fuse master start`.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await Console.run {
+            let config = try options.masterState.loadConfig()
+            try Preconditions.root()
+            let wasRunning = options.masterState.stop()
+            NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+            if options.json { Console.json(["stopped": wasRunning]) } else { print(wasRunning ? "master stopped" : "master was not running") }
+        }
+    }
+}
+
+struct MasterDestroy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "The master's leave: stop everything and remove every trace of the federation from this host.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await Console.run {
+            let clock = StepClock(quiet: true)
+            let config = try options.masterState.loadConfig()
+            try Preconditions.root()
+            _ = options.masterState.stop()
+            options.masterState.removeAll()
+            NodeTeardown(state: options.nodeState).all(interface: config.interface)
+            if options.json {
+                Console.json(["destroyed": config.federation, "seconds": String(format: "%.3f", clock.total)])
+            } else {
+                print(String(format: "federation %@ destroyed in %.2f s; nothing of it is left on this host", config.federation, clock.total))
+            }
+        }
+    }
+}
+
+extension MasterState {
+    func pidOfRunningMaster() -> pid_t? {
+        guard let text = try? String(contentsOfFile: pidPath, encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), Daemon.isAlive(pid),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: cmdline, as: UTF8.self).contains("master\0run")
+        else { return nil }
+        return pid
+    }
+
+    /// Stops the master process; returns whether it was running.
+    func stop() -> Bool {
+        guard let pid = pidOfRunningMaster() else { return false }
+        Daemon.stop(pid, timeout: .seconds(5))
+        try? FileManager.default.removeItem(atPath: pidPath)
+        return true
+    }
+
+    func lastLogLine() -> String? {
+        (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+    }
+}
