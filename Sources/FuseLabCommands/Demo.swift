@@ -33,7 +33,7 @@ struct Demo: ParsableCommand {
             fflush(stdout)
         }
 
-        progress("lab '\(options.prefix)' up")
+        progress("bringing up lab '\(options.prefix)'")
         let lab = try Lab.up(prefix: options.prefix, apiPort: apiPort, wgPort: wgPort)
         progress("lab up: master endpoint \(lab.masterEndpoint) (API tcp/\(apiPort), WireGuard udp/\(wgPort))")
 
