@@ -99,8 +99,7 @@ public struct NodeState: Sendable {
 /// Small JSON and text files written atomically with owner-only permissions.
 public enum StateFile {
     public static func write(_ value: some Encodable, to path: String) throws {
-        let encoder = API.encoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let encoder = API.prettyEncoder()
         try write(data: try encoder.encode(value), to: path)
     }
 

@@ -64,8 +64,7 @@ enum Console {
     }
 
     static func json(_ value: some Encodable) {
-        let encoder = API.encoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let encoder = API.prettyEncoder()
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         print(String(decoding: data, as: UTF8.self))
     }

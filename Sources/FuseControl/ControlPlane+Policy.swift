@@ -92,8 +92,7 @@ extension ControlPlane {
 
     public func policyInfo() throws -> API.PolicyInfo {
         if let stored = try store.policy() { return API.PolicyInfo(version: stored.version, text: stored.text, isDefault: false) }
-        let encoder = API.encoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let encoder = API.prettyEncoder()
         let text = String(decoding: try encoder.encode(Policy.defaultPolicy(masterDomain: config.domain)), as: UTF8.self)
         return API.PolicyInfo(version: nil, text: text + "\n", isDefault: true)
     }

@@ -49,6 +49,8 @@ actor MapVersionWatch {
     private var closed = false
 
     var current: Int64 { version }
+    /// How many long-polls are waiting (tests wait for one to be parked).
+    var waiting: Int { waiters.count }
 }
 
 /// When each node was last heard from (heartbeats and map polls).
@@ -162,6 +164,11 @@ public final class ControlPlane: Sendable {
     /// The master's agent reports each map version it has applied to the hub.
     public func hubApplied(version: Int64) async {
         await hubApplied.publish(version)
+    }
+
+    /// How many map long-polls are waiting for a change.
+    public func waitingLongPolls() async -> Int {
+        await watch.waiting
     }
 
     /// Ends all long-polls (on shutdown).

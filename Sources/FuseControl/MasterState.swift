@@ -61,8 +61,7 @@ public struct MasterState: Sendable {
             try write(server.certificate.serializeAsPEM().pemString, to: serverCertificatePath, mode: 0o644)
             try write(server.key.pemRepresentation, to: serverKeyPath, mode: 0o600)
             try write("admin:\(adminSecret)\n", to: adminCredentialPath, mode: 0o600)
-            let encoder = API.encoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let encoder = API.prettyEncoder()
             try write(String(decoding: try encoder.encode(config), as: UTF8.self), to: configPath, mode: 0o600)
             let store = try SQLiteFederationStore(path: databasePath)
             let master = NodeRecord(name: config.nodeName, domain: config.domain, address: masterAddress, publicKey: masterPublicKey, isMaster: true)

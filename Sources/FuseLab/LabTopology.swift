@@ -10,6 +10,12 @@ public enum LabRole: String, Codable, Sendable, CaseIterable {
 }
 
 /// A lab error: one line for people.
+/// Policies the lab's demo, benchmarks and tests set.
+public enum LabPolicy {
+    /// Nodes may ping each other (the default policy denies traffic between nodes).
+    public static let ping = #"{ "rules": [ { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" } ] }"#
+}
+
 public struct LabError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }

@@ -317,7 +317,7 @@ struct LifecycleBench {
         }
         progress("\(tag): master create \(String(format: "%.3f", masterCreate)) s")
         // The default policy denies node-to-node traffic; the sanity ping below needs ICMP.
-        let policy = try lab.exec("master", [fusePath, "policy", "set", "-"], input: Demo.pingPolicy, timeout: Self.commandTimeout)
+        let policy = try lab.exec("master", [fusePath, "policy", "set", "-"], input: LabPolicy.ping, timeout: Self.commandTimeout)
         guard policy.succeeded else { throw LabError("\(tag): fuse policy set failed: \(oneLine(SystemError(policy.stderr)))") }
 
         let (a1, workerJoin) = try join("a1", domain: "companyA")

@@ -104,9 +104,6 @@ struct Demo: ParsableCommand {
         if pingFailures > 0 { throw LabError("\(pingFailures) of the pings over the VPN failed") }
     }
 
-    /// Nodes may ping each other (the default policy denies traffic between nodes).
-    static let pingPolicy = #"{ "rules": [ { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" } ] }"#
-
     /// The demo's policy: nodes may ping each other; the crisis domain sees the camera.
     static let demoPolicy = """
         { "rules": [

@@ -139,6 +139,13 @@ public enum API {
         return encoder
     }
 
+    /// The same, indented for people and for files people may read.
+    public static func prettyEncoder() -> JSONEncoder {
+        let encoder = encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

@@ -115,10 +115,7 @@ public struct HostCommandRunner: CommandRunning {
                 // started may hold the pipes open for a long time).
                 for i in fds.indices where fds[i].fd >= 0 {
                     _ = fcntl(fds[i].fd, F_SETFL, fcntl(fds[i].fd, F_GETFL) | O_NONBLOCK)
-                    while fds[i].fd >= 0 {
-                        let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
-                        if n > 0 { outputs[i] += buffer[0..<n] } else { fds[i].fd = -1 }
-                    }
+                    while fds[i].fd >= 0 { drain(i) }  // ends at EOF or EAGAIN
                 }
             }
             if let deadline, status == nil, ContinuousClock.now >= deadline {

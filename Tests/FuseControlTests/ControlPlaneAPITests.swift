@@ -424,7 +424,7 @@ import Testing
                 let response = try await client.send(.get, "/v1/map?since=\(current)&wait=5", bearer: joined.credential)
                 return (response, clock.now)
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await harness.waitForParkedPoll()
             let joinedAt = clock.now
             let second = try await client.join(token: token, name: "newcomer")
             #expect(second.status == .created)
@@ -472,7 +472,7 @@ extension LongPollTests {
             let clock = ContinuousClock()
             let start = clock.now
             let poll = Task { try await client.send(.get, "/v1/map?since=\(current)&wait=5", bearer: joined.credential) }
-            try await Task.sleep(for: .milliseconds(300))
+            try await harness.waitForParkedPoll()
             #expect(try await client.send(.delete, "/v1/nodes/doomed", bearer: Harness.admin).status == .noContent)
             let response = try await poll.value
             expectError(response, .unauthorized, "node doomed is not in the federation")

@@ -128,3 +128,17 @@ func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ mess
     let actual = response.errorMessage(sourceLocation: sourceLocation)
     if let message { #expect(actual == message, sourceLocation: sourceLocation) }
 }
+
+extension Harness {
+    /// Waits (with a deadline) until a map long-poll is parked in the control plane.
+    func waitForParkedPoll(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await controlPlane.waitingLongPolls() == 0 {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("no long-poll was parked within 5 s", sourceLocation: sourceLocation)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}

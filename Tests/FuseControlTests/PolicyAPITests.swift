@@ -434,7 +434,7 @@ extension TestClientProtocol {
                 let response = try await client.send(.get, "/v1/map?since=\(current)&wait=10", bearer: credential)
                 return (response, clock.now)
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await harness.waitForParkedPoll()
             let setAt = clock.now
             #expect(try await client.putPolicy(Self.good).status == .ok)
             let (response, returnedAt) = try await poll.value

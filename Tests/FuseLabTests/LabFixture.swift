@@ -62,11 +62,8 @@ final class LabFixture {
         try API.decoder().decode(type, from: Data(text.utf8))
     }
 
-    /// Lets every node ping every other (the default policy denies node-to-node traffic).
-    static let pingPolicy = #"{ "rules": [ { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" } ] }"#
-
     /// `fuse master init` + `start` on the lab's master; with `policy`, sets it.
-    func startMaster(cidr: String = "100.64.0.0/16", policy: String? = LabFixture.pingPolicy) throws {
+    func startMaster(cidr: String = "100.64.0.0/16", policy: String? = LabPolicy.ping) throws {
         try fuseOK("master", ["master", "init", "--name", "labfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
                                "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--vpn-cidr", cidr])
         try fuseOK("master", ["master", "start"])
