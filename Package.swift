@@ -32,7 +32,7 @@ let package = Package(
         ]),
         // The master: HTTPS API, store, CA, tokens, network-map distribution.
         .target(name: "FuseControl", dependencies: [
-            "FuseModel",
+            "FuseModel", "FuseSystem",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),

@@ -11,6 +11,10 @@ public protocol MapSource: Sendable {
     func heartbeat(_ beat: API.Heartbeat) async throws
     /// Called after a map version was applied to the host.
     func applied(version: Int64) async
+    /// The manager's address and join token for this node's engine.
+    func swarmJoin() async throws -> SwarmJoin
+    /// This node's engine is in the Swarm as `id`.
+    func swarmJoined(id: String) async throws
 }
 
 extension MapSource {
@@ -35,6 +39,8 @@ public struct RemoteMapSource: MapSource {
     }
 
     public func heartbeat(_ beat: API.Heartbeat) async throws { try await client.heartbeat(beat) }
+    public func swarmJoin() async throws -> SwarmJoin { try await client.swarmJoin() }
+    public func swarmJoined(id: String) async throws { try await client.swarmJoined(id: id) }
 }
 
 /// The reconcile loop of a node: desired state = the latest network map (cached on disk, so
@@ -52,14 +58,20 @@ public actor Agent {
     /// The last map version applied to the host without error (what heartbeats report).
     private var appliedVersion: Int64 = 0
     private var lastError: String?
+    private var tunnelUp = false
+    private var lastDevice: WireGuardDevice?
+    let workloads: WorkloadSupervisor
+    /// "ready" once the engine is in the Swarm; else what it waits for; nil without workloads.
+    private var workloadState: String?
 
-    public init(state: NodeState, source: any MapSource, logger: Logger, repairInterval: Duration = .seconds(5)) throws {
+    public init(state: NodeState, source: any MapSource, logger: Logger, role: SwarmRole = .worker, repairInterval: Duration = .seconds(5)) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
         self.reconciler = Reconciler(config: config, state: state, logger: logger)
         self.logger = logger
         self.repairInterval = repairInterval
+        self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, logger: logger)
     }
 
     /// Runs until cancelled; returns normally when the node was removed from the federation
@@ -75,6 +87,7 @@ public actor Agent {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.pollMaps() }
                 group.addTask { try await self.repairAndReport() }
+                group.addTask { try await self.superviseWorkloads() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -122,6 +135,29 @@ public actor Agent {
         }
     }
 
+    /// Once the tunnel is up: the node's engine, in the Swarm. Retries quickly until ready,
+    /// then checks every few seconds (and restarts what stopped).
+    private func superviseWorkloads() async throws {
+        while !Task.isCancelled {
+            var ready = false
+            if let map = current, map.node.runsWorkloads, tunnelUp {
+                do {
+                    try await workloads.ensure(map)
+                    ready = true
+                    if workloadState != "ready" {
+                        workloadState = "ready"
+                        writeStatus()
+                    }
+                } catch {
+                    if workloadState != "error: \(error)" { logger.warning("workloads not ready", metadata: ["error": "\(error)"]) }
+                    workloadState = "error: \(error)"
+                    writeStatus()
+                }
+            }
+            try await Task.sleep(for: ready ? repairInterval : .milliseconds(250))
+        }
+    }
+
     /// Applies the current map and records the outcome in `status.json`.
     @discardableResult
     private func reconcile() async -> WireGuardDevice? {
@@ -136,12 +172,20 @@ public actor Agent {
             lastError = "\(error)"
             logger.error("reconcile failed", metadata: ["error": "\(error)"])
         }
-        let handshake = device?.peers.map(\.lastHandshake).max().flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
-        let status = AgentStatus(pid: getpid(), mapVersion: map.version, address: map.node.address.description,
-                                 tunnelUp: Self.tunnelUp(device: device, isHub: config.isMaster), lastHandshake: handshake,
-                                 updatedAt: Date(), masterReachable: masterReachable, error: lastError)
-        try? StateFile.write(status, to: state.statusPath)
+        lastDevice = device
+        tunnelUp = Self.tunnelUp(device: device, isHub: config.isMaster)
+        if map.node.runsWorkloads, workloadState == nil { workloadState = "starting" }
+        writeStatus()
         return device
+    }
+
+    private func writeStatus() {
+        guard let map = current else { return }
+        let handshake = lastDevice?.peers.map(\.lastHandshake).max().flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
+        let status = AgentStatus(pid: getpid(), mapVersion: map.version, address: map.node.address.description,
+                                 tunnelUp: tunnelUp, lastHandshake: handshake,
+                                 updatedAt: Date(), masterReachable: masterReachable, error: lastError, workloads: workloadState)
+        try? StateFile.write(status, to: state.statusPath)
     }
 
     /// A worker's tunnel is up when its hub peer completed a handshake recently (WireGuard

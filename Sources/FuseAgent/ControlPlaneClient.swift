@@ -80,6 +80,20 @@ public final class ControlPlaneClient: Sendable {
         _ = try await raw("POST", "/v1/leave", body: nil, timeout: .seconds(10))
     }
 
+    public func swarmJoin() async throws -> SwarmJoin {
+        try await call("GET", "/v1/swarm", timeout: .seconds(30))
+    }
+
+    public func swarmJoined(id: String) async throws {
+        _ = try await raw("PUT", "/v1/swarm/node", body: try API.encoder().encode(API.SwarmNode(id: id)), timeout: .seconds(30))
+    }
+
+    /// Asks the manager to move this node's tasks elsewhere; returns how many still run.
+    public func drain() async throws -> Int {
+        let result: API.DrainResult = try await call("POST", "/v1/swarm/drain", timeout: .seconds(60))
+        return result.remaining
+    }
+
     public func health(timeout: Duration = .seconds(2)) async throws -> API.Health {
         try await call("GET", "/v1/health", timeout: timeout)
     }

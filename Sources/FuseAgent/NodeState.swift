@@ -38,6 +38,8 @@ public struct HostChanges: Codable, Equatable, Sendable {
     public var createdRunDirectory: Bool = false
     /// Whether FUSE created the state dir itself (else only its `node/` folder is removed).
     public var createdStateDir: Bool = false
+    /// Whether FUSE's engine was the first to create /run/containerd.
+    public var createdContainerdDirectory: Bool = false
     public init() {}
 }
 
@@ -51,6 +53,9 @@ public struct AgentStatus: Codable, Sendable {
     public var updatedAt: Date
     public var masterReachable: Bool
     public var error: String?
+    /// "ready" when the node's engine is in the federation's Swarm, else what it waits for;
+    /// nil when the node runs no workloads.
+    public var workloads: String?
 }
 
 /// The files of a node under `STATE_DIR/node/`.

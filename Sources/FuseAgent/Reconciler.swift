@@ -49,19 +49,21 @@ public actor Reconciler {
             logger.info("configured WireGuard peers", metadata: ["version": "\(map.version)", "peers": "\(desired.peers.count)"])
             current = try wireGuard.read()
         }
-        // The hub forwards between nodes; a node with exposures forwards to its LAN devices.
-        if map.isHub || !map.firewall.exposures.isEmpty {
+        // The hub forwards between nodes; a node with exposures forwards to its LAN devices, one
+        // with workloads its containers' traffic.
+        if map.isHub || !map.firewall.exposures.isEmpty || map.node.runsWorkloads {
             let sysctl = Sysctl()
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
             if forwarding != "1" {
                 changes.ipForwardBefore = forwarding
                 try StateFile.write(changes, to: state.hostChangesPath)
                 try sysctl.set("net.ipv4.ip_forward", "1")
-                logger.info("enabled IPv4 forwarding", metadata: ["why": "\(map.isHub ? "hub" : "exposures")"])
+                logger.info("enabled IPv4 forwarding", metadata: ["why": "\(map.isHub ? "hub" : map.node.runsWorkloads ? "workloads" : "exposures")"])
             }
         }
         let ruleset = NodeRuleset.render(interface: config.interface, cidr: map.cidr, address: map.node.address,
-                                         firewall: map.firewall, isHub: map.isHub)
+                                         firewall: map.firewall, isHub: map.isHub,
+                                         containers: map.node.engineSubnet.map { ContainerEgress(engine: $0, names: EngineNames(interface: config.interface)) })
         let table = NodeRuleset.tableName(interface: config.interface)
         if ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", table]) {
             try runner.check(["nft", "-f", "-"], input: ruleset)
@@ -87,8 +89,13 @@ public struct NodeTeardown: Sendable {
         if let pid = state.pid(at: state.agentPIDPath), pid != getpid() { Daemon.stop(pid, timeout: .seconds(5)) }
     }
 
-    /// Stops the data plane and undoes host changes; keeps the node's files.
-    public func removeHostObjects(interface: String) {
+    /// Stops the engine, the registry and the data plane and undoes host changes; keeps the
+    /// node's files. With `keepEngineData` the engine keeps its images and Swarm membership
+    /// for the next start (`fuse master stop`); else it leaves the Swarm and its data goes.
+    public func removeHostObjects(interface: String, keepEngineData: Bool = false) {
+        let engine = state.engine(interface: interface)
+        if keepEngineData { engine.stop() } else { engine.remove() }
+        ImageRegistry(directory: state.registryDirectory, address: "").stop()
         let wireGuard = UserspaceWireGuard(interface: interface)
         wireGuard.stop(pid: state.pid(at: state.wireGuardPIDPath))
         // A wireguard-go not started by us (e.g. a previous run whose PID file was lost).
@@ -102,8 +109,16 @@ public struct NodeTeardown: Sendable {
         }
         let changes = state.hostChanges()
         if let before = changes.ipForwardBefore { try? Sysctl().set("net.ipv4.ip_forward", before) }
-        if changes.createdRunDirectory, (try? FileManager.default.contentsOfDirectory(atPath: UAPISocket.directory))?.isEmpty == true {
-            try? FileManager.default.removeItem(atPath: UAPISocket.directory)
+        if changes.createdRunDirectory { Self.removeIfEmpty(UAPISocket.directory) }
+        if changes.createdContainerdDirectory {
+            Self.removeIfEmpty(NodeState.containerdRunDirectory + "/s")
+            Self.removeIfEmpty(NodeState.containerdRunDirectory)
+        }
+    }
+
+    private static func removeIfEmpty(_ directory: String) {
+        if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 

@@ -107,6 +107,30 @@ enum Preconditions {
         if mode == "kernel" || (mode != "userspace" && KernelWireGuard.isAvailable()) { return }
         try UserspaceWireGuard.checkInstalled()
     }
+
+    /// A node that runs workloads needs Debian's Docker engine (and the master its registry).
+    static func workloads(master: Bool) throws {
+        var missing: [String] = []
+        if Executables.find("dockerd") == nil || DockerCLI.locate() == nil { missing.append("docker.io") }
+        if master, Executables.find("docker-registry") == nil { missing.append("docker-registry") }
+        guard missing.isEmpty else {
+            throw CommandFailure("workloads need \(missing.joined(separator: " and ")) (apt-get install \(missing.joined(separator: " "))), or run without workloads (--no-workloads)")
+        }
+    }
+
+    /// Waits until the agent `pid` reports its engine in the Swarm; throws with the last
+    /// problem it reported when that takes longer than `timeout`.
+    static func workloadsReady(_ state: NodeState, pid: pid_t, timeout: Duration) async throws {
+        let ready = await waitFor(timeout, every: .milliseconds(50)) {
+            guard Daemon.isAlive(pid) else { return true }
+            guard let status = state.status(), status.pid == pid else { return false }
+            return status.workloads == "ready"
+        }
+        guard ready, Daemon.isAlive(pid) else {
+            let reason = state.status()?.workloads ?? "the agent stopped"
+            throw CommandFailure("the node's engine did not join the Swarm within \(timeout): \(reason)")
+        }
+    }
 }
 
 /// Measures the steps of a long operation and reports them as they finish.

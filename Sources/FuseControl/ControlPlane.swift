@@ -93,17 +93,21 @@ public final class ControlPlane: Sendable {
     /// `name.domain.fuse` → VPN address, for the DNS responder.
     let names = Mutex<[String: IPv4Address]>([:])
     let logger: Logger
+    /// The Swarm manager, when the federation runs workloads.
+    let swarm: (any SwarmControl)?
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15
 
-    public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) throws {
+    public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, swarm: (any SwarmControl)? = nil,
+                now: @escaping @Sendable () -> Date = Date.init) throws {
         self.config = config
         self.store = store
         self.caPEM = caPEM
         self.caPin = caPin
         self.logger = logger
         self.now = now
+        self.swarm = swarm
         self.watch = MapVersionWatch(version: try store.mapVersion())
         try refreshNames()
     }
@@ -124,7 +128,8 @@ public final class ControlPlane: Sendable {
         let node: NodeRecord
         do {
             node = try store.join(tokenID: String(parts[0]), secret: String(parts[1]), name: name, publicKey: request.publicKey,
-                                  credentialDigest: Secret.digest(secret), cidr: config.cidr, now: now())
+                                  credentialDigest: Secret.digest(secret), cidr: config.cidr,
+                                  engineRange: request.workloads == true ? config.engineCIDR : nil, now: now())
         } catch let refusal as JoinRefusal {
             logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
             switch refusal {
@@ -200,6 +205,7 @@ public final class ControlPlane: Sendable {
 
     public func leave(_ node: String) async throws {
         guard node != config.nodeName else { throw APIError(400, "the master cannot leave; use `fuse master destroy`") }
+        removeFromSwarm(node)
         _ = try store.removeNode(node)
         await presence.forget(node)
         logger.info("node left", metadata: ["node": "\(node)"])
@@ -208,6 +214,7 @@ public final class ControlPlane: Sendable {
 
     public func removeNode(_ name: String) async throws {
         guard name.lowercased() != config.nodeName.lowercased() else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
+        removeFromSwarm(name)
         guard try store.removeNode(name) else { throw APIError(404, "no node named \(name)") }
         await presence.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])

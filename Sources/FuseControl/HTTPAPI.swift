@@ -137,6 +137,18 @@ public enum ControlPlaneAPI {
             try await controlPlane.leave(try context.requireNode())
             return HTTPResponse.Status.noContent
         }
+        on(.get, "/v1/swarm") { _, context in
+            JSONResponse(value: try controlPlane.swarmJoin(node: try context.requireNode()))
+        }
+        on(.put, "/v1/swarm/node") { request, context in
+            let node = try context.requireNode()
+            let body = try await request.decode(as: API.SwarmNode.self, context: context)
+            try controlPlane.swarmJoined(node: node, id: body.id)
+            return HTTPResponse.Status.noContent
+        }
+        on(.post, "/v1/swarm/drain") { _, context in
+            JSONResponse(value: API.DrainResult(remaining: try await controlPlane.drain(node: try context.requireNode())))
+        }
         on(.get, "/v1/status") { _, context in
             try context.requireAnyCredential()
             return JSONResponse(value: try await controlPlane.status())

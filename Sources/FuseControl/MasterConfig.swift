@@ -12,8 +12,14 @@ public struct MasterConfig: Codable, Equatable, Sendable {
     public var wireGuardPort: UInt16
     public var interface: String
     public var adminCredentialDigest: String
+    /// Where nodes' container engines get their subnets (a /24 each); nil: the federation
+    /// runs no workloads.
+    public var engineCIDR: IPv4CIDR?
+    /// Swarm's pool for the overlay networks of deployments.
+    public var overlayCIDR: IPv4CIDR?
 
-    public init(federation: String, domain: String, nodeName: String, endpoint: String, cidr: IPv4CIDR, apiPort: UInt16, wireGuardPort: UInt16, interface: String, adminCredentialDigest: String) {
+    public init(federation: String, domain: String, nodeName: String, endpoint: String, cidr: IPv4CIDR, apiPort: UInt16, wireGuardPort: UInt16, interface: String, adminCredentialDigest: String,
+                engineCIDR: IPv4CIDR? = nil, overlayCIDR: IPv4CIDR? = nil) {
         self.federation = federation
         self.domain = domain
         self.nodeName = nodeName
@@ -23,6 +29,8 @@ public struct MasterConfig: Codable, Equatable, Sendable {
         self.wireGuardPort = wireGuardPort
         self.interface = interface
         self.adminCredentialDigest = adminCredentialDigest
+        self.engineCIDR = engineCIDR
+        self.overlayCIDR = overlayCIDR
     }
 
     public var facts: FederationFacts {

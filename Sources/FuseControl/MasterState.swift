@@ -64,7 +64,9 @@ public struct MasterState: Sendable {
             let encoder = API.prettyEncoder()
             try write(String(decoding: try encoder.encode(config), as: UTF8.self), to: configPath, mode: 0o600)
             let store = try SQLiteFederationStore(path: databasePath)
-            let master = NodeRecord(name: config.nodeName, domain: config.domain, address: masterAddress, publicKey: masterPublicKey, isMaster: true)
+            let engineSubnet = try config.engineCIDR.map { try EngineSubnet.allocate(in: $0, excluding: []) }
+            let master = NodeRecord(name: config.nodeName, domain: config.domain, address: masterAddress, publicKey: masterPublicKey, isMaster: true,
+                                    engineSubnet: engineSubnet)
             // The master's agent runs in-process and needs no API credential: store an unusable one.
             try store.register(master: master, credentialDigest: Secret.digest(Secret.random()))
         } catch {

@@ -53,7 +53,11 @@ public struct StoredPolicy: Equatable, Sendable {
 
 public protocol FederationStore: Sendable {
     func register(master: NodeRecord, credentialDigest: String) throws
-    func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord
+    /// Consumes a token and registers a node; with `engineRange`, also gives it an engine subnet.
+    func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?, now: Date) throws -> NodeRecord
+    /// The Swarm node ID of a node's engine, once it joined the Swarm.
+    func setSwarmID(_ id: String?, of node: String) throws
+    func swarmID(of node: String) throws -> String?
     func nodes() throws -> [NodeRecord]
     func credentialDigest(of node: String) throws -> String?
     func removeNode(_ name: String) throws -> Bool
@@ -106,6 +110,12 @@ public final class SQLiteFederationStore: FederationStore {
                 CREATE TABLE policy (version INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, created_at REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v3-workloads") { db in
+            try db.execute(sql: """
+                ALTER TABLE node ADD COLUMN engine_subnet TEXT;
+                ALTER TABLE node ADD COLUMN swarm_id TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -115,8 +125,9 @@ public final class SQLiteFederationStore: FederationStore {
 
     private static func insert(_ node: NodeRecord, digest: String, at date: Date, _ db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO node (name, domain, address, public_key, is_master, credential_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, date.timeIntervalSince1970])
+            sql: "INSERT INTO node (name, domain, address, public_key, is_master, credential_digest, created_at, engine_subnet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, date.timeIntervalSince1970,
+                        node.engineSubnet?.description])
         try bumpVersion(db)
     }
 
@@ -124,7 +135,7 @@ public final class SQLiteFederationStore: FederationStore {
         try db.write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
     }
 
-    public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, now: Date) throws -> NodeRecord {
+    public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?, now: Date) throws -> NodeRecord {
         try db.write { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
             switch token.state(at: now) {
@@ -145,7 +156,15 @@ public final class SQLiteFederationStore: FederationStore {
             } catch {
                 throw JoinRefusal.exhausted("\(error)")
             }
-            let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false)
+            var engineSubnet: IPv4CIDR?
+            if let engineRange {
+                do {
+                    engineSubnet = try EngineSubnet.allocate(in: engineRange, excluding: Set(existing.compactMap(\.engineSubnet)))
+                } catch {
+                    throw JoinRefusal.exhausted("\(error)")
+                }
+            }
+            let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false, engineSubnet: engineSubnet)
             try db.execute(sql: "UPDATE token SET uses = uses + 1 WHERE id = ?", arguments: [tokenID])
             try Self.insert(node, digest: credentialDigest, at: now, db)
             return node
@@ -153,9 +172,10 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     private static func nodes(_ db: Database) throws -> [NodeRecord] {
-        try Row.fetchAll(db, sql: "SELECT name, domain, address, public_key, is_master FROM node ORDER BY created_at, name").compactMap { row in
+        try Row.fetchAll(db, sql: "SELECT name, domain, address, public_key, is_master, engine_subnet FROM node ORDER BY created_at, name").compactMap { row in
             guard let address = IPv4Address(row["address"] as String), let key = WireGuardKey(base64: row["public_key"]) else { return nil }
-            return NodeRecord(name: row["name"], domain: row["domain"], address: address, publicKey: key, isMaster: row["is_master"])
+            let engineSubnet = (row["engine_subnet"] as String?).flatMap { try? IPv4CIDR(parsing: $0) }
+            return NodeRecord(name: row["name"], domain: row["domain"], address: address, publicKey: key, isMaster: row["is_master"], engineSubnet: engineSubnet)
         }
     }
 
@@ -163,6 +183,14 @@ public final class SQLiteFederationStore: FederationStore {
 
     public func credentialDigest(of node: String) throws -> String? {
         try db.read { try String.fetchOne($0, sql: "SELECT credential_digest FROM node WHERE name = ?", arguments: [node]) }
+    }
+
+    public func setSwarmID(_ id: String?, of node: String) throws {
+        try db.write { try $0.execute(sql: "UPDATE node SET swarm_id = ? WHERE name = ?", arguments: [id, node]) }
+    }
+
+    public func swarmID(of node: String) throws -> String? {
+        try db.read { try String.fetchOne($0, sql: "SELECT swarm_id FROM node WHERE name = ?", arguments: [node]) }
     }
 
     public func removeNode(_ name: String) throws -> Bool {

@@ -6,11 +6,26 @@ public enum API {
         public let token: String
         public let name: String
         public let publicKey: WireGuardKey
-        public init(token: String, name: String, publicKey: WireGuardKey) {
+        /// Whether the node runs a container engine for the federation (absent: no).
+        public let workloads: Bool?
+        public init(token: String, name: String, publicKey: WireGuardKey, workloads: Bool? = nil) {
             self.token = token
             self.name = name
             self.publicKey = publicKey
+            self.workloads = workloads
         }
+    }
+
+    /// A node's engine joined the Swarm with this node ID.
+    public struct SwarmNode: Codable, Sendable {
+        public let id: String
+        public init(id: String) { self.id = id }
+    }
+
+    /// How many of a leaving node's tasks still ran after draining.
+    public struct DrainResult: Codable, Sendable {
+        public let remaining: Int
+        public init(remaining: Int) { self.remaining = remaining }
     }
 
     public struct JoinResponse: Codable, Sendable {

@@ -80,6 +80,9 @@ public struct IPv4CIDR: Hashable, Codable, Sendable, CustomStringConvertible {
 
     public func contains(_ address: IPv4Address) -> Bool { address.value & mask == network.value }
 
+    /// Whether the two ranges share an address.
+    public func overlaps(_ other: IPv4CIDR) -> Bool { contains(other.network) || other.contains(network) }
+
     /// Usable host addresses: without the network and broadcast addresses (a /31 or /32 has none
     /// that a federation could use).
     public var hosts: ClosedRange<UInt32>? {

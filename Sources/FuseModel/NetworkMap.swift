@@ -5,14 +5,20 @@ public struct NodeRecord: Codable, Equatable, Sendable {
     public let address: IPv4Address
     public let publicKey: WireGuardKey
     public let isMaster: Bool
+    /// The subnet of the node's own container engine; nil when the node runs no workloads
+    /// (`fuse join --no-workloads`, or a federation without workloads).
+    public let engineSubnet: IPv4CIDR?
 
-    public init(name: String, domain: String, address: IPv4Address, publicKey: WireGuardKey, isMaster: Bool) {
+    public init(name: String, domain: String, address: IPv4Address, publicKey: WireGuardKey, isMaster: Bool, engineSubnet: IPv4CIDR? = nil) {
         self.name = name
         self.domain = domain
         self.address = address
         self.publicKey = publicKey
         self.isMaster = isMaster
+        self.engineSubnet = engineSubnet
     }
+
+    public var runsWorkloads: Bool { engineSubnet != nil }
 }
 
 /// One WireGuard peer of a node.

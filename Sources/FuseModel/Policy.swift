@@ -31,6 +31,7 @@ public struct Policy: Codable, Equatable, Sendable {
     }
 
     public static let builtInLabel = "built-in: control plane"
+    public static let workloadLabel = "built-in: workloads (Swarm)"
     public static let denyLabel = "default: deny"
     public static let sameNodeLabel = "same node"
     public static let defaultRuleName = "default: the master's domain reaches every exposure"
@@ -448,6 +449,10 @@ extension Policy {
                Self.builtInFlows(apiPort: context.apiPort).contains(FlowKey(proto: proto, port: port)) {
                 return PolicyDecision(allowed: true, rule: Self.builtInLabel)
             }
+            if source.runsWorkloads, node.runsWorkloads, let port,
+               Self.workloadFlows(toMaster: node.name.lowercased() == context.master.name.lowercased()).contains(FlowKey(proto: proto, port: port)) {
+                return PolicyDecision(allowed: true, rule: Self.workloadLabel)
+            }
         case .exposure(let exposure):
             if exposure.node.lowercased() == source.name.lowercased() { return PolicyDecision(allowed: true, rule: Self.sameNodeLabel) }
             guard proto == exposure.proto, port == nil || port == exposure.port else {
@@ -468,5 +473,14 @@ extension Policy {
     /// The control plane and DNS at the master's address.
     static func builtInFlows(apiPort: UInt16) -> [FlowKey] {
         [FlowKey(proto: .tcp, port: 53), FlowKey(proto: .tcp, port: apiPort), FlowKey(proto: .udp, port: 53)]
+    }
+
+    /// Docker Swarm between nodes that run workloads: gossip and the overlay's data path
+    /// everywhere; the manager API and the image registry at the master.
+    static func workloadFlows(toMaster: Bool) -> [FlowKey] {
+        var flows = [FlowKey(proto: .tcp, port: SwarmPorts.gossip), FlowKey(proto: .udp, port: SwarmPorts.gossip),
+                     FlowKey(proto: .udp, port: SwarmPorts.dataPath)]
+        if toMaster { flows += [FlowKey(proto: .tcp, port: SwarmPorts.manager), FlowKey(proto: .tcp, port: SwarmPorts.registry)] }
+        return flows.sorted()
     }
 }

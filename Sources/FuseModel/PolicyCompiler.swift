@@ -11,8 +11,12 @@ extension Policy {
     public func firewall(for node: NodeRecord, nodes: [NodeRecord], exposures: [Exposure], context: PolicyContext) -> NodeFirewall {
         let compiled = rules.map(CompiledRule.init)
         let isMaster = node.name.lowercased() == context.master.name.lowercased()
-        let inbound = inboundFlows(to: node, from: nodes.filter { !same($0, node) }, rules: compiled,
-                                   builtIn: isMaster ? Self.builtInFlows(apiPort: context.apiPort) : [])
+        let others = nodes.filter { !same($0, node) }
+        var builtIn = isMaster ? Self.builtInFlows(apiPort: context.apiPort).map { ($0, others) } : []
+        if node.runsWorkloads {
+            builtIn += Self.workloadFlows(toMaster: isMaster).map { ($0, others.filter(\.runsWorkloads)) }
+        }
+        let inbound = inboundFlows(to: node, from: others, rules: compiled, builtIn: builtIn)
         let exposureRules = ownExposures(of: node, exposures).map {
             ExposureRule(exposure: $0, sources: sources(of: $0, from: nodes.filter { !same($0, node) }, rules: compiled))
         }
@@ -22,7 +26,8 @@ extension Policy {
             for destination in workers {
                 let others = workers.filter { !same($0, destination) }
                 var flows: [FlowKey: Set<IPv4Address>] = [:]
-                for flow in inboundFlows(to: destination, from: others, rules: compiled, builtIn: []) {
+                let workloads = destination.runsWorkloads ? Self.workloadFlows(toMaster: false).map { ($0, others.filter(\.runsWorkloads)) } : []
+                for flow in inboundFlows(to: destination, from: others, rules: compiled, builtIn: workloads) {
                     flows[FlowKey(proto: flow.proto, port: flow.port), default: []].formUnion(flow.sources)
                 }
                 for exposure in ownExposures(of: destination, exposures) {
@@ -45,10 +50,11 @@ extension Policy {
         }
     }
 
-    private func inboundFlows(to node: NodeRecord, from sources: [NodeRecord], rules: [CompiledRule], builtIn: [FlowKey]) -> [AllowedFlow] {
+    /// `builtIn`: flows allowed whatever the rules say, each from its own sources.
+    private func inboundFlows(to node: NodeRecord, from sources: [NodeRecord], rules: [CompiledRule], builtIn: [(FlowKey, [NodeRecord])]) -> [AllowedFlow] {
         var flows: [FlowKey: Set<IPv4Address>] = [:]
-        for key in builtIn where !sources.isEmpty {
-            flows[key, default: []].formUnion(sources.map(\.address))
+        for (key, allowed) in builtIn where !allowed.isEmpty {
+            flows[key, default: []].formUnion(allowed.map(\.address))
         }
         for rule in rules where rule.to.contains(where: { $0.matches(.node(node)) }) {
             let matching = sources.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)

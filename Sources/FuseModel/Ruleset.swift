@@ -10,7 +10,11 @@ public enum NodeRuleset {
     }
 
     /// The whole table, replaced atomically when fed to `nft -f`.
-    public static func render(interface: String, cidr: IPv4CIDR, address: IPv4Address, firewall: NodeFirewall, isHub: Bool) -> String {
+    /// With `containers`, the node's engine may send its containers' traffic anywhere (the
+    /// node's LAN, or other domains as the policy allows the node itself), masqueraded to the
+    /// node's addresses; nothing from the VPN is forwarded to them.
+    public static func render(interface: String, cidr: IPv4CIDR, address: IPv4Address, firewall: NodeFirewall, isHub: Bool,
+                              containers: ContainerEgress? = nil) -> String {
         let table = tableName(interface: interface)
         let iif = "iifname \"\(interface)\""
         let oif = "oifname \"\(interface)\""
@@ -42,19 +46,24 @@ public enum NodeRuleset {
             }
         }
         forward += exposureAccepts
+        if let containers { forward.append("iifname \(names(containers.bridges)) \(oif) accept") }
         forward += ["\(iif) drop", "\(oif) drop"]
 
         var chains = [chain("input", input), chain("forward", forward)]
+        var postrouting: [String] = []
         if !exposures.isEmpty {
             let prerouting = ["type nat hook prerouting priority dstnat; policy accept;"] + exposures.map { rule in
                 let exposure = rule.exposure
                 return "\(iif) ip daddr \(address) ip saddr \(set(rule.sources)) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
             }
-            let postrouting = [
-                "type nat hook postrouting priority srcnat; policy accept;",
-                "ct status dnat ct original ip daddr \(address) masquerade",
-            ]
-            chains += [chain("prerouting", prerouting), chain("postrouting", postrouting)]
+            chains.append(chain("prerouting", prerouting))
+            postrouting.append("ct status dnat ct original ip daddr \(address) masquerade")
+        }
+        if let containers {
+            postrouting.append("ip saddr \(containers.subnet) oifname != \(names(containers.bridges)) masquerade")
+        }
+        if !postrouting.isEmpty {
+            chains.append(chain("postrouting", ["type nat hook postrouting priority srcnat; policy accept;"] + postrouting))
         }
         return """
             table inet \(table)
@@ -68,6 +77,11 @@ public enum NodeRuleset {
 
     private static func chain(_ name: String, _ lines: [String]) -> String {
         (["  chain \(name) {"] + lines.map { "    " + $0 } + ["  }"]).joined(separator: "\n")
+    }
+
+    /// One interface name as it is, several as an anonymous set.
+    private static func names(_ links: [String]) -> String {
+        links.count == 1 ? "\"\(links[0])\"" : "{ " + links.map { "\"\($0)\"" }.joined(separator: ", ") + " }"
     }
 
     /// One address as it is, several as an anonymous set (as `nft list` shows them).
@@ -86,5 +100,21 @@ public enum NodeRuleset {
         case (let proto, nil): parts.append("meta l4proto \(proto.rawValue)")
         }
         return parts.joined(separator: " ")
+    }
+}
+
+
+/// The containers of a node's engine: their subnet and the bridges they sit behind.
+public struct ContainerEgress: Equatable, Sendable {
+    public let subnet: IPv4CIDR
+    public let bridges: [String]
+
+    public init(subnet: IPv4CIDR, bridges: [String]) {
+        self.subnet = subnet
+        self.bridges = bridges
+    }
+
+    public init(engine subnet: IPv4CIDR, names: EngineNames) {
+        self.init(subnet: subnet, bridges: [names.bridge, names.gatewayBridge])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,6 +79,23 @@ public enum PortProbe {
         address.sin_addr = in_addr(s_addr: 0)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc == 0
+    }
+
+    /// Whether something accepts TCP connections at `host:port` (meant for local addresses:
+    /// the connect blocks until the peer answers or refuses).
+    public static func tcpOpen(host: String, port: UInt16) -> Bool {
+        guard let ip = IPv4Address(host) else { return false }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr = in_addr(s_addr: ip.value.bigEndian)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         return rc == 0
     }

@@ -35,6 +35,15 @@ struct MasterInit: AsyncParsableCommand {
     @Option(help: "The master's node name.")
     var nodeName: String = "master"
 
+    @Option(help: "Range from which every node's container engine gets a /24 for its bridges.")
+    var engineCidr: String = "10.213.0.0/16"
+
+    @Option(help: "Range from which Docker Swarm gives each deployment's overlay network a /24.")
+    var overlayCidr: String = "10.214.0.0/16"
+
+    @Flag(help: "A federation without container workloads: no engine, Swarm or registry on any node.")
+    var noWorkloads = false
+
     @Option(help: "WireGuard interface name (env FUSE_INTERFACE).")
     var interface: String = ProcessInfo.processInfo.environment["FUSE_INTERFACE"] ?? "fuse0"
 
@@ -46,8 +55,11 @@ struct MasterInit: AsyncParsableCommand {
                 nodeName: try NameRule.label(nodeName, kind: "node"), endpoint: try NameRule.host(endpoint),
                 cidr: try IPv4CIDR(parsing: vpnCidr), apiPort: try NameRule.port(apiPort, kind: "API"),
                 wireGuardPort: try NameRule.port(wgPort, kind: "WireGuard"), interface: try NameRule.interface(interface),
-                adminCredentialDigest: "")
+                adminCredentialDigest: "",
+                engineCIDR: noWorkloads ? nil : try IPv4CIDR(parsing: engineCidr), overlayCIDR: noWorkloads ? nil : try IPv4CIDR(parsing: overlayCidr))
             _ = try AddressAllocator(cidr: config.cidr)
+            try Self.checkRanges(config)
+            if !noWorkloads { try Preconditions.workloads(master: true) }
             let nodeState = options.nodeState
             guard !nodeState.exists else {
                 throw CommandFailure("\(options.stateDir) already holds a node of a federation; use another --state-dir or `fuse leave` first")
@@ -92,5 +104,20 @@ struct MasterInit: AsyncParsableCommand {
         let wireGuardPort: UInt16
         let masterAddress: String
         let caPin: String
+    }
+
+    /// The engine and overlay ranges hold at least one /24 and overlap neither each other nor
+    /// the VPN range.
+    static func checkRanges(_ config: MasterConfig) throws {
+        guard let engine = config.engineCIDR, let overlay = config.overlayCIDR else { return }
+        for (name, range) in [("--engine-cidr", engine), ("--overlay-cidr", overlay)] where range.prefixLength > EngineSubnet.prefixLength {
+            throw CommandFailure("bad \(name) \(range): it needs a prefix of /\(EngineSubnet.prefixLength) or shorter")
+        }
+        let ranges = [("--vpn-cidr", config.cidr), ("--engine-cidr", engine), ("--overlay-cidr", overlay)]
+        for (index, (name, range)) in ranges.enumerated() {
+            for (otherName, other) in ranges[(index + 1)...] where range.overlaps(other) {
+                throw CommandFailure("\(name) \(range) overlaps \(otherName) \(other)")
+            }
+        }
     }
 }

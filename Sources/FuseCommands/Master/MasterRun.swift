@@ -23,10 +23,11 @@ struct MasterRun: AsyncParsableCommand {
             LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
             let logger = options.logger("fuse.master", daemon: true)
             let store = try SQLiteFederationStore(path: state.databasePath)
-            let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger)
+            let swarm = config.engineCIDR == nil ? nil : EngineSwarmControl(cli: options.nodeState.engine(interface: config.interface).cli)
+            let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger, swarm: swarm)
             try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
             let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
-                                  logger: options.logger("fuse.agent", daemon: true))
+                                  logger: options.logger("fuse.agent", daemon: true), role: .manager(overlayPool: config.overlayCIDR ?? config.cidr))
             logger.info("control plane starting", metadata: ["port": "\(config.apiPort)", "federation": "\(config.federation)"])
             try await MasterServer.run(state: state, controlPlane: controlPlane, services: [
                 AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
@@ -51,6 +52,14 @@ struct LocalMapSource: MapSource {
 
     func applied(version: Int64) async {
         await controlPlane.hubApplied(version: version)
+    }
+
+    func swarmJoin() async throws -> SwarmJoin {
+        throw CommandFailure("the master initialises the Swarm; it does not join one")
+    }
+
+    func swarmJoined(id: String) async throws {
+        try controlPlane.swarmJoined(node: node, id: id)
     }
 }
 

@@ -23,6 +23,7 @@ struct MasterStart: AsyncParsableCommand {
             let config = try state.loadConfig()
             try Preconditions.root()
             try Preconditions.wireGuardGo()
+            if config.engineCIDR != nil { try Preconditions.workloads(master: true) }
             let clock = StepClock(quiet: options.json)
             if let pid = state.pidOfRunningMaster() {
                 throw CommandFailure("the master is already running (pid \(pid))")
@@ -49,7 +50,7 @@ struct MasterStart: AsyncParsableCommand {
             await client.shutdown()
             guard ready, Daemon.isAlive(pid) else {
                 Daemon.stop(pid)
-                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
                 throw CommandFailure("the master did not start: \(state.lastLogLine() ?? "no log")")
             }
             clock.done("control plane up")
@@ -61,10 +62,21 @@ struct MasterStart: AsyncParsableCommand {
             guard hubUp else {
                 let reason = options.nodeState.status()?.error ?? state.lastLogLine() ?? "timed out"
                 Daemon.stop(pid)
-                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
                 throw CommandFailure("the hub did not come up: \(reason)")
             }
             clock.done("hub up")
+            if config.engineCIDR != nil {
+                clock.begin("starting the engine, the Swarm manager and the image registry")
+                do {
+                    try await Preconditions.workloadsReady(options.nodeState, pid: pid, timeout: .seconds(timeout))
+                } catch {
+                    Daemon.stop(pid)
+                    NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
+                    throw error
+                }
+                clock.done("Swarm manager and registry at \(config.cidr.firstHost?.description ?? ""):\(SwarmPorts.manager)/\(SwarmPorts.registry)")
+            }
             let address = config.cidr.firstHost?.description ?? ""
             if options.json {
                 Console.json(StartResult(pid: pid, address: address, apiURL: "https://\(config.endpoint):\(config.apiPort)", seconds: clock.total))

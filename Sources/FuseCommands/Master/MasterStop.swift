@@ -19,7 +19,7 @@ struct MasterStop: AsyncParsableCommand {
             let config = try options.masterState.loadConfig()
             try Preconditions.root()
             let wasRunning = options.masterState.stop()
-            NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface)
+            NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
             if options.json { Console.json(["stopped": wasRunning]) } else { print(wasRunning ? "master stopped" : "master was not running") }
         }
     }

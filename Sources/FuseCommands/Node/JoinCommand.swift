@@ -7,8 +7,13 @@ import FuseSystem
 struct JoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
-        abstract: "Join a federation: enrol with a join string, start the agent, return when the tunnel carries traffic.",
-        discussion: "Pass `-` as the join string to read it from stdin (keeps the secret out of the process list).")
+        abstract: "Join a federation: enrol with a join string, start the agent, return when the tunnel carries traffic and the node is ready for workloads.",
+        discussion: """
+            Pass `-` as the join string to read it from stdin (keeps the secret out of the process list).
+            Unless --no-workloads, the node runs a Docker engine of its own (own data root, socket, bridges \
+            and cgroup parent; any Docker the host runs is left alone) that joins the federation's Swarm \
+            over the node's VPN address; it needs Debian's docker.io.
+            """)
 
     @OptionGroup var options: GlobalOptions
 
@@ -21,8 +26,11 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(help: "WireGuard interface name (env FUSE_INTERFACE).")
     var interface: String = ProcessInfo.processInfo.environment["FUSE_INTERFACE"] ?? "fuse0"
 
-    @Option(help: "Seconds to wait for the tunnel.")
+    @Option(help: "Seconds to wait for the tunnel (and then for the engine to join the Swarm).")
     var timeout: Int = 120
+
+    @Flag(help: "Run no container engine here (a device that only exposes services).")
+    var noWorkloads = false
 
     func run() async throws {
         try await Console.run {
@@ -33,6 +41,7 @@ struct JoinCommand: AsyncParsableCommand {
             guard (1...3600).contains(timeout) else { throw CommandFailure("bad --timeout \(timeout): use 1 to 3600 seconds") }
             try Preconditions.root()
             try Preconditions.wireGuardGo()
+            if !noWorkloads { try Preconditions.workloads(master: false) }
             let state = options.nodeState
             guard !state.exists, !options.masterState.exists else {
                 throw CommandFailure("\(options.stateDir) already belongs to a federation; `fuse leave` first or use another --state-dir")
@@ -52,7 +61,7 @@ struct JoinCommand: AsyncParsableCommand {
             let key = WireGuardKey.generatePrivate()
             let enrolment = try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM)
             let response = try await Clients.with(enrolment) {
-                try await $0.join(API.JoinRequest(token: "\(join.tokenID).\(join.secret)", name: name, publicKey: key.publicKey))
+                try await $0.join(API.JoinRequest(token: "\(join.tokenID).\(join.secret)", name: name, publicKey: key.publicKey, workloads: !noWorkloads))
             }
             clock.done("enrolled in domain \(response.map.node.domain) with address \(response.map.node.address)")
 
@@ -67,9 +76,11 @@ struct JoinCommand: AsyncParsableCommand {
                 if let client { _ = try? await Clients.with(client) { try await $0.leave() } }
                 throw error
             }
+            let workloads = response.map.node.runsWorkloads
+            if !noWorkloads, !workloads { Console.progress("note: this federation runs no workloads; no engine was started") }
             if options.json {
                 Console.json(JoinResult(name: name, domain: response.map.node.domain, address: response.map.node.address.description,
-                                        interface: interface, seconds: clock.total,
+                                        interface: interface, workloads: workloads, seconds: clock.total,
                                         steps: clock.steps.map { JoinResult.Step(step: $0.0, seconds: $0.1) }))
             } else {
                 print(String(format: "joined federation %@ as %@ (%@) in %.2f s: VPN address %@ on %@",
@@ -109,6 +120,11 @@ struct JoinCommand: AsyncParsableCommand {
             throw CommandFailure("the tunnel to \(map.masterAddress) carried no traffic within \(timeout) s: \(state.status()?.error ?? "is UDP to the master's WireGuard port blocked?")")
         }
         clock.done("tunnel up: the master answers at \(map.masterAddress)")
+        if map.node.runsWorkloads {
+            clock.begin("starting the node's engine and joining the Swarm")
+            try await Preconditions.workloadsReady(state, pid: pid, timeout: .seconds(timeout))
+            clock.done("ready for workloads: engine in the Swarm, labelled \(map.node.domain)/\(map.node.name)")
+        }
     }
 
     static func lastLine(of path: String) -> String? {
@@ -124,6 +140,7 @@ struct JoinCommand: AsyncParsableCommand {
         let domain: String
         let address: String
         let interface: String
+        let workloads: Bool
         let seconds: Double
         let steps: [Step]
     }

@@ -16,15 +16,23 @@ struct LeaveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let clock = StepClock(quiet: true)
+            let clock = StepClock(quiet: options.json)
             guard !options.masterState.exists else { throw CommandFailure("this is the federation's master: use `fuse master destroy`") }
             let state = options.nodeState
             let config = try state.loadConfig()
             try Preconditions.root()
             var deregistered = true
+            var remaining: Int?
             do {
                 let client = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
-                try await Clients.with(client) { try await $0.leave() }
+                try await Clients.with(client) { client in
+                    if state.cachedMap()?.node.runsWorkloads == true {
+                        clock.begin("draining: moving this node's tasks to other nodes")
+                        remaining = try await client.drain()
+                        clock.done(remaining == 0 ? "no task runs here any more" : "\(remaining ?? 0) task(s) still ran; they stop with the engine")
+                    }
+                    try await client.leave()
+                }
             } catch let error as ClientError where error.isUnauthorized {
                 // Already removed by the operator: nothing to deregister.
             } catch {
@@ -33,7 +41,7 @@ struct LeaveCommand: AsyncParsableCommand {
             }
             NodeTeardown(state: state).all(interface: config.interface)
             if options.json {
-                Console.json(LeaveResult(node: config.name, deregistered: deregistered, seconds: clock.total))
+                Console.json(LeaveResult(node: config.name, deregistered: deregistered, tasksLeftRunning: remaining, seconds: clock.total))
             } else {
                 print(String(format: "%@ left the federation in %.2f s%@; nothing of FUSE is left on this host", config.name, clock.total,
                              deregistered ? "" : " (the master was unreachable: remove the node there with `fuse node remove \(config.name)`)"))
@@ -44,6 +52,7 @@ struct LeaveCommand: AsyncParsableCommand {
     struct LeaveResult: Encodable {
         let node: String
         let deregistered: Bool
+        let tasksLeftRunning: Int?
         let seconds: Double
     }
 }

@@ -1,0 +1,100 @@
+import Foundation
+import FuseModel
+import FuseSystem
+import Logging
+
+/// The node's part in the federation's Swarm.
+public enum SwarmRole: Sendable {
+    /// The master: initialises the Swarm (overlay networks from `overlayPool`) and runs the
+    /// image registry.
+    case manager(overlayPool: IPv4CIDR)
+    /// Every other node: joins with the token the control plane hands out.
+    case worker
+}
+
+/// Keeps the node's own container engine running and in the federation's Swarm, over the
+/// node's VPN address. Each step is skipped when it is already done, so calling `ensure` again
+/// is cheap.
+actor WorkloadSupervisor {
+    let config: NodeConfig
+    let state: NodeState
+    let role: SwarmRole
+    let source: any MapSource
+    let logger: Logger
+    private var reportedSwarmID: String?
+
+    init(config: NodeConfig, state: NodeState, role: SwarmRole, source: any MapSource, logger: Logger) {
+        self.config = config
+        self.state = state
+        self.role = role
+        self.source = source
+        self.logger = logger
+    }
+
+    /// Engine up, in the Swarm and labelled (and on the master: the registry up). Throws what
+    /// is missing.
+    func ensure(_ map: NetworkMap) async throws {
+        guard let subnet = map.node.engineSubnet.map(EngineSubnet.init) else { return }
+        let engine = state.engine(interface: config.interface)
+        var changes = state.hostChanges()
+        if !changes.createdContainerdDirectory, !FileManager.default.fileExists(atPath: NodeState.containerdRunDirectory) {
+            changes.createdContainerdDirectory = true
+            try StateFile.write(changes, to: state.hostChangesPath)
+        }
+        if let pid = try engine.ensureRunning(subnet: subnet, insecureRegistry: SwarmPorts.registryHost(master: map.masterAddress)) {
+            logger.info("started the node's engine", metadata: ["pid": "\(pid)", "subnet": "\(subnet.subnet)"])
+        }
+        try engine.ensureGatewayBridge(subnet: subnet)
+        var swarm = try engine.cli.swarmState()
+        if swarm.state == "error" || swarm.state == "pending" {
+            _ = try? engine.cli.run(["swarm", "leave", "--force"])
+            swarm = try engine.cli.swarmState()
+        }
+        if swarm.state != "active" {
+            try await enterSwarm(engine.cli, address: map.node.address)
+            swarm = try engine.cli.swarmState()
+            guard swarm.state == "active" else { throw SystemError("the engine's Swarm state is \(swarm.state) after joining") }
+        }
+        if let id = swarm.nodeID, id != reportedSwarmID {
+            try await source.swarmJoined(id: id)
+            reportedSwarmID = id
+            logger.info("engine is in the federation's Swarm", metadata: ["swarm": "\(id)"])
+        }
+        if case .manager = role, let pid = try state.registry(master: map.masterAddress).ensureRunning() {
+            logger.info("started the image registry", metadata: ["pid": "\(pid)", "address": "\(SwarmPorts.registryHost(master: map.masterAddress))"])
+        }
+    }
+
+    private func enterSwarm(_ cli: DockerCLI, address: IPv4Address) async throws {
+        let addressing = ["--advertise-addr", address.description, "--listen-addr", "\(address):\(SwarmPorts.manager)",
+                          "--data-path-addr", address.description]
+        switch role {
+        case .manager(let pool):
+            try cli.run(["swarm", "init"] + addressing + ["--data-path-port", String(SwarmPorts.dataPath),
+                         "--default-addr-pool", pool.description, "--default-addr-pool-mask-length", String(EngineSubnet.prefixLength)])
+            // No routing mesh in a federation (no IPVS; ports are published in host mode):
+            // without the ingress network no node sets it up.
+            _ = try? cli.result(["network", "rm", "ingress"], input: "y\n")
+            logger.info("initialised the federation's Swarm")
+        case .worker:
+            let join = try await source.swarmJoin()
+            try cli.run(["swarm", "join", "--token", join.token] + addressing + [join.manager])
+        }
+    }
+}
+
+extension NodeState {
+    /// Where containerd puts its shims' sockets, whoever started it (machine-wide).
+    static let containerdRunDirectory = "/run/containerd"
+
+    public var engineDataRoot: String { directory + "/engine" }
+    public var registryDirectory: String { directory + "/registry" }
+
+    public func engine(interface: String) -> DockerEngine {
+        DockerEngine(names: EngineNames(interface: interface), dataRoot: engineDataRoot)
+    }
+
+    public func registry(master: IPv4Address) -> ImageRegistry {
+        ImageRegistry(directory: registryDirectory, address: SwarmPorts.registryHost(master: master))
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import FuseModel
+
+/// The `docker` command-line client, pointed at one engine's socket and with a configuration
+/// folder of its own (never the host user's credentials).
+public struct DockerCLI: Sendable {
+    public let executable: String
+    public let socket: String
+    let configDirectory: String
+    let runner: HostCommandRunner
+
+    public init(socket: String, configDirectory: String, timeout: Duration = .seconds(120)) {
+        self.executable = Self.locate() ?? "docker"  // fails with a clear error when run
+        self.socket = socket
+        self.configDirectory = configDirectory
+        self.runner = HostCommandRunner(timeout: timeout)
+    }
+
+    /// `FUSE_DOCKER`, else the client that comes with Debian's engine, else `docker` on PATH.
+    public static func locate() -> String? {
+        if let path = ProcessInfo.processInfo.environment["FUSE_DOCKER"] { return Executables.find(path) }
+        return Executables.find("/usr/bin/docker") ?? Executables.find("docker")
+    }
+
+    public func argv(_ arguments: [String]) -> [String] {
+        [executable, "--config", configDirectory, "-H", "unix://" + socket] + arguments
+    }
+
+    public func result(_ arguments: [String], input: String? = nil) throws -> CommandResult {
+        try runner.run(argv(arguments), input: input, environment: nil)
+    }
+
+    /// Runs a docker command; throws with docker's own message when it fails.
+    @discardableResult
+    public func run(_ arguments: [String], input: String? = nil) throws -> String {
+        let result = try result(arguments, input: input)
+        guard result.succeeded else {
+            let message = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
+            throw SystemError("docker \(arguments.first ?? ""): \(message.trimmingCharacters(in: .whitespaces))")
+        }
+        return result.stdout
+    }
+
+    /// Whether the engine answers.
+    public var isResponding: Bool {
+        (try? result(["version", "--format", "{{.Server.Version}}"]).succeeded) ?? false
+    }
+
+    /// The engine's Swarm state: `inactive`, `pending`, `active`, `error`, `locked`, with the
+    /// node's Swarm ID when it has one.
+    public func swarmState() throws -> (state: String, nodeID: String?) {
+        let text = try run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}"])
+        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        return (parts.first ?? "inactive", parts.count > 1 ? parts[1] : nil)
+    }
+}
+
+/// A node's own Docker engine, isolated from any Docker the host already runs: its own data
+/// root (under the node's state dir), exec root, socket, PID file, configuration file, cgroup
+/// parent and bridges; it never touches iptables (the node's nftables table masquerades its
+/// containers) and never turns on IP forwarding itself. Requires root and Debian's `docker.io`.
+public struct DockerEngine: Sendable {
+    public let names: EngineNames
+    public let dataRoot: String
+    public let cli: DockerCLI
+    let runner: any CommandRunning
+
+    public init(names: EngineNames, dataRoot: String, runner: any CommandRunning = HostCommandRunner()) {
+        self.names = names
+        self.dataRoot = dataRoot
+        self.cli = DockerCLI(socket: names.socket, configDirectory: names.runDirectory + "/cli")
+        self.runner = runner
+    }
+
+    var execRoot: String { names.runDirectory + "/exec" }
+    public var pidFile: String { names.runDirectory + "/docker.pid" }
+    var configFile: String { names.runDirectory + "/daemon.json" }
+    public var logFile: String { dataRoot + ".log" }
+
+    public var pid: pid_t? {
+        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    public var isRunning: Bool { pid.map(Daemon.isAlive) ?? false }
+
+    /// Starts dockerd unless it runs, and waits until it answers. Returns the PID when it
+    /// started one.
+    @discardableResult
+    public func ensureRunning(subnet: EngineSubnet, insecureRegistry: String, timeout: Duration = .seconds(60)) throws -> pid_t? {
+        if isRunning, cli.isResponding { return nil }
+        guard let dockerd = Executables.find("dockerd") else { throw SystemError("dockerd is not installed (Debian: apt-get install docker.io)") }
+        if let stale = pid, Daemon.isAlive(stale) { Daemon.stop(stale, timeout: .seconds(20)) }
+        for directory in [dataRoot, names.runDirectory, cli.configDirectory] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        // Never the host's /etc/docker/daemon.json.
+        try Data("{}\n".utf8).write(to: URL(fileURLWithPath: configFile))
+        try ensureBridge(names.bridge, address: subnet.bridgeAddress)
+        let pid = try Daemon.spawn([
+            dockerd, "--config-file", configFile, "--data-root", dataRoot, "--exec-root", execRoot,
+            "-H", "unix://" + names.socket, "--pidfile", pidFile, "--cgroup-parent", names.cgroupParent,
+            "--bridge", names.bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+            "--insecure-registry", insecureRegistry, "--log-level", "warn",
+        ], logFile: logFile)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            guard Daemon.isAlive(pid) else {
+                throw SystemError("dockerd stopped at once: \(Self.lastLine(of: logFile) ?? "see \(logFile)")")
+            }
+            if cli.isResponding { return pid }
+            usleep(50_000)
+        }
+        Daemon.stop(pid)
+        throw SystemError("dockerd did not answer within \(timeout): see \(logFile)")
+    }
+
+    private func ensureBridge(_ name: String, address: String) throws {
+        let network = HostNetwork(runner: runner)
+        if !network.linkExists(name) { try runner.check(["ip", "link", "add", name, "type", "bridge"]) }
+        try network.configure(link: name, address: address, mtu: 1500)
+    }
+
+    /// Creates the `docker_gwbridge` network (the overlay's way out) on the engine's own bridge
+    /// and subnet, before the engine joins a Swarm (which would create it on a shared name).
+    public func ensureGatewayBridge(subnet: EngineSubnet) throws {
+        if (try? cli.result(["network", "inspect", "docker_gwbridge"]).succeeded) == true { return }
+        try cli.run(["network", "create", "--driver", "bridge", "--subnet", subnet.gatewayBridgeCIDR.description,
+                     "-o", "com.docker.network.bridge.name=\(names.gatewayBridge)",
+                     "-o", "com.docker.network.bridge.enable_icc=false",
+                     "-o", "com.docker.network.bridge.enable_ip_masquerade=false",
+                     "docker_gwbridge"])
+    }
+
+    /// Stops dockerd (which stops its containers and its containerd) and removes what it
+    /// had on the host — mounts, run folder, bridges, cgroups — but keeps its data (images,
+    /// Swarm membership) for the next start.
+    public func stop() {
+        if let pid, Daemon.isAlive(pid) { Daemon.stop(pid, timeout: .seconds(30)) }
+        for root in [execRoot, dataRoot, names.runDirectory] { Self.unmountAll(under: root) }
+        try? FileManager.default.removeItem(atPath: names.runDirectory)
+        let parent = (names.runDirectory as NSString).deletingLastPathComponent
+        if (try? FileManager.default.contentsOfDirectory(atPath: parent))?.isEmpty == true { try? FileManager.default.removeItem(atPath: parent) }
+        let network = HostNetwork(runner: runner)
+        for bridge in [names.gatewayBridge, names.bridge] { try? network.deleteLink(bridge) }
+        Self.removeCgroups(named: names.cgroupParent)
+    }
+
+    /// Leaves the Swarm (best effort), stops the engine and removes its data too.
+    public func remove() {
+        if isRunning { _ = try? cli.result(["swarm", "leave", "--force"]) }
+        stop()
+        Self.unmountAll(under: dataRoot)
+        try? FileManager.default.removeItem(atPath: dataRoot)
+        try? FileManager.default.removeItem(atPath: logFile)
+    }
+
+    /// Unmounts every mount point under `root`, deepest first.
+    static func unmountAll(under root: String) {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
+        let points = mounts.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { return nil }
+            let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
+            return point == root || point.hasPrefix(root + "/") ? point : nil
+        }
+        for point in points.sorted(by: { $0.count > $1.count }) { _ = umount2(point, Int32(MNT_DETACH)) }
+    }
+
+    /// Removes the cgroup folder `name` (with its empty children) under every v1 controller and
+    /// the unified hierarchy.
+    static func removeCgroups(named name: String) {
+        let root = "/sys/fs/cgroup"
+        guard let controllers = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
+        for controller in controllers {
+            let folder = "\(root)/\(controller)/\(name)"
+            guard FileManager.default.fileExists(atPath: folder) else { continue }
+            removeCgroupTree(folder)
+        }
+    }
+
+    private static func removeCgroupTree(_ folder: String) {
+        let children = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for child in children {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: "\(folder)/\(child)", isDirectory: &isDirectory), isDirectory.boolValue {
+                removeCgroupTree("\(folder)/\(child)")
+            }
+        }
+        _ = rmdir(folder)
+    }
+
+    static func lastLine(of path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+    }
+}
+
+/// The federation's image registry on the master (Debian's `docker-registry`, distribution
+/// 2.8): listens on the master's VPN address only, stores under the master's state dir.
+public struct ImageRegistry: Sendable {
+    public let directory: String
+    public let address: String
+
+    public init(directory: String, address: String) {
+        self.directory = directory
+        self.address = address
+    }
+
+    var configFile: String { directory + "/config.yml" }
+    public var pidFile: String { directory + "/registry.pid" }
+    var logFile: String { directory + "/registry.log" }
+
+    public var pid: pid_t? {
+        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Starts the registry unless it runs; waits until it listens. Returns the PID when it
+    /// started one.
+    @discardableResult
+    public func ensureRunning(timeout: Duration = .seconds(20)) throws -> pid_t? {
+        if let pid, Daemon.isAlive(pid) { return nil }
+        guard let program = Executables.find("docker-registry") else {
+            throw SystemError("docker-registry is not installed (Debian: apt-get install docker-registry)")
+        }
+        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let config = """
+            version: 0.1
+            log:
+              level: warn
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: \(directory)/data
+              delete:
+                enabled: true
+            http:
+              addr: \(address)
+
+            """
+        try Data(config.utf8).write(to: URL(fileURLWithPath: configFile))
+        let pid = try Daemon.spawn([program, "serve", configFile], logFile: logFile)
+        try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile))
+        let parts = address.split(separator: ":")
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            guard Daemon.isAlive(pid) else {
+                throw SystemError("docker-registry stopped at once: \(DockerEngine.lastLine(of: logFile) ?? "see \(logFile)")")
+            }
+            if parts.count == 2, let port = UInt16(parts[1]), PortProbe.tcpOpen(host: String(parts[0]), port: port) { return pid }
+            usleep(50_000)
+        }
+        throw SystemError("docker-registry did not listen on \(address) within \(timeout): see \(logFile)")
+    }
+
+    public func stop() {
+        if let pid { Daemon.stop(pid) }
+        try? FileManager.default.removeItem(atPath: pidFile)
+    }
+}
