@@ -19,11 +19,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // Pure values and rules: no I/O.
         .target(name: "FuseModel", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         // The host boundary: processes, WireGuard, links/addresses/routes, nftables, sysctl.
         .target(name: "FuseSystem", dependencies: [
@@ -50,10 +52,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
         // Lab topologies and benchmarks on network namespaces.
-        .target(name: "FuseLab", dependencies: ["FuseSystem"]),
+        .target(name: "FuseLab", dependencies: ["FuseModel", "FuseSystem"]),
         .target(name: "FuseCommands", dependencies: [
             "FuseModel", "FuseSystem", "FuseControl", "FuseAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -65,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "fuse", dependencies: ["FuseCommands"]),
         .executableTarget(name: "fuse-lab", dependencies: ["FuseLabCommands"]),
-        .testTarget(name: "FuseModelTests", dependencies: ["FuseModel"]),
+        .testTarget(name: "FuseModelTests", dependencies: ["FuseModel", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem"]),
         .testTarget(name: "FuseControlTests", dependencies: [
             "FuseControl", "FuseModel",

@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 import FuseSystem
 #if canImport(Glibc)
 import Glibc
@@ -139,6 +140,16 @@ public struct Lab: Sendable {
         let others = otherLabs(than: prefix)
         let namespaces = try namespaceList(runner: runner).filter { belongs($0, prefix: prefix, others: others) }
 
+        // The nodes' engines first, gently: dockerd stops its containers and containerd and
+        // unmounts what it mounted.
+        let engineRoot = (EngineNames(interface: "x").runDirectory as NSString).deletingLastPathComponent
+        let engines = ((try? FileManager.default.contentsOfDirectory(atPath: engineRoot)) ?? []).filter { belongs($0, prefix: prefix, others: others) }
+        let engineDaemons = engines.compactMap { engine in
+            (try? String(contentsOfFile: "\(engineRoot)/\(engine)/docker.pid", encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }.filter(Daemon.isAlive)
+        engineDaemons.forEach { kill($0, SIGTERM) }
+        _ = waitUntil(timeout: .seconds(20)) { engineDaemons.allSatisfy { !Daemon.isAlive($0) } }
+
         // Kill every process in the lab's namespaces, all at once, then wait for them to go.
         let me = getpid()
         let pids = namespacePIDs(namespaces, runner: runner).filter { $0 != me }
@@ -180,7 +191,17 @@ public struct Lab: Sendable {
             }
         }
 
+        // What engines leave when they are killed: mounts, run folders, cgroups.
         let runDirectory = "\(LabAddressPlan.runRoot)/\(prefix)"
+        DockerEngine.unmountAll(under: runDirectory)
+        for engine in engines {
+            DockerEngine.unmountAll(under: "\(engineRoot)/\(engine)")
+            try? FileManager.default.removeItem(atPath: "\(engineRoot)/\(engine)")
+            DockerEngine.removeCgroups(named: EngineNames(interface: engine).cgroupParent)
+        }
+        for directory in [engineRoot, "/run/containerd/s", "/run/containerd"] where (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true {
+            _ = rmdir(directory)
+        }
         if FileManager.default.fileExists(atPath: runDirectory) {
             do {
                 try FileManager.default.removeItem(atPath: runDirectory)

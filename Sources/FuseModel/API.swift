@@ -88,7 +88,13 @@ public enum API {
         public let lastSeen: Date?
         /// The network-map version the node last reported as applied.
         public let mapVersion: Int64?
+        /// Whether the node runs a container engine in the federation's Swarm.
+        public let workloads: Bool
+        /// The node's engine subnet, when it runs workloads.
+        public let engineSubnet: IPv4CIDR?
         public init(_ node: NodeRecord, online: Bool, lastSeen: Date?, mapVersion: Int64? = nil) {
+            workloads = node.runsWorkloads
+            engineSubnet = node.engineSubnet
             name = node.name
             domain = node.domain
             address = node.address

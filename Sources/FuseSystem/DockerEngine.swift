@@ -6,7 +6,7 @@ import FuseModel
 public struct DockerCLI: Sendable {
     public let executable: String
     public let socket: String
-    let configDirectory: String
+    public let configDirectory: String
     let runner: HostCommandRunner
 
     public init(socket: String, configDirectory: String, timeout: Duration = .seconds(120)) {
@@ -156,7 +156,7 @@ public struct DockerEngine: Sendable {
     }
 
     /// Unmounts every mount point under `root`, deepest first.
-    static func unmountAll(under root: String) {
+    public static func unmountAll(under root: String) {
         guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
         let points = mounts.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
@@ -169,7 +169,7 @@ public struct DockerEngine: Sendable {
 
     /// Removes the cgroup folder `name` (with its empty children) under every v1 controller and
     /// the unified hierarchy.
-    static func removeCgroups(named name: String) {
+    public static func removeCgroups(named name: String) {
         let root = "/sys/fs/cgroup"
         guard let controllers = try? FileManager.default.contentsOfDirectory(atPath: root) else { return }
         for controller in controllers {
