@@ -204,7 +204,12 @@ public struct Lab: Sendable {
         }
         if FileManager.default.fileExists(atPath: runDirectory) {
             do {
-                try FileManager.default.removeItem(atPath: runDirectory)
+                do { try FileManager.default.removeItem(atPath: runDirectory) } catch {
+                    // A container's mount may still have been going away: once more.
+                    usleep(500_000)
+                    DockerEngine.unmountAll(under: runDirectory)
+                    try FileManager.default.removeItem(atPath: runDirectory)
+                }
                 report.removedRunDirectory = true
             } catch {
                 report.problems.append("cannot remove \(runDirectory): \(error.localizedDescription)")

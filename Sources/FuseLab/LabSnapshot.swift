@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 import FuseSystem
 
 /// Pure normalisers that make a namespace snapshot deterministic: they keep names, addresses
@@ -110,6 +111,20 @@ extension Lab {
                 .filter { $0 == interface || $0.hasPrefix(interface + ".") }
                 .map { "\(root)/\($0)" }
             sections.append(("wireguard sockets \(root)/\(interface).*", entries.sorted()))
+            // The node's engine: its run folder, its cgroups, and mounts of the node's folders.
+            let engine = EngineNames(interface: interface)
+            sections.append(("engine run dir \(engine.runDirectory)", Lab.listing(engine.runDirectory)))
+            let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).sorted()
+                .map { "/sys/fs/cgroup/\($0)/\(engine.cgroupParent)" }.filter { FileManager.default.fileExists(atPath: $0) }
+            sections.append(("cgroups \(engine.cgroupParent)", cgroups))
+            let roots = [engine.runDirectory] + (node.stateDir.map { [$0] } ?? [])
+            let mounts = ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ")
+                guard fields.count > 4 else { return nil }
+                let point = String(fields[4])
+                return roots.contains { point == $0 || point.hasPrefix($0 + "/") } ? point : nil
+            }
+            sections.append(("mounts", mounts.sorted()))
         }
 
         let keys = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"]

@@ -38,12 +38,14 @@ public struct SwarmStacks: Sendable {
         try cli.run(["stack", "rm", stack])
     }
 
-    /// Whether anything of the stack is left: services, tasks' containers, networks.
+    /// Whether anything of the stack is left on the manager: services, networks, and the
+    /// containers of its tasks on the manager's own engine (other nodes remove theirs when they
+    /// hear of it, within a few seconds).
     public func isGone(stack: String) throws -> Bool {
         let filter = "label=\(Self.stackLabel)=\(stack)"
-        let services = try cli.run(["service", "ls", "-q", "--filter", filter])
-        let networks = try cli.run(["network", "ls", "-q", "--filter", filter])
-        return services.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && networks.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        return try [["service", "ls"], ["network", "ls"], ["ps", "-a"]].allSatisfy { command in
+            try cli.run(command + ["-q", "--filter", filter]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        }
     }
 
     /// The tasks of `stack` (or of every stack), sorted by stack, service and slot; with

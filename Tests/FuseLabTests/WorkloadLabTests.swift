@@ -1,0 +1,191 @@
+import Foundation
+import FuseLab
+import FuseModel
+import FuseSystem
+import Testing
+
+extension LabTests {
+    /// Containers on federated devices (the paper's Kubernetes-in-Docker, here every node's own
+    /// engine in one Docker Swarm over the VPN). Root only; serial with the other lab suites.
+    @Suite("Workload lab", .serialized)
+    struct WorkloadLabTests {
+        static let page = "hello from companyA's web service"
+
+        /// web in companyA, a client on the master, a probe on each node of companyB.
+        static let stack = """
+            version: "3.8"
+            services:
+              web:
+                image: labbox:1
+                command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+                stop_grace_period: 1s
+                x-fuse-domain: companyA
+              client:
+                image: labbox:1
+                command: ["sleep", "86400"]
+                stop_grace_period: 1s
+                deploy:
+                  placement:
+                    constraints: ["node.labels.fuse.node == master"]
+              probe:
+                image: labbox:1
+                command: ["sleep", "86400"]
+                stop_grace_period: 1s
+                deploy:
+                  replicas: 2
+                  placement:
+                    max_replicas_per_node: 1
+                    constraints: ["node.labels.fuse.domain == companyB"]
+            """
+
+        /// The docker client of a node's own engine (the test looks inside; FUSE's commands
+        /// are what it drives).
+        func engine(_ fixture: LabFixture, _ node: String) throws -> DockerCLI {
+            DockerCLI(socket: EngineNames(interface: try fixture.interface(node)).socket, configDirectory: fixture.lab.topology.runDirectory + "/docker-cli")
+        }
+
+        /// The container of `service` on `node`'s engine.
+        func container(_ fixture: LabFixture, _ node: String, service: String) throws -> String? {
+            let ids = try engine(fixture, node).run(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(service)"])
+            return ids.split(separator: "\n").first.map(String.init)
+        }
+
+        /// Runs `command` in `service`'s container on `node`; true when it exits 0 within 8 s.
+        func exec(_ fixture: LabFixture, _ node: String, service: String, _ command: [String]) throws -> CommandResult {
+            let id = try #require(try container(fixture, node, service: service), "no \(service) container on \(node)")
+            return try HostCommandRunner(timeout: .seconds(8)).run(try engine(fixture, node).argv(["exec", id] + command), input: nil, environment: nil)
+        }
+
+        func tasks(_ fixture: LabFixture, _ stack: String? = nil) throws -> [StackTask] {
+            try fixture.json([StackTask].self, try fixture.fuseOK("master", ["ps", "--json"] + (stack.map { [$0] } ?? [])))
+        }
+
+        /// A Docker daemon of the host's own on b2 (iptables rules, docker0, a running container),
+        /// as a company's device might have; all its objects carry the lab's prefix.
+        struct HostDocker {
+            let cli: DockerCLI
+            let pid: pid_t
+            let cgroup: String
+            let container: String
+        }
+
+        func startHostDocker(_ fixture: LabFixture, image: String) throws -> HostDocker {
+            let run = fixture.lab.topology.runDirectory
+            let cgroup = fixture.lab.topology.prefix + "hostdocker"
+            let pid = try Daemon.spawn(try fixture.lab.execArguments("b2", [
+                "dockerd", "--config-file", try fixture.scratchFile("hostdocker.json", "{}"), "--data-root", run + "/hostdocker",
+                "--exec-root", run + "/hd", "-H", "unix://\(run)/hd/docker.sock", "--pidfile", run + "/hd/docker.pid", "--cgroup-parent", cgroup,
+            ]), logFile: run + "/hostdocker.log")
+            let cli = DockerCLI(socket: run + "/hd/docker.sock", configDirectory: run + "/docker-cli")
+            #expect(waitUntil(timeout: .seconds(30)) { cli.isResponding }, "the host's own dockerd answers")
+            try cli.run(["import", image, "hostbox:1"])
+            let container = try cli.run(["run", "-d", "--name", "host-workload", "hostbox:1", "sleep", "86400"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            return HostDocker(cli: cli, pid: pid, cgroup: cgroup, container: container)
+        }
+
+        func stopHostDocker(_ host: HostDocker) {
+            _ = try? host.cli.run(["rm", "-f", host.container])
+            Daemon.stop(host.pid, timeout: .seconds(20))
+            DockerEngine.removeCgroups(named: host.cgroup)
+        }
+
+        @Test("a compose deploy lands per domain; containers reach their own LAN, not another domain's; a host's own Docker is untouched; leave drains and leaves no trace")
+        func workloadsAcrossDomains() throws {
+            let fixture = try LabFixture()
+            defer { fixture.close() }
+            let image = fixture.lab.topology.runDirectory + "/labbox.tar"
+            try LabImage.write(to: image, page: Self.page)
+            let host = try startHostDocker(fixture, image: image)
+            defer { stopHostDocker(host) }
+            let hostRules = try fixture.lab.exec("b2", ["nft", "list", "ruleset"]).stdout
+            #expect(hostRules.contains("DOCKER"), "the host's dockerd has its iptables chains (the snapshots compare them)")
+            let a1Before = try fixture.lab.snapshot("a1")
+            let b2Before = try fixture.lab.snapshot("b2")
+
+            try fixture.startMaster()
+            for (node, domain) in [("a1", "companyA"), ("b1", "companyB"), ("b2", "companyB")] {
+                let joined = try fixture.join(node, domain: domain)
+                Swift.print("\(node) joined and ready for workloads in \(String(format: "%.2f", joined.seconds)) s")
+            }
+            let nodes = try fixture.nodes()
+            #expect(nodes.allSatisfy { $0.workloads }, "every node runs workloads")
+            #expect(Set(nodes.compactMap(\.engineSubnet)).count == 4, "every engine has its own subnet: \(nodes.map(\.engineSubnet))")
+
+            // The camera host (non-federated, companyA's LAN) serves a marker.
+            let camera = try #require(try fixture.lab.node("cam").lanAddress)
+            _ = try Daemon.spawn(try fixture.lab.execArguments("cam", ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo camera-frame"]), logFile: "/dev/null")
+
+            // Images come from the federation's registry, not the internet.
+            try fixture.fuseOK("master", ["image", "import", image, "labbox:1"])
+            #expect(try fixture.fuseOK("master", ["image", "ls"]).contains("labbox:1"))
+
+            let file = try fixture.scratchFile("stack.yml", Self.stack)
+            let started = ContinuousClock.now
+            try fixture.fuseOK("master", ["deploy", "-f", file, "--name", "lab"])
+            Swift.print("deploy to running tasks on three domains: \(ContinuousClock.now - started)")
+            let placed = try tasks(fixture, "lab").filter { $0.state == "running" }
+            #expect(placed.filter { $0.service == "lab_web" }.map { "\($0.node ?? "")/\($0.domain ?? "")" } == ["a1/companyA"])
+            #expect(placed.filter { $0.service == "lab_client" }.map { $0.node ?? "" } == ["master"])
+            #expect(Set(placed.filter { $0.service == "lab_probe" }.compactMap(\.node)) == ["b1", "b2"])
+
+            // The master's container fetches the service by name over the federation.
+            let fetched = try exec(fixture, "master", service: "lab_client", ["wget", "-qO-", "http://web/"])
+            #expect(fetched.stdout.contains(Self.page), "client → web: \(fetched.stdout) \(fetched.stderr)")
+            // A container on A1 reaches its own domain's camera; companyB's containers do not.
+            let own = try exec(fixture, "a1", service: "lab_web", ["nc", "-w", "3", camera, "8080"])
+            #expect(own.stdout.contains("camera-frame"), "a1's container → camera: \(own.stdout) \(own.stderr)")
+            for node in ["b1", "b2"] {
+                let other = try exec(fixture, node, service: "lab_probe", ["nc", "-w", "3", camera, "8080"])
+                #expect(!other.stdout.contains("camera-frame"), "\(node)'s container reached companyA's camera")
+            }
+
+            // Bad compose files: a clear one-line error, nothing deployed.
+            let stacksBefore = Set(try tasks(fixture).map(\.stack))
+            let bad = [
+                ("unknown image", "services:\n  x:\n    image: nosuchimage:1\n", "not in the federation's registry"),
+                ("bad placement", "services:\n  x:\n    image: labbox:1\n    x-fuse-domain: companyX\n", "unknown domain"),
+                ("syntax error", "services:\n  x:\n    image: labbox:1\n   bad: [\n", "line"),
+            ]
+            for (what, text, message) in bad {
+                let result = try fixture.fuse("master", ["deploy", "-f", try fixture.scratchFile("bad.yml", text), "--name", "bad"])
+                #expect(result.status != 0, "\(what) deployed")
+                #expect(result.stderr.contains(message), "\(what): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(what): one line: \(result.stderr)")
+            }
+            #expect(Set(try tasks(fixture).map(\.stack)) == stacksBefore, "nothing half-deployed")
+            #expect(try fixture.fuse("master", ["ps", "bad"]).status != 0)
+
+            // A1 leaves: drained, out of the Swarm, and its host exactly as before the join.
+            let a1SwarmID = try engine(fixture, "a1").swarmState().nodeID
+            try fixture.fuseOK("a1", ["leave"])
+            let web = try tasks(fixture, "lab").filter { $0.service == "lab_web" }
+            #expect(web.allSatisfy { $0.state != "running" }, "web is reported as not running: \(web)")
+            let swarmNodes = try engine(fixture, "master").run(["node", "ls", "-q"])
+            #expect(a1SwarmID != nil && !swarmNodes.contains(a1SwarmID ?? "?"), "a1 is out of the Swarm: \(swarmNodes)")
+            #expect(try fixture.lab.snapshot("a1") == a1Before)
+
+            // A device that only exposes services runs no engine.
+            try fixture.fuseOK("a1", ["join", try fixture.token(domain: "companyA"), "--name", "a1", "--no-workloads"])
+            #expect(try fixture.nodes().first { $0.name == "a1" }?.workloads == false)
+            let processes = try fixture.lab.snapshot("a1")
+            #expect(!processes.contains("dockerd"), "no engine on a node without workloads")
+            let placement = try fixture.fuse("master", ["deploy", "-f", try fixture.scratchFile("a1.yml", "services:\n  x:\n    image: labbox:1\n    x-fuse-node: a1\n"), "--name", "a1only"])
+            #expect(placement.status != 0 && placement.stderr.contains("unknown node"), "deploy to a node without workloads: \(placement.stderr)")
+            try fixture.fuseOK("a1", ["leave"])
+
+            // B2 leaves: the host's own Docker, its container and its rules are as they were.
+            try fixture.fuseOK("b2", ["leave"])
+            #expect(try fixture.lab.snapshot("b2") == b2Before)
+            #expect(Daemon.isAlive(host.pid), "the host's dockerd still runs")
+            #expect(try host.cli.run(["inspect", "--format", "{{.State.Running}}", host.container]).contains("true"))
+
+            try fixture.fuseOK("master", ["undeploy", "lab"])
+            #expect(try tasks(fixture).isEmpty)
+            let stackContainers = ["ps", "-aq", "--filter", "label=\(SwarmStacks.stackLabel)=lab"]
+            #expect(try engine(fixture, "master").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no container of the stack left on the master")
+            #expect(waitUntil(timeout: .seconds(15)) {
+                (try? engine(fixture, "b1").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty) == true
+            }, "b1 removed the stack's containers")
+        }
+    }
+}
