@@ -63,7 +63,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FuseLabCommands", dependencies: [
-            "FuseLab", "FuseSystem",
+            "FuseLab", "FuseModel", "FuseSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "fuse", dependencies: ["FuseCommands"]),

@@ -44,6 +44,8 @@ public enum LifecycleMetric: String, CaseIterable, Sendable, Codable {
     case workerJoin = "worker_join"
     case workerLeave = "worker_leave"
     case masterDestroy = "master_destroy"
+    /// `fuse deploy` until the task runs on a node of another domain (image pulled there).
+    case deployRemote = "deploy_remote"
 
     public var title: String {
         switch self {
@@ -51,6 +53,7 @@ public enum LifecycleMetric: String, CaseIterable, Sendable, Codable {
         case .workerJoin: "worker join"
         case .workerLeave: "worker leave"
         case .masterDestroy: "master leave"
+        case .deployRemote: "deploy to another domain"
         }
     }
 
@@ -61,7 +64,7 @@ public enum LifecycleMetric: String, CaseIterable, Sendable, Codable {
         switch self {
         case .masterCreate: PaperSpread(min: 356, median: 374, max: 381)
         case .workerJoin: PaperSpread(min: 60, median: nil, max: 240)
-        case .workerLeave: nil
+        case .workerLeave, .deployRemote: nil
         case .masterDestroy: PaperSpread(min: 7.87, median: 7.90, max: 8.90)
         }
     }
@@ -117,9 +120,11 @@ public struct LifecycleRun: Sendable, Equatable, Codable {
     /// The `seconds` that `fuse join --json` reported itself, and its steps.
     public let joinReported: Double
     public let joinSteps: [JoinStep]
+    public let deployRemote: Double?
 
     public init(run: Int, masterCreate: Double, workerJoin: Double, workerLeave: Double, masterDestroy: Double,
-                joinReported: Double, joinSteps: [JoinStep]) {
+                joinReported: Double, joinSteps: [JoinStep], deployRemote: Double? = nil) {
+        self.deployRemote = deployRemote
         self.run = run
         self.masterCreate = masterCreate
         self.workerJoin = workerJoin
@@ -129,12 +134,13 @@ public struct LifecycleRun: Sendable, Equatable, Codable {
         self.joinSteps = joinSteps
     }
 
-    public func value(_ metric: LifecycleMetric) -> Double {
+    public func value(_ metric: LifecycleMetric) -> Double? {
         switch metric {
         case .masterCreate: masterCreate
         case .workerJoin: workerJoin
         case .workerLeave: workerLeave
         case .masterDestroy: masterDestroy
+        case .deployRemote: deployRemote
         }
     }
 }
@@ -194,7 +200,7 @@ public enum BenchReport {
     /// The summary rows of these runs, in `LifecycleMetric` order (empty without runs).
     public static func summarize(_ runs: [LifecycleRun]) -> [LifecycleSummaryRow] {
         LifecycleMetric.allCases.compactMap { metric in
-            Spread(runs.map { $0.value(metric) }).map { LifecycleSummaryRow(metric: metric, ours: $0, paper: metric.paper) }
+            Spread(runs.compactMap { $0.value(metric) }).map { LifecycleSummaryRow(metric: metric, ours: $0, paper: metric.paper) }
         }
     }
 
@@ -251,9 +257,9 @@ public enum BenchReport {
     }
 
     public static func lifecycleCSV(_ runs: [LifecycleRun]) -> String {
-        csv(["run", "master_create_s", "worker_join_s", "worker_leave_s", "master_destroy_s", "join_reported_s"],
+        csv(["run", "master_create_s", "worker_join_s", "worker_leave_s", "master_destroy_s", "join_reported_s", "deploy_remote_s"],
             runs.map { [String($0.run), number($0.masterCreate), number($0.workerJoin), number($0.workerLeave),
-                        number($0.masterDestroy), number($0.joinReported)] })
+                        number($0.masterDestroy), number($0.joinReported), $0.deployRemote.map(number) ?? ""] })
     }
 
     public static func joinStepsCSV(_ runs: [LifecycleRun]) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import FuseLab
+import FuseModel
 import FuseSystem
 #if canImport(Glibc)
 import Glibc
@@ -16,14 +17,18 @@ struct Bench: ParsableCommand {
 struct BenchLifecycle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifecycle",
-        abstract: "Time master create, worker join, worker leave and master leave; measure memory and binary sizes.",
+        abstract: "Time master create, worker join, a deploy to another domain, worker leave and master leave; measure memory and binary sizes.",
         discussion: """
             Brings up one lab and, per run, times what a user waits for: 'fuse master init' + \
-            'fuse master start' (master create, until ready), 'fuse join' on a1 (until the tunnel \
-            carries traffic), then b1 joins and a1 must ping b1 over the VPN, 'fuse leave' on a1 \
-            (worker leave) and, after b1 leaves, 'fuse master destroy' (master leave). In the \
-            first run, after the joins, VmRSS of the master process, the hub's wireguard-go, a1's \
-            agent and a1's wireguard-go. Prints min/median/max beside the paper's Table 1 and \
+            'fuse master start' (master create, until ready, Swarm manager and registry included), \
+            'fuse join' on a1 (until the tunnel carries traffic and the node's engine is in the \
+            Swarm: ready for workloads), then b1 joins and a1 must ping b1 over the VPN; a busybox \
+            image is imported and 'fuse deploy' places one service on companyB (until its task runs \
+            on b1, image pull included: deploy to another domain); 'fuse leave' on a1 (worker \
+            leave, drain included) and, after b1 leaves, 'fuse master destroy' (master leave). In \
+            the first run, after the joins, VmRSS of the master process, the hub's wireguard-go, \
+            the master's engine (dockerd, containerd) and registry, a1's agent, wireguard-go and \
+            engine. Prints min/median/max beside the paper's Table 1 and \
             Fig. 5 and writes lifecycle.csv, join-steps.csv, lifecycle-summary.csv, memory.csv \
             and lifecycle.svg to --out. The lab is torn down at the end, also on failure or \
             Ctrl-C. Progress goes to stderr. The runs use a copy of the fuse binary in the \
@@ -325,6 +330,7 @@ struct LifecycleBench {
         let (b1, b1Join) = try join("b1", domain: "companyB")
         progress("\(tag): b1 join \(String(format: "%.3f", b1Join)) s (not timed for the figures, \(b1.address))")
         try ping(from: "a1", to: b1.host, tag: tag)
+        let deployRemote = try deploy(tag: tag)
 
         var memory: [FootprintRow]?
         if measureMemory {
@@ -339,7 +345,27 @@ struct LifecycleBench {
         progress("\(tag): master destroy \(String(format: "%.3f", masterDestroy)) s")
 
         return (LifecycleRun(run: run, masterCreate: masterCreate, workerJoin: workerJoin, workerLeave: workerLeave,
-                             masterDestroy: masterDestroy, joinReported: a1.seconds, joinSteps: a1.steps), memory)
+                             masterDestroy: masterDestroy, joinReported: a1.seconds, joinSteps: a1.steps, deployRemote: deployRemote), memory)
+    }
+
+    /// Imports the lab image and times `fuse deploy` of one service placed in companyB, from
+    /// the master, until its task runs on b1 (whose engine pulls the image from the registry).
+    func deploy(tag: String) throws -> Double {
+        let image = lab.topology.runDirectory + "/bench-image.tar"
+        if !FileManager.default.fileExists(atPath: image) { try LabImage.write(to: image, page: "bench") }
+        _ = try fuse("master", ["image", "import", image, "benchbox:1"])
+        let file = lab.topology.runDirectory + "/bench-stack.yml"
+        try """
+            services:
+              probe:
+                image: benchbox:1
+                command: ["sleep", "86400"]
+                stop_grace_period: 1s
+                x-fuse-domain: companyB
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let (_, seconds) = try timed { _ = try fuse("master", ["deploy", "-f", file, "--name", "bench"]) }
+        progress("\(tag): deploy to companyB \(String(format: "%.3f", seconds)) s (task running on b1, image pulled from the master's registry)")
+        return seconds
     }
 
     /// a1 must reach b1 over the VPN (through the hub); a few tries within about 5 s, since
@@ -376,7 +402,7 @@ struct LifecycleBench {
             ("a1 agent (fuse agent run)", a1State + "/node/agent.pid", "agent\0run"),
             ("a1 wireguard-go", a1State + "/node/wireguard.pid", "wireguard-go"),
         ]
-        var rows = try processes.map { item, pidFile, expected in
+        let rows = try processes.map { item, pidFile, expected in
             let pid = try Self.pid(from: pidFile)
             guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                   String(decoding: cmdline, as: UTF8.self).contains(expected) else {
@@ -388,11 +414,30 @@ struct LifecycleBench {
             }
             return FootprintRow(kind: .memory, item: item, pid: pid, bytes: kib * 1024)
         }
-        rows.insert(FootprintRow(kind: .memory, item: "master node total", bytes: rows[0].bytes + rows[1].bytes,
-                                 paperMiB: PaperFootprint.masterMemoryMiB), at: 2)
-        rows.append(FootprintRow(kind: .memory, item: "worker node total (a1)", bytes: rows[3].bytes + rows[4].bytes,
-                                 paperMiB: PaperFootprint.workerMemoryMiB))
-        return rows
+        let masterEngine = try engineMemory("master", master.interface, registry: masterState + "/node/registry/registry.pid")
+        let a1Engine = try engineMemory("a1", a1.interface, registry: nil)
+        let masterRows = [rows[0], rows[1]] + masterEngine, a1Rows = [rows[2], rows[3]] + a1Engine
+        return masterRows + [FootprintRow(kind: .memory, item: "master node total", bytes: masterRows.map(\.bytes).reduce(0, +),
+                                          paperMiB: PaperFootprint.masterMemoryMiB)]
+            + a1Rows + [FootprintRow(kind: .memory, item: "worker node total (a1)", bytes: a1Rows.map(\.bytes).reduce(0, +),
+                                     paperMiB: PaperFootprint.workerMemoryMiB)]
+    }
+
+    /// VmRSS of a node's engine (dockerd and the containerd it started) and, on the master, of
+    /// the registry.
+    func engineMemory(_ node: String, _ interface: String?, registry: String?) throws -> [FootprintRow] {
+        guard let interface else { throw LabError("lab node \(node) has no interface") }
+        let run = EngineNames(interface: interface).runDirectory
+        var items = [("\(node) engine (dockerd)", run + "/docker.pid"), ("\(node) engine (containerd)", run + "/exec/containerd/containerd.pid")]
+        if let registry { items.append(("\(node) image registry", registry)) }
+        return try items.map { item, pidFile in
+            let pid = try Self.pid(from: pidFile)
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let kib = BenchReport.vmRSSKiB(fromStatus: status) else {
+                throw LabError("cannot read VmRSS of process \(pid) (\(item))")
+            }
+            return FootprintRow(kind: .memory, item: item, pid: pid, bytes: kib * 1024)
+        }
     }
 
     static func pid(from path: String) throws -> Int32 {

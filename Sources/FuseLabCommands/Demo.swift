@@ -1,15 +1,18 @@
 import ArgumentParser
 import Foundation
 import FuseLab
+import FuseModel
 import FuseSystem
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, expose companyA's camera to the crisis domain only, and ping every node from every node over the VPN.",
+        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, expose companyA's camera to the crisis domain only, ping every node from every node over the VPN, and deploy containers across domains.",
         discussion: """
             Steps: lab up; in the master's namespace 'fuse master init' and 'fuse master start'; \
             per worker a token ('fuse token create --domain D --json') and 'fuse join'; then \
-            'fuse nodes' and a ping matrix over the VPN addresses (ping -c1 -W2). Unless --keep, \
+            'fuse nodes' and a ping matrix over the VPN addresses (ping -c1 -W2); then 'fuse image \
+            import' of a busybox image, 'fuse deploy' of a web service in companyA and a client on \
+            the master, and the client fetches the web page by service name. Unless --keep, \
             the workers leave, the master is destroyed and the lab torn down. Exits non-zero if \
             any step or ping fails.
             """)
@@ -78,6 +81,7 @@ struct Demo: ParsableCommand {
             pingFailures = failures
             progress(failures == 0 ? "all pings succeeded" : "\(failures) pings failed")
             pingFailures += try Self.fetchCamera(lab: lab, a1Address: members.first { $0.node == "a1" }?.address ?? "", progress: progress)
+            pingFailures += try Self.deployWorkload(lab: lab, fuse: fuseIn, progress: progress)
         } catch {
             failure = oneLine(error)
             progress("failed: \(failure ?? "")")
@@ -132,6 +136,42 @@ struct Demo: ParsableCommand {
             if got != expected { surprises += 1 }
         }
         return surprises
+    }
+
+    static let webPage = "hello from a container on companyA's a1"
+
+    /// Imports a busybox image, deploys a web service to companyA and a client to the master,
+    /// and fetches the page from the client by service name. Returns the number of surprises.
+    static func deployWorkload(lab: Lab, fuse: (String, [String]) throws -> String, progress: (String) -> Void) throws -> Int {
+        let image = lab.topology.runDirectory + "/demo-image.tar"
+        try LabImage.write(to: image, page: webPage)
+        progress("master: fuse image import (busybox root file system → the federation's registry)")
+        _ = try fuse("master", ["image", "import", image, "demobox:1"])
+        let stack = """
+            services:
+              web:
+                image: demobox:1
+                command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+                stop_grace_period: 1s
+                x-fuse-domain: companyA
+              client:
+                image: demobox:1
+                command: ["sleep", "86400"]
+                stop_grace_period: 1s
+                x-fuse-node: master
+            """
+        let file = lab.topology.runDirectory + "/demo-stack.yml"
+        try stack.write(toFile: file, atomically: true, encoding: .utf8)
+        progress("master: fuse deploy (web placed in companyA, client on the master)")
+        print(try fuse("master", ["deploy", "-f", file, "--name", "demo"]), terminator: "")
+        guard let interface = try lab.node("master").interface else { throw LabError("the lab's master has no interface") }
+        let engine = DockerCLI(socket: EngineNames(interface: interface).socket, configDirectory: lab.topology.runDirectory + "/docker-cli")
+        let client = try engine.run(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=demo_client"])
+            .split(separator: "\n").first.map(String.init) ?? ""
+        let fetched = try HostCommandRunner(timeout: .seconds(10)).run(engine.argv(["exec", client, "wget", "-qO-", "http://web/"]), input: nil, environment: nil)
+        let got = fetched.stdout.contains(webPage)
+        progress("master's container → web (companyA) by service name over the federation: \(got ? "✓ \"\(webPage)\"" : "✗ \(oneLine(SystemError(fetched.stderr)))")")
+        return got ? 0 : 1
     }
 
     /// The `join` field of `fuse token create --json` (or the whole output if it is one bare line).

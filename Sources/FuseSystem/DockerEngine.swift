@@ -148,7 +148,13 @@ public struct DockerEngine: Sendable {
 
     /// Leaves the Swarm (best effort), stops the engine and removes its data too.
     public func remove() {
-        if isRunning { _ = try? cli.result(["swarm", "leave", "--force"]) }
+        if isRunning {
+            _ = try? cli.result(["swarm", "leave", "--force"])
+            // Whatever still runs goes now (a drain already moved what could move), rather than
+            // after each container's stop timeout during the engine's shutdown.
+            let containers = (try? cli.run(["ps", "-aq"]))?.split(separator: "\n").map(String.init) ?? []
+            if !containers.isEmpty { _ = try? cli.result(["rm", "-f"] + containers) }
+        }
         stop()
         Self.unmountAll(under: dataRoot)
         try? FileManager.default.removeItem(atPath: dataRoot)
