@@ -140,7 +140,16 @@ public struct Lab: Sendable {
         let others = otherLabs(than: prefix)
         let namespaces = try namespaceList(runner: runner).filter { belongs($0, prefix: prefix, others: others) }
 
-        // The nodes' engines first, gently: dockerd stops its containers and containerd and
+        let me = getpid()
+        // FUSE's own processes first (agents, the master): else an agent would start its
+        // engine again while it is being stopped.
+        let agents = namespacePIDs(namespaces, runner: runner).filter { pid in
+            pid != me && (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "fuse"
+        }
+        agents.forEach { kill($0, SIGTERM) }
+        _ = waitUntil(timeout: .seconds(5)) { agents.allSatisfy { !Daemon.isAlive($0) } }
+
+        // Then the nodes' engines, gently: dockerd stops its containers and containerd and
         // unmounts what it mounted.
         let engineRoot = (EngineNames(interface: "x").runDirectory as NSString).deletingLastPathComponent
         let engines = ((try? FileManager.default.contentsOfDirectory(atPath: engineRoot)) ?? []).filter { belongs($0, prefix: prefix, others: others) }
@@ -150,9 +159,10 @@ public struct Lab: Sendable {
         engineDaemons.forEach { kill($0, SIGTERM) }
         _ = waitUntil(timeout: .seconds(20)) { engineDaemons.allSatisfy { !Daemon.isAlive($0) } }
 
-        // Kill every process in the lab's namespaces, all at once, then wait for them to go.
-        let me = getpid()
-        let pids = namespacePIDs(namespaces, runner: runner).filter { $0 != me }
+        // Kill every process in the lab's namespaces, all at once, then wait for them to go;
+        // also any process started with the lab's folders (one whose namespace went already).
+        let folders = ["\(LabAddressPlan.runRoot)/\(prefix)/"] + engines.map { "\(engineRoot)/\($0)/" }
+        let pids = Array(Set(namespacePIDs(namespaces, runner: runner) + DockerEngine.processes(using: folders))).filter { $0 != me }
         if !pids.isEmpty {
             for pid in pids { kill(pid, SIGTERM) }
             if !waitUntil(timeout: .seconds(3), { pids.allSatisfy { !Daemon.isAlive($0) } }) {

@@ -135,8 +135,13 @@ public struct DockerEngine: Sendable {
     /// Stops dockerd (which stops its containers and its containerd) and removes what it
     /// had on the host — mounts, run folder, bridges, cgroups — but keeps its data (images,
     /// Swarm membership) for the next start.
-    public func stop() {
-        if let pid, Daemon.isAlive(pid) { Daemon.stop(pid, timeout: .seconds(30)) }
+    /// dockerd gets `grace` to shut down before it is killed; whatever it started (containerd,
+    /// shims) that is left then is killed too.
+    public func stop(grace: Duration = .seconds(30)) {
+        if let pid, Daemon.isAlive(pid) { Daemon.stop(pid, timeout: grace) }
+        let leftovers = Self.processes(using: [names.runDirectory + "/"])
+        leftovers.forEach { kill($0, SIGKILL) }
+        for _ in 0..<200 where leftovers.contains(where: Daemon.isAlive) { usleep(10_000) }
         for root in [execRoot, dataRoot, names.runDirectory] { Self.unmountAll(under: root) }
         try? FileManager.default.removeItem(atPath: names.runDirectory)
         let parent = (names.runDirectory as NSString).deletingLastPathComponent
@@ -149,16 +154,32 @@ public struct DockerEngine: Sendable {
     /// Leaves the Swarm (best effort), stops the engine and removes its data too.
     public func remove() {
         if isRunning {
-            _ = try? cli.result(["swarm", "leave", "--force"])
+            // A worker tells the manager; the manager's Swarm ends with its data, and its leave
+            // would wait for a quorum that departed nodes no longer give.
+            if (try? cli.run(["info", "--format", "{{.Swarm.ControlAvailable}}"]))?.contains("true") != true {
+                _ = try? cli.result(["swarm", "leave", "--force"])
+            }
             // Whatever still runs goes now (a drain already moved what could move), rather than
             // after each container's stop timeout during the engine's shutdown.
             let containers = (try? cli.run(["ps", "-aq"]))?.split(separator: "\n").map(String.init) ?? []
             if !containers.isEmpty { _ = try? cli.result(["rm", "-f"] + containers) }
         }
-        stop()
+        // Its data goes anyway: no need to wait for a slow shutdown (a manager's Swarm
+        // components were seen to take 9 s after a worker had left).
+        stop(grace: .seconds(1))
         Self.unmountAll(under: dataRoot)
         try? FileManager.default.removeItem(atPath: dataRoot)
         try? FileManager.default.removeItem(atPath: logFile)
+    }
+
+    /// Processes whose command line names a path under one of `folders` (e.g. an engine's
+    /// containerd and shims, by its exec root).
+    public static func processes(using folders: [String]) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), pid != getpid(), let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let text = String(decoding: cmdline, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")
+            return folders.contains { text.contains($0) } && Daemon.isAlive(pid) ? pid : nil
+        }
     }
 
     /// Unmounts every mount point under `root`, deepest first.

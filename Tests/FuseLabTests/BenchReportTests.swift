@@ -60,13 +60,17 @@ import Testing
     }
 
     @Test func lifecycleCSVHasOneLinePerRun() {
-        let csv = BenchReport.lifecycleCSV([Self.run(1, 0.25, 0.2, 0.1, 0.125, reported: 0.15), Self.run(2, 1, 2, 3, 4, reported: 1.5)])
+        let deployed = LifecycleRun(run: 2, masterCreate: 1, workerJoin: 2, workerLeave: 3, masterDestroy: 4, joinReported: 1.5, joinSteps: [], deployRemote: 2.25)
+        let csv = BenchReport.lifecycleCSV([Self.run(1, 0.25, 0.2, 0.1, 0.125, reported: 0.15), deployed])
         #expect(csv == """
-            run,master_create_s,worker_join_s,worker_leave_s,master_destroy_s,join_reported_s
-            1,0.25,0.2,0.1,0.125,0.15
-            2,1,2,3,4,1.5
+            run,master_create_s,worker_join_s,worker_leave_s,master_destroy_s,join_reported_s,deploy_remote_s
+            1,0.25,0.2,0.1,0.125,0.15,
+            2,1,2,3,4,1.5,2.25
 
             """)
+        // A run without a deploy adds no sample to that metric.
+        let rows = BenchReport.summarize([Self.run(1, 0.25, 0.2, 0.1, 0.125), deployed])
+        #expect(rows.first { $0.metric == .deployRemote }?.ours == Spread(min: 2.25, median: 2.25, max: 2.25))
     }
 
     @Test func summaryCSVLeavesMissingPaperFiguresEmpty() {
