@@ -28,14 +28,16 @@ struct Harness: Sendable {
     let masterKey: WireGuardKey
 
     /// Runs `body` with a new harness and removes its directory afterwards.
-    static func with<T>(cidr: String = "10.77.0.0/24", _ body: (Harness) async throws -> T) async throws -> T {
+    static func with<T>(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil,
+                        _ body: (Harness) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-control-tests-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = MasterState(stateDir: directory)
         let cidr = try IPv4CIDR(parsing: cidr)
         let masterKey = WireGuardKey.generatePrivate().publicKey
         let draft = MasterConfig(federation: "testfed", domain: "crisis", nodeName: "master", endpoint: "master.example.org",
-                                 cidr: cidr, apiPort: 7443, wireGuardPort: 51999, interface: "fuse0", adminCredentialDigest: "")
+                                 cidr: cidr, apiPort: 7443, wireGuardPort: 51999, interface: "fuse0", adminCredentialDigest: "",
+                                 engineCIDR: try engineCIDR.map { try IPv4CIDR(parsing: $0) }, overlayCIDR: nil)
         // Creates the CA and the store with the master node registered at the range's first host.
         try state.initialize(config: draft, masterPublicKey: masterKey)
         var config = try state.loadConfig()
@@ -45,14 +47,15 @@ struct Harness: Sendable {
         var logger = Logger(label: "fuse-control-tests")
         logger.logLevel = .critical
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(),
-                                            logger: logger, now: { clock.now })
+                                            logger: logger, swarm: swarm, now: { clock.now })
         let harness = Harness(directory: directory, config: config, clock: clock, controlPlane: controlPlane, store: store, masterKey: masterKey)
         return try await body(harness)
     }
 
     /// Runs `body` with a harness and an in-process client of its HTTP API.
-    static func withAPI(cidr: String = "10.77.0.0/24", _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
-        try await with(cidr: cidr) { harness in
+    static func withAPI(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil,
+                        _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
+        try await with(cidr: cidr, engineCIDR: engineCIDR, swarm: swarm) { harness in
             let (router, _) = ControlPlaneAPI.router(harness.controlPlane)
             var logger = Logger(label: "fuse-control-tests-http")
             logger.logLevel = .critical
@@ -88,8 +91,8 @@ extension TestClientProtocol {
     }
 
     /// Joins through the API; returns the response.
-    func join(token: String, name: String, key: WireGuardKey = WireGuardKey.generatePrivate().publicKey) async throws -> TestResponse {
-        try await send(.post, "/v1/join", json: API.JoinRequest(token: token, name: name, publicKey: key))
+    func join(token: String, name: String, key: WireGuardKey = WireGuardKey.generatePrivate().publicKey, workloads: Bool? = nil) async throws -> TestResponse {
+        try await send(.post, "/v1/join", json: API.JoinRequest(token: token, name: name, publicKey: key, workloads: workloads))
     }
 
     /// Creates a token through the API as the operator; returns `(id, "ID.SECRET")`.
