@@ -93,3 +93,41 @@ extension SwarmPorts {
     /// `ADDRESS:5000`, as images and `--insecure-registry` name it.
     public static func registryHost(master: IPv4Address) -> String { "\(master):\(registry)" }
 }
+
+/// The federation's engine range (a /24 per node) and overlay pool (a /24 per deployment's
+/// network), beside its VPN range.
+public enum WorkloadRanges {
+    public static let defaults = ["10.213.0.0/16", "10.214.0.0/16", "172.29.0.0/16", "172.30.0.0/16", "198.18.0.0/16", "198.19.0.0/16"]
+        .map { try! IPv4CIDR(parsing: $0) }
+
+    public struct RangeError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The given ranges, checked (a /24 or larger; no overlap with each other or the VPN
+    /// range), or else the first defaults that overlap nothing.
+    public static func choose(vpn: IPv4CIDR, engine: IPv4CIDR?, overlay: IPv4CIDR?) throws -> (engine: IPv4CIDR, overlay: IPv4CIDR) {
+        for (name, range) in [("--engine-cidr", engine), ("--overlay-cidr", overlay)] {
+            if let range, range.prefixLength > EngineSubnet.prefixLength {
+                throw RangeError(description: "bad \(name) \(range): it needs a prefix of /\(EngineSubnet.prefixLength) or shorter")
+            }
+        }
+        var taken = [("--vpn-cidr", vpn)]
+        func pick(_ given: IPv4CIDR?, _ name: String) throws -> IPv4CIDR {
+            if let given {
+                if let (other, range) = taken.first(where: { $0.1.overlaps(given) }) {
+                    throw RangeError(description: "\(name) \(given) overlaps \(other) \(range)")
+                }
+                return given
+            }
+            let others = taken.map(\.1) + [engine, overlay].compactMap { $0 }
+            guard let free = defaults.first(where: { candidate in !others.contains { $0.overlaps(candidate) } }) else {
+                throw RangeError(description: "no default range for \(name) is free beside --vpn-cidr \(vpn): give --engine-cidr and --overlay-cidr")
+            }
+            return free
+        }
+        let engineRange = try pick(engine, "--engine-cidr")
+        taken.append(("--engine-cidr", engineRange))
+        return (engineRange, try pick(overlay, "--overlay-cidr"))
+    }
+}

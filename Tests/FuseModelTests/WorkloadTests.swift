@@ -39,6 +39,27 @@ struct WorkloadTests {
         #expect(long.bridge.count <= 15 && long.gatewayBridge.count <= 15 && long.bridge != long.gatewayBridge)
     }
 
+    @Test func workloadRangesAvoidTheVPNRange() throws {
+        let standard = try WorkloadRanges.choose(vpn: Self.cidr("100.64.0.0/16"), engine: nil, overlay: nil)
+        #expect(standard == (Self.cidr("10.213.0.0/16"), Self.cidr("10.214.0.0/16")))
+        let wide = try WorkloadRanges.choose(vpn: Self.cidr("10.0.0.0/8"), engine: nil, overlay: nil)
+        #expect(wide == (Self.cidr("172.29.0.0/16"), Self.cidr("172.30.0.0/16")))
+        let given = try WorkloadRanges.choose(vpn: Self.cidr("100.64.0.0/16"), engine: nil, overlay: Self.cidr("10.213.0.0/16"))
+        #expect(given == (Self.cidr("10.214.0.0/16"), Self.cidr("10.213.0.0/16")), "a default never takes a given range")
+        #expect(throws: WorkloadRanges.RangeError.self) {
+            try WorkloadRanges.choose(vpn: Self.cidr("10.213.0.0/16"), engine: Self.cidr("10.213.128.0/17"), overlay: nil)
+        }
+        #expect(throws: WorkloadRanges.RangeError.self) {
+            try WorkloadRanges.choose(vpn: Self.cidr("100.64.0.0/16"), engine: Self.cidr("10.1.0.0/16"), overlay: Self.cidr("10.0.0.0/8"))
+        }
+        #expect(throws: WorkloadRanges.RangeError.self) {
+            try WorkloadRanges.choose(vpn: Self.cidr("100.64.0.0/16"), engine: Self.cidr("10.1.0.0/25"), overlay: nil)
+        }
+        #expect(throws: WorkloadRanges.RangeError.self) {
+            try WorkloadRanges.choose(vpn: Self.cidr("0.0.0.0/0"), engine: nil, overlay: nil)
+        }
+    }
+
     @Test func rangesOverlap() {
         #expect(Self.cidr("10.0.0.0/8").overlaps(Self.cidr("10.213.0.0/16")))
         #expect(Self.cidr("10.213.0.0/16").overlaps(Self.cidr("10.0.0.0/8")))

@@ -35,11 +35,11 @@ struct MasterInit: AsyncParsableCommand {
     @Option(help: "The master's node name.")
     var nodeName: String = "master"
 
-    @Option(help: "Range from which every node's container engine gets a /24 for its bridges.")
-    var engineCidr: String = "10.213.0.0/16"
+    @Option(help: "Range from which every node's container engine gets a /24 for its bridges (default: the first of 10.213.0.0/16, 10.214.0.0/16, 172.29.0.0/16, 172.30.0.0/16, 198.18.0.0/16, 198.19.0.0/16 that overlaps no other range).")
+    var engineCidr: String?
 
-    @Option(help: "Range from which Docker Swarm gives each deployment's overlay network a /24.")
-    var overlayCidr: String = "10.214.0.0/16"
+    @Option(help: "Range from which Docker Swarm gives each deployment's overlay network a /24 (default: the next free one of that list).")
+    var overlayCidr: String?
 
     @Flag(help: "A federation without container workloads: no engine, Swarm or registry on any node.")
     var noWorkloads = false
@@ -50,15 +50,20 @@ struct MasterInit: AsyncParsableCommand {
     func run() async throws {
         try await Console.run {
             let federation = try NameRule.label(name, kind: "federation")
-            let config = MasterConfig(
+            var config = MasterConfig(
                 federation: federation, domain: try NameRule.label(domain ?? federation, kind: "domain"),
                 nodeName: try NameRule.label(nodeName, kind: "node"), endpoint: try NameRule.host(endpoint),
                 cidr: try IPv4CIDR(parsing: vpnCidr), apiPort: try NameRule.port(apiPort, kind: "API"),
                 wireGuardPort: try NameRule.port(wgPort, kind: "WireGuard"), interface: try NameRule.interface(interface),
                 adminCredentialDigest: "",
-                engineCIDR: noWorkloads ? nil : try IPv4CIDR(parsing: engineCidr), overlayCIDR: noWorkloads ? nil : try IPv4CIDR(parsing: overlayCidr))
+                engineCIDR: nil, overlayCIDR: nil)
+            if !noWorkloads {
+                (config.engineCIDR, config.overlayCIDR) = try WorkloadRanges.choose(
+                    vpn: config.cidr, engine: try engineCidr.map { try IPv4CIDR(parsing: $0) }, overlay: try overlayCidr.map { try IPv4CIDR(parsing: $0) })
+            } else if engineCidr != nil || overlayCidr != nil {
+                throw CommandFailure("--engine-cidr and --overlay-cidr are for workloads; leave them out with --no-workloads")
+            }
             _ = try AddressAllocator(cidr: config.cidr)
-            try Self.checkRanges(config)
             if !noWorkloads { try Preconditions.workloads(master: true) }
             let nodeState = options.nodeState
             guard !nodeState.exists else {
@@ -104,20 +109,5 @@ struct MasterInit: AsyncParsableCommand {
         let wireGuardPort: UInt16
         let masterAddress: String
         let caPin: String
-    }
-
-    /// The engine and overlay ranges hold at least one /24 and overlap neither each other nor
-    /// the VPN range.
-    static func checkRanges(_ config: MasterConfig) throws {
-        guard let engine = config.engineCIDR, let overlay = config.overlayCIDR else { return }
-        for (name, range) in [("--engine-cidr", engine), ("--overlay-cidr", overlay)] where range.prefixLength > EngineSubnet.prefixLength {
-            throw CommandFailure("bad \(name) \(range): it needs a prefix of /\(EngineSubnet.prefixLength) or shorter")
-        }
-        let ranges = [("--vpn-cidr", config.cidr), ("--engine-cidr", engine), ("--overlay-cidr", overlay)]
-        for (index, (name, range)) in ranges.enumerated() {
-            for (otherName, other) in ranges[(index + 1)...] where range.overlaps(other) {
-                throw CommandFailure("\(name) \(range) overlaps \(otherName) \(other)")
-            }
-        }
     }
 }

@@ -19,6 +19,8 @@ struct StatusCommand: AsyncParsableCommand {
         let mapVersion: Int64?
         let lastHandshake: Date?
         let error: String?
+        /// "ready" when the node's engine is in the Swarm; nil without workloads.
+        let workloads: String?
         let federation: API.Status?
         let masterError: String?
     }
@@ -39,10 +41,14 @@ struct StatusCommand: AsyncParsableCommand {
             let report = Report(node: config.name, role: config.isMaster ? "master" : "worker", interface: config.interface,
                                 address: status?.address ?? state.cachedMap()?.node.address.description, agentRunning: running,
                                 tunnelUp: running && (status?.tunnelUp ?? false), mapVersion: status?.mapVersion,
-                                lastHandshake: status?.lastHandshake, error: status?.error, federation: federation, masterError: masterError)
+                                lastHandshake: status?.lastHandshake, error: status?.error, workloads: running ? status?.workloads : nil,
+                                federation: federation, masterError: masterError)
             if options.json { return Console.json(report) }
             print("node \(report.node) (\(report.role)) on \(report.interface), VPN address \(report.address ?? "-")")
             print("  agent \(running ? "running" : "NOT running"), tunnel \(report.tunnelUp ? "up" : "DOWN"), map version \(report.mapVersion.map(String.init) ?? "-")")
+            if let workloads = report.workloads {
+                print("  workloads: \(workloads)\(workloads == "ready" ? " (engine \(EngineNames(interface: config.interface).socket), in the federation's Swarm)" : "")")
+            }
             if let error = report.error { print("  last error: \(error)") }
             if let federation {
                 print("federation \(federation.federation): \(federation.nodes) nodes, \(federation.online) online, range \(federation.cidr), endpoint \(federation.endpoint):\(federation.apiPort)")
@@ -62,9 +68,9 @@ struct NodesCommand: AsyncParsableCommand {
         try await Console.run {
             let nodes: [API.NodeInfo] = try await Clients.with(try Clients.any(options)) { try await $0.call("GET", "/v1/nodes") }
             if options.json { return Console.json(nodes) }
-            print(Console.table(["NAME", "DOMAIN", "ADDRESS", "ROLE", "STATE", "LAST SEEN"], nodes.map {
+            print(Console.table(["NAME", "DOMAIN", "ADDRESS", "ROLE", "STATE", "LAST SEEN", "WORKLOADS"], nodes.map {
                 [$0.name, $0.domain, $0.address.description, $0.isMaster ? "master" : "worker", $0.online ? "online" : "offline",
-                 $0.lastSeen.map { String(format: "%.0fs ago", Date().timeIntervalSince($0)) } ?? "-"]
+                 $0.lastSeen.map { String(format: "%.0fs ago", Date().timeIntervalSince($0)) } ?? "-", $0.engineSubnet?.description ?? "-"]
             }))
         }
     }
