@@ -88,7 +88,7 @@ public struct NodeState: Sendable {
     public func caPEM() throws -> String { try String(contentsOfFile: caPath, encoding: .utf8) }
 
     public func pid(at path: String) -> pid_t? {
-        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        Daemon.pid(inFile: path)
     }
 
     /// Creates `node/` (and the state dir when missing, which leave then removes again).

@@ -154,7 +154,7 @@ public struct Lab: Sendable {
         let engineRoot = (EngineNames(interface: "x").runDirectory as NSString).deletingLastPathComponent
         let engines = ((try? FileManager.default.contentsOfDirectory(atPath: engineRoot)) ?? []).filter { belongs($0, prefix: prefix, others: others) }
         let engineDaemons = engines.compactMap { engine in
-            (try? String(contentsOfFile: "\(engineRoot)/\(engine)/docker.pid", encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            Daemon.pid(inFile: "\(engineRoot)/\(engine)/docker.pid")
         }.filter(Daemon.isAlive)
         engineDaemons.forEach { kill($0, SIGTERM) }
         _ = waitUntil(timeout: .seconds(20)) { engineDaemons.allSatisfy { !Daemon.isAlive($0) } }

@@ -271,6 +271,11 @@ public enum Daemon {
         return pid
     }
 
+    /// The PID written in a pid file, or nil.
+    public static func pid(inFile path: String) -> pid_t? {
+        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
     /// Whether a process with this PID exists (and is not a zombie).
     public static func isAlive(_ pid: pid_t) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }

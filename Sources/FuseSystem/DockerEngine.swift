@@ -78,7 +78,7 @@ public struct DockerEngine: Sendable {
     public var logFile: String { dataRoot + ".log" }
 
     public var pid: pid_t? {
-        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        Daemon.pid(inFile: pidFile)
     }
 
     public var isRunning: Bool { pid.map(Daemon.isAlive) ?? false }
@@ -238,7 +238,7 @@ public struct ImageRegistry: Sendable {
     var logFile: String { directory + "/registry.log" }
 
     public var pid: pid_t? {
-        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        Daemon.pid(inFile: pidFile)
     }
 
     /// Starts the registry unless it runs; waits until it listens. Returns the PID when it

@@ -117,7 +117,11 @@ extension LabTests {
 
             // Images come from the federation's registry, not the internet.
             try fixture.fuseOK("master", ["image", "import", image, "labbox:1"])
-            #expect(try fixture.fuseOK("master", ["image", "ls"]).contains("labbox:1"))
+            // … and from a Docker engine on a host (here the one on b2, by its socket).
+            try fixture.fuseOK("master", ["image", "push", "hostbox:1", "--from", host.cli.socket])
+            let images = try fixture.fuseOK("master", ["image", "ls"])
+            #expect(images.contains("labbox:1") && images.contains("hostbox:1"), "registry: \(images)")
+            #expect(try fixture.fuse("master", ["image", "push", "nosuch:1", "--from", host.cli.socket]).status != 0)
 
             let file = try fixture.scratchFile("stack.yml", Self.stack)
             let started = ContinuousClock.now
