@@ -66,10 +66,10 @@ actor WorkloadSupervisor {
     }
 
     private func enterSwarm(_ cli: DockerCLI, address: IPv4Address) async throws {
-        let addressing = ["--advertise-addr", address.description, "--listen-addr", "\(address):\(SwarmPorts.manager)",
-                          "--data-path-addr", address.description]
         switch role {
         case .manager(let pool):
+            let addressing = ["--advertise-addr", address.description, "--listen-addr", "\(address):\(SwarmPorts.manager)",
+                              "--data-path-addr", address.description]
             try cli.run(["swarm", "init"] + addressing + ["--data-path-port", String(SwarmPorts.dataPath),
                          "--default-addr-pool", pool.description, "--default-addr-pool-mask-length", String(EngineSubnet.prefixLength)])
             // No routing mesh in a federation (no IPVS; ports are published in host mode):
@@ -77,8 +77,7 @@ actor WorkloadSupervisor {
             _ = try? cli.result(["network", "rm", "ingress"], input: "y\n")
             logger.info("initialised the federation's Swarm")
         case .worker:
-            let join = try await source.swarmJoin()
-            try cli.run(["swarm", "join", "--token", join.token] + addressing + [join.manager])
+            try await EngineAPI.joinSwarm(socket: cli.socket, join: try await source.swarmJoin(), address: address)
         }
     }
 }

@@ -143,6 +143,14 @@ extension LabTests {
                 #expect(!other.stdout.contains("camera-frame"), "\(node)'s container reached companyA's camera")
             }
 
+            // The master stops and starts again: the Swarm, its stacks and the registry's images are kept.
+            try fixture.fuseOK("master", ["master", "stop"])
+            try fixture.fuseOK("master", ["master", "start"])
+            #expect(waitUntil(timeout: .seconds(30)) {
+                ((try? tasks(fixture, "lab")) ?? []).filter { $0.state == "running" }.count == 4
+            }, "the stack runs after the master's restart: \((try? tasks(fixture, "lab")) ?? [])")
+            #expect(try fixture.fuseOK("master", ["image", "ls"]).contains("labbox:1"))
+
             // Bad compose files: a clear one-line error, nothing deployed.
             let stacksBefore = Set(try tasks(fixture).map(\.stack))
             let bad = [
