@@ -41,6 +41,8 @@ actor WorkloadSupervisor {
             changes.createdContainerdDirectory = true
             try StateFile.write(changes, to: state.hostChangesPath)
         }
+        // An agent that is stopping starts nothing (its engine may be going down with it).
+        try Task.checkCancellation()
         if let pid = try engine.ensureRunning(subnet: subnet, insecureRegistry: SwarmPorts.registryHost(master: map.masterAddress)) {
             logger.info("started the node's engine", metadata: ["pid": "\(pid)", "subnet": "\(subnet.subnet)"])
         }
@@ -60,6 +62,7 @@ actor WorkloadSupervisor {
             reportedSwarmID = id
             logger.info("engine is in the federation's Swarm", metadata: ["swarm": "\(id)"])
         }
+        try Task.checkCancellation()
         if case .manager = role, let pid = try state.registry(master: map.masterAddress).ensureRunning() {
             logger.info("started the image registry", metadata: ["pid": "\(pid)", "address": "\(SwarmPorts.registryHost(master: map.masterAddress))"])
         }

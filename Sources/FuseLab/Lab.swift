@@ -147,7 +147,10 @@ public struct Lab: Sendable {
             pid != me && (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "fuse"
         }
         agents.forEach { kill($0, SIGTERM) }
-        _ = waitUntil(timeout: .seconds(5)) { agents.allSatisfy { !Daemon.isAlive($0) } }
+        if !waitUntil(timeout: .seconds(5), { agents.allSatisfy { !Daemon.isAlive($0) } }) {
+            agents.filter(Daemon.isAlive).forEach { kill($0, SIGKILL) }
+            _ = waitUntil(timeout: .seconds(2)) { agents.allSatisfy { !Daemon.isAlive($0) } }
+        }
 
         // Then the nodes' engines, gently: dockerd stops its containers and containerd and
         // unmounts what it mounted.
@@ -161,9 +164,12 @@ public struct Lab: Sendable {
 
         // Kill every process in the lab's namespaces, all at once, then wait for them to go;
         // also any process started with the lab's folders (one whose namespace went already).
+        // Again until none is left: a dying process may have started another meanwhile.
         let folders = ["\(LabAddressPlan.runRoot)/\(prefix)/"] + engines.map { "\(engineRoot)/\($0)/" }
-        let pids = Array(Set(namespacePIDs(namespaces, runner: runner) + DockerEngine.processes(using: folders))).filter { $0 != me }
-        if !pids.isEmpty {
+        for _ in 0..<5 {
+            let pids = Array(Set(namespacePIDs(namespaces, runner: runner) + DockerEngine.processes(using: folders)))
+                .filter { $0 != me && Daemon.isAlive($0) }
+            if pids.isEmpty { break }
             for pid in pids { kill(pid, SIGTERM) }
             if !waitUntil(timeout: .seconds(3), { pids.allSatisfy { !Daemon.isAlive($0) } }) {
                 for pid in pids where Daemon.isAlive(pid) { kill(pid, SIGKILL) }
@@ -173,7 +179,7 @@ public struct Lab: Sendable {
                 var status: Int32 = 0
                 _ = waitpid(pid, &status, WNOHANG)  // reap our own children (e.g. from Lab.exec)
             }
-            report.killedProcesses = pids
+            report.killedProcesses += pids
             for pid in pids where Daemon.isAlive(pid) { report.problems.append("process \(pid) survived SIGKILL") }
         }
         if !namespaces.isEmpty {
