@@ -139,7 +139,8 @@ public actor Agent {
     /// then checks every few seconds (and restarts what stopped).
     private func superviseWorkloads() async throws {
         while !Task.isCancelled {
-            var ready = false
+            // Quick retries only while an engine is wanted and not ready yet.
+            var ready = current.map { !$0.node.runsWorkloads } ?? false
             if let map = current, map.node.runsWorkloads, tunnelUp {
                 do {
                     try await workloads.ensure(map)
@@ -148,6 +149,8 @@ public actor Agent {
                         workloadState = "ready"
                         writeStatus()
                     }
+                } catch is CancellationError {
+                    return
                 } catch {
                     if workloadState != "error: \(error)" { logger.warning("workloads not ready", metadata: ["error": "\(error)"]) }
                     workloadState = "error: \(error)"
