@@ -10,6 +10,7 @@ extension LabTests {
     @Suite("Workload lab", .serialized)
     struct WorkloadLabTests {
         static let page = "hello from companyA's web service"
+        static let policy = #"{ "rules": [ { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera"] } ] }"#
 
         /// web in companyA, a client on the master, a probe on each node of companyB.
         static let stack = """
@@ -142,6 +143,19 @@ extension LabTests {
                 let other = try exec(fixture, node, service: "lab_probe", ["nc", "-w", "3", camera, "8080"])
                 #expect(!other.stdout.contains("camera-frame"), "\(node)'s container reached companyA's camera")
             }
+            // Other domains only as the policy allows the container's node: a1 exposes the
+            // camera to the crisis domain; the master's container gets a frame, b1's does not.
+            let a1Address = try #require(try fixture.nodes().first { $0.name == "a1" }?.address.description)
+            try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(camera):8080", "--port", "8554"])
+            try fixture.setPolicy(Self.policy)
+            let crisis = try exec(fixture, "master", service: "lab_client", ["nc", "-w", "3", a1Address, "8554"])
+            #expect(crisis.stdout.contains("camera-frame"), "master's container → a1's exposure: \(crisis.stdout) \(crisis.stderr)")
+            let companyB = try exec(fixture, "b1", service: "lab_probe", ["nc", "-w", "3", a1Address, "8554"])
+            #expect(!companyB.stdout.contains("camera-frame"), "b1's container reached a1's exposure, which the policy denies b1")
+            // … while what the policy gives b1 works from its container too (the master's DNS is built in).
+            let masterAddress = try #require(try fixture.nodes().first { $0.isMaster }?.address.description)
+            let lookup = try exec(fixture, "b1", service: "lab_probe", ["nslookup", "camera.companya.fuse", masterAddress])
+            #expect(lookup.stdout.contains(a1Address), "b1's container asks the federation's DNS: \(lookup.stdout) \(lookup.stderr)")
 
             // The master stops and starts again: the Swarm, its stacks and the registry's images are kept.
             try fixture.fuseOK("master", ["master", "stop"])
