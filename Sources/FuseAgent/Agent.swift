@@ -58,8 +58,9 @@ public actor Agent {
     /// The last map version applied to the host without error (what heartbeats report).
     private var appliedVersion: Int64 = 0
     private var lastError: String?
-    private var tunnelUp = false
+    /// The device as the last reconcile left it.
     private var lastDevice: WireGuardDevice?
+    private var tunnelUp: Bool { Self.tunnelUp(device: lastDevice, isHub: config.isMaster) }
     let workloads: WorkloadSupervisor
     /// "ready" once the engine is in the Swarm; else what it waits for; nil without workloads.
     private var workloadState: String?
@@ -108,9 +109,9 @@ public actor Agent {
                     logger.info("new network map", metadata: ["version": "\(map.version)", "peers": "\(map.peers.count)"])
                     try StateFile.write(map, to: state.mapPath)
                     current = map
-                    let device = await reconcile()
+                    await reconcile()
                     // Tell the master at once, so that it knows when a change is in force.
-                    try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: Self.tunnelUp(device: device, isHub: config.isMaster)))
+                    try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
                 }
             } catch let revoked as NodeRevoked {
                 throw revoked
@@ -128,9 +129,8 @@ public actor Agent {
 
     private func repairAndReport() async throws {
         while !Task.isCancelled {
-            let device = await reconcile()
-            let up = Self.tunnelUp(device: device, isHub: config.isMaster)
-            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: up))
+            await reconcile()
+            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
             try await Task.sleep(for: repairInterval)
         }
     }
@@ -162,9 +162,8 @@ public actor Agent {
     }
 
     /// Applies the current map and records the outcome in `status.json`.
-    @discardableResult
-    private func reconcile() async -> WireGuardDevice? {
-        guard let map = current else { return nil }
+    private func reconcile() async {
+        guard let map = current else { return }
         var device: WireGuardDevice?
         do {
             device = try await reconciler.apply(map)
@@ -176,10 +175,8 @@ public actor Agent {
             logger.error("reconcile failed", metadata: ["error": "\(error)"])
         }
         lastDevice = device
-        tunnelUp = Self.tunnelUp(device: device, isHub: config.isMaster)
         if map.node.runsWorkloads, workloadState == nil { workloadState = "starting" }
         writeStatus()
-        return device
     }
 
     private func writeStatus() {

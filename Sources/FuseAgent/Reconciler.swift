@@ -140,14 +140,6 @@ public struct NodeTeardown: Sendable {
 
     /// Finds a `wireguard-go IFNAME` process by its command line.
     static func pidOfWireGuard(interface: String) -> pid_t? {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
-            else { continue }
-            let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            if args.count == 2, args[0].hasSuffix("wireguard-go"), args[1] == interface { return pid }
-        }
-        return nil
+        Daemon.commandLines().first { $0.arguments.count == 2 && $0.arguments[0].hasSuffix("wireguard-go") && $0.arguments[1] == interface }?.pid
     }
 }

@@ -21,6 +21,7 @@ actor WorkloadSupervisor {
     let role: SwarmRole
     let source: any MapSource
     let logger: Logger
+    let engine: DockerEngine
     private var reportedSwarmID: String?
 
     init(config: NodeConfig, state: NodeState, role: SwarmRole, source: any MapSource, logger: Logger) {
@@ -29,13 +30,17 @@ actor WorkloadSupervisor {
         self.role = role
         self.source = source
         self.logger = logger
+        self.engine = state.engine(interface: config.interface)
     }
 
     /// Engine up, in the Swarm and labelled (and on the master: the registry up). Throws what
     /// is missing.
     func ensure(_ map: NetworkMap) async throws {
         guard let subnet = map.node.engineSubnet.map(EngineSubnet.init) else { return }
-        let engine = state.engine(interface: config.interface)
+        // A ready node (checked every few seconds): one question to its engine.
+        if let id = reportedSwarmID, engine.isRunning, let swarm = try? engine.cli.swarmState(), swarm.state == "active", swarm.nodeID == id {
+            return try ensureRegistry(map)
+        }
         var changes = state.hostChanges()
         if !changes.createdContainerdDirectory, !FileManager.default.fileExists(atPath: NodeState.containerdRunDirectory) {
             changes.createdContainerdDirectory = true
@@ -62,8 +67,14 @@ actor WorkloadSupervisor {
             reportedSwarmID = id
             logger.info("engine is in the federation's Swarm", metadata: ["swarm": "\(id)"])
         }
+        try ensureRegistry(map)
+    }
+
+    /// On the master, the image registry.
+    private func ensureRegistry(_ map: NetworkMap) throws {
+        guard case .manager = role else { return }
         try Task.checkCancellation()
-        if case .manager = role, let pid = try state.registry(master: map.masterAddress).ensureRunning() {
+        if let pid = try state.registry(master: map.masterAddress).ensureRunning() {
             logger.info("started the image registry", metadata: ["pid": "\(pid)", "address": "\(SwarmPorts.registryHost(master: map.masterAddress))"])
         }
     }

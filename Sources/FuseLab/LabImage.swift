@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 import FuseSystem
 
 /// A tiny container image for labs, tests and demos, without the internet: a root file system
@@ -21,5 +22,23 @@ public enum LabImage {
         for tool in tools { try fm.createSymbolicLink(atPath: "\(root)/bin/\(tool)", withDestinationPath: "busybox") }
         try Data(page.utf8).write(to: URL(fileURLWithPath: "\(root)/www/index.html"))
         try runner.check(["tar", "-C", root, "-cf", path, "."])
+    }
+}
+
+extension Lab {
+    /// The docker client of a lab node's own engine (to look inside; FUSE's commands are what
+    /// labs drive).
+    public func engine(_ node: String) throws -> DockerCLI {
+        guard let interface = try self.node(node).interface else { throw LabError("lab node \(node) runs no FUSE node") }
+        return DockerCLI(socket: EngineNames(interface: interface).socket, configDirectory: topology.runDirectory + "/docker-cli")
+    }
+
+    /// Runs `command` in the container of a Swarm `service` (STACK_SERVICE) on a lab node's
+    /// engine; killed after `timeout`.
+    public func execInTask(_ node: String, service: String, _ command: [String], timeout: Duration = .seconds(8)) throws -> CommandResult {
+        let engine = try engine(node)
+        let ids = try engine.run(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(service)"])
+        guard let id = ids.split(separator: "\n").first.map(String.init) else { throw LabError("no \(service) container on \(node)") }
+        return try HostCommandRunner(timeout: timeout).run(engine.argv(["exec", id] + command), input: nil, environment: nil)
     }
 }

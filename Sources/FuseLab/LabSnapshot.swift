@@ -118,12 +118,7 @@ extension Lab {
                 .map { "/sys/fs/cgroup/\($0)/\(engine.cgroupParent)" }.filter { FileManager.default.fileExists(atPath: $0) }
             sections.append(("cgroups \(engine.cgroupParent)", cgroups))
             let roots = [engine.runDirectory] + (node.stateDir.map { [$0] } ?? [])
-            let mounts = ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line -> String? in
-                let fields = line.split(separator: " ")
-                guard fields.count > 4 else { return nil }
-                let point = String(fields[4])
-                return roots.contains { point == $0 || point.hasPrefix($0 + "/") } ? point : nil
-            }
+            let mounts = DockerEngine.mountPoints(under: roots)
             sections.append(("mounts", mounts.sorted()))
         }
 
@@ -147,7 +142,7 @@ extension Lab {
         var paths: [String] = []
         while let path = enumerator.nextObject() as? String {
             var sub: ObjCBool = false
-            FileManager.default.fileExists(atPath: "\(directory)/\(path)", isDirectory: &sub)
+            _ = FileManager.default.fileExists(atPath: "\(directory)/\(path)", isDirectory: &sub)
             paths.append(sub.boolValue ? path + "/" : path)
         }
         return paths.sorted()

@@ -391,53 +391,46 @@ struct LifecycleBench {
         throw LabError("\(tag): \(node) cannot ping b1 (\(address)) over the VPN: \(last)")
     }
 
-    /// VmRSS of the master process and its wireguard-go, and of a1's agent and wireguard-go,
-    /// found through their pid files and checked against their command lines.
+    /// VmRSS of the master's processes (control plane, hub, engine, registry) and a1's (agent,
+    /// wireguard-go, engine), found through their pid files and checked against their command
+    /// lines.
     func memory() throws -> [FootprintRow] {
         let master = try lab.node("master"), a1 = try lab.node("a1")
-        guard let masterState = master.stateDir, let a1State = a1.stateDir else { throw LabError("lab nodes without a state directory") }
-        let processes = [
+        guard let masterState = master.stateDir, let a1State = a1.stateDir, let masterInterface = master.interface, let a1Interface = a1.interface else {
+            throw LabError("lab nodes without a state directory or interface")
+        }
+        let masterEngine = EngineNames(interface: masterInterface).runDirectory, a1Engine = EngineNames(interface: a1Interface).runDirectory
+        let masterRows = try [
             ("master process (fuse master run)", masterState + "/master/master.pid", "master\0run"),
             ("master wireguard-go (hub)", masterState + "/node/wireguard.pid", "wireguard-go"),
+            ("master engine (dockerd)", masterEngine + "/docker.pid", "dockerd"),
+            ("master engine (containerd)", masterEngine + "/exec/containerd/containerd.pid", "containerd"),
+            ("master image registry", masterState + "/node/registry/registry.pid", "docker-registry"),
+        ].map(Self.memoryRow)
+        let a1Rows = try [
             ("a1 agent (fuse agent run)", a1State + "/node/agent.pid", "agent\0run"),
             ("a1 wireguard-go", a1State + "/node/wireguard.pid", "wireguard-go"),
-        ]
-        let rows = try processes.map { item, pidFile, expected in
-            let pid = try Self.pid(from: pidFile)
-            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains(expected) else {
-                throw LabError("process \(pid) from \(pidFile) is not running or is not \(expected.replacingOccurrences(of: "\0", with: " "))")
-            }
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                  let kib = BenchReport.vmRSSKiB(fromStatus: status) else {
-                throw LabError("cannot read VmRSS of process \(pid) (/proc/\(pid)/status)")
-            }
-            return FootprintRow(kind: .memory, item: item, pid: pid, bytes: kib * 1024)
-        }
-        let masterEngine = try engineMemory("master", master.interface, registry: masterState + "/node/registry/registry.pid")
-        let a1Engine = try engineMemory("a1", a1.interface, registry: nil)
-        let masterRows = [rows[0], rows[1]] + masterEngine, a1Rows = [rows[2], rows[3]] + a1Engine
+            ("a1 engine (dockerd)", a1Engine + "/docker.pid", "dockerd"),
+            ("a1 engine (containerd)", a1Engine + "/exec/containerd/containerd.pid", "containerd"),
+        ].map(Self.memoryRow)
         return masterRows + [FootprintRow(kind: .memory, item: "master node total", bytes: masterRows.map(\.bytes).reduce(0, +),
                                           paperMiB: PaperFootprint.masterMemoryMiB)]
             + a1Rows + [FootprintRow(kind: .memory, item: "worker node total (a1)", bytes: a1Rows.map(\.bytes).reduce(0, +),
                                      paperMiB: PaperFootprint.workerMemoryMiB)]
     }
 
-    /// VmRSS of a node's engine (dockerd and the containerd it started) and, on the master, of
-    /// the registry.
-    func engineMemory(_ node: String, _ interface: String?, registry: String?) throws -> [FootprintRow] {
-        guard let interface else { throw LabError("lab node \(node) has no interface") }
-        let run = EngineNames(interface: interface).runDirectory
-        var items = [("\(node) engine (dockerd)", run + "/docker.pid"), ("\(node) engine (containerd)", run + "/exec/containerd/containerd.pid")]
-        if let registry { items.append(("\(node) image registry", registry)) }
-        return try items.map { item, pidFile in
-            let pid = try Self.pid(from: pidFile)
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                  let kib = BenchReport.vmRSSKiB(fromStatus: status) else {
-                throw LabError("cannot read VmRSS of process \(pid) (\(item))")
-            }
-            return FootprintRow(kind: .memory, item: item, pid: pid, bytes: kib * 1024)
+    /// VmRSS of the process in `pidFile`, checked against its command line.
+    static func memoryRow(_ item: String, _ pidFile: String, _ expected: String) throws -> FootprintRow {
+        let pid = try pid(from: pidFile)
+        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: cmdline, as: UTF8.self).contains(expected) else {
+            throw LabError("process \(pid) from \(pidFile) is not running or is not \(expected.replacingOccurrences(of: "\0", with: " "))")
         }
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let kib = BenchReport.vmRSSKiB(fromStatus: status) else {
+            throw LabError("cannot read VmRSS of process \(pid) (/proc/\(pid)/status)")
+        }
+        return FootprintRow(kind: .memory, item: item, pid: pid, bytes: kib * 1024)
     }
 
     static func pid(from path: String) throws -> Int32 {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import FuseLab
-import FuseModel
 import FuseSystem
 
 struct Demo: ParsableCommand {
@@ -164,11 +163,7 @@ struct Demo: ParsableCommand {
         try stack.write(toFile: file, atomically: true, encoding: .utf8)
         progress("master: fuse deploy (web placed in companyA, client on the master)")
         print(try fuse("master", ["deploy", "-f", file, "--name", "demo"]), terminator: "")
-        guard let interface = try lab.node("master").interface else { throw LabError("the lab's master has no interface") }
-        let engine = DockerCLI(socket: EngineNames(interface: interface).socket, configDirectory: lab.topology.runDirectory + "/docker-cli")
-        let client = try engine.run(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=demo_client"])
-            .split(separator: "\n").first.map(String.init) ?? ""
-        let fetched = try HostCommandRunner(timeout: .seconds(10)).run(engine.argv(["exec", client, "wget", "-qO-", "http://web/"]), input: nil, environment: nil)
+        let fetched = try lab.execInTask("master", service: "demo_client", ["wget", "-qO-", "http://web/"], timeout: .seconds(10))
         let got = fetched.stdout.contains(webPage)
         progress("master's container → web (companyA) by service name over the federation: \(got ? "✓ \"\(webPage)\"" : "✗ \(oneLine(SystemError(fetched.stderr)))")")
         return got ? 0 : 1

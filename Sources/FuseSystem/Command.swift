@@ -271,6 +271,34 @@ public enum Daemon {
         return pid
     }
 
+    /// Spawns a daemon (see `spawn`) and waits until `ready` holds. When the daemon exits
+    /// first, or `timeout` passes, it is stopped and the error names its log's last line.
+    public static func spawnAndWait(_ argv: [String], logFile: String, timeout: Duration, ready: () -> Bool) throws -> pid_t {
+        let name = (argv.first.map { ($0 as NSString).lastPathComponent }) ?? "daemon"
+        let pid = try spawn(argv, logFile: logFile)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard isAlive(pid) else { throw SystemError("\(name) stopped at once: \(lastLine(of: logFile) ?? "see \(logFile)")") }
+            if ready() { return pid }
+            usleep(50_000)
+        }
+        stop(pid)
+        throw SystemError("\(name) was not ready within \(timeout): \(lastLine(of: logFile) ?? "see \(logFile)")")
+    }
+
+    /// The last line of a log file, or nil.
+    public static func lastLine(of path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+    }
+
+    /// The running processes (zombies excluded) with their argument vectors, from /proc.
+    public static func commandLines() -> [(pid: pid_t, arguments: [String])] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = pid_t(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), isAlive(pid) else { return nil }
+            return (pid, cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+        }
+    }
+
     /// The PID written in a pid file, or nil.
     public static func pid(inFile path: String) -> pid_t? {
         (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

@@ -96,23 +96,12 @@ public struct DockerEngine: Sendable {
         // Never the host's /etc/docker/daemon.json.
         try Data("{}\n".utf8).write(to: URL(fileURLWithPath: configFile))
         try ensureBridge(names.bridge, address: subnet.bridgeAddress)
-        let pid = try Daemon.spawn([
+        return try Daemon.spawnAndWait([
             dockerd, "--config-file", configFile, "--data-root", dataRoot, "--exec-root", execRoot,
             "-H", "unix://" + names.socket, "--pidfile", pidFile, "--cgroup-parent", names.cgroupParent,
             "--bridge", names.bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false",
             "--insecure-registry", insecureRegistry, "--log-level", "warn",
-        ], logFile: logFile)
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            guard Daemon.isAlive(pid) else {
-                throw SystemError("dockerd stopped at once: \(Self.lastLine(of: logFile) ?? "see \(logFile)")")
-            }
-            if cli.isResponding { return pid }
-            usleep(50_000)
-        }
-        Daemon.stop(pid)
-        throw SystemError("dockerd did not answer within \(timeout): see \(logFile)")
+        ], logFile: logFile, timeout: timeout) { cli.isResponding }
     }
 
     private func ensureBridge(_ name: String, address: String) throws {
@@ -175,23 +164,25 @@ public struct DockerEngine: Sendable {
     /// Processes whose command line names a path under one of `folders` (e.g. an engine's
     /// containerd and shims, by its exec root).
     public static func processes(using folders: [String]) -> [pid_t] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
-            guard let pid = pid_t(entry), pid != getpid(), let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-            let text = String(decoding: cmdline, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")
-            return folders.contains { text.contains($0) } && Daemon.isAlive(pid) ? pid : nil
-        }
+        Daemon.commandLines().filter { process in
+            process.pid != getpid() && process.arguments.contains { argument in folders.contains { argument.contains($0) } }
+        }.map(\.pid)
     }
 
     /// Unmounts every mount point under `root`, deepest first.
     public static func unmountAll(under root: String) {
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
-        let points = mounts.split(separator: "\n").compactMap { line -> String? in
+        for point in mountPoints(under: [root]).sorted(by: { $0.count > $1.count }) { _ = umount2(point, Int32(MNT_DETACH)) }
+    }
+
+    /// The mount points of this mount namespace at or under one of `roots`, in mount order.
+    public static func mountPoints(under roots: [String]) -> [String] {
+        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
             let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
-            return point == root || point.hasPrefix(root + "/") ? point : nil
+            return roots.contains { point == $0 || point.hasPrefix($0 + "/") } ? point : nil
         }
-        for point in points.sorted(by: { $0.count > $1.count }) { _ = umount2(point, Int32(MNT_DETACH)) }
     }
 
     /// Removes the cgroup folder `name` (with its empty children) under every v1 controller and
@@ -217,9 +208,6 @@ public struct DockerEngine: Sendable {
         _ = rmdir(folder)
     }
 
-    static func lastLine(of path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
-    }
 }
 
 /// The federation's image registry on the master (Debian's `docker-registry`, distribution
@@ -266,19 +254,12 @@ public struct ImageRegistry: Sendable {
 
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: configFile))
-        let pid = try Daemon.spawn([program, "serve", configFile], logFile: logFile)
-        try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile))
         let parts = address.split(separator: ":")
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            guard Daemon.isAlive(pid) else {
-                throw SystemError("docker-registry stopped at once: \(DockerEngine.lastLine(of: logFile) ?? "see \(logFile)")")
-            }
-            if parts.count == 2, let port = UInt16(parts[1]), PortProbe.tcpOpen(host: String(parts[0]), port: port) { return pid }
-            usleep(50_000)
+        let pid = try Daemon.spawnAndWait([program, "serve", configFile], logFile: logFile, timeout: timeout) {
+            parts.count == 2 && UInt16(parts[1]).map { PortProbe.tcpOpen(host: String(parts[0]), port: $0) } == true
         }
-        throw SystemError("docker-registry did not listen on \(address) within \(timeout): see \(logFile)")
+        try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile))
+        return pid
     }
 
     public func stop() {

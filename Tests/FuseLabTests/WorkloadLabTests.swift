@@ -39,24 +39,6 @@ extension LabTests {
                     constraints: ["node.labels.fuse.domain == companyB"]
             """
 
-        /// The docker client of a node's own engine (the test looks inside; FUSE's commands
-        /// are what it drives).
-        func engine(_ fixture: LabFixture, _ node: String) throws -> DockerCLI {
-            DockerCLI(socket: EngineNames(interface: try fixture.interface(node)).socket, configDirectory: fixture.lab.topology.runDirectory + "/docker-cli")
-        }
-
-        /// The container of `service` on `node`'s engine.
-        func container(_ fixture: LabFixture, _ node: String, service: String) throws -> String? {
-            let ids = try engine(fixture, node).run(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(service)"])
-            return ids.split(separator: "\n").first.map(String.init)
-        }
-
-        /// Runs `command` in `service`'s container on `node`; true when it exits 0 within 8 s.
-        func exec(_ fixture: LabFixture, _ node: String, service: String, _ command: [String]) throws -> CommandResult {
-            let id = try #require(try container(fixture, node, service: service), "no \(service) container on \(node)")
-            return try HostCommandRunner(timeout: .seconds(8)).run(try engine(fixture, node).argv(["exec", id] + command), input: nil, environment: nil)
-        }
-
         func tasks(_ fixture: LabFixture, _ stack: String? = nil) throws -> [StackTask] {
             try fixture.json([StackTask].self, try fixture.fuseOK("master", ["ps", "--json"] + (stack.map { [$0] } ?? [])))
         }
@@ -78,10 +60,17 @@ extension LabTests {
                 "--exec-root", run + "/hd", "-H", "unix://\(run)/hd/docker.sock", "--pidfile", run + "/hd/docker.pid", "--cgroup-parent", cgroup,
             ]), logFile: run + "/hostdocker.log")
             let cli = DockerCLI(socket: run + "/hd/docker.sock", configDirectory: run + "/docker-cli")
-            #expect(waitUntil(timeout: .seconds(30)) { cli.isResponding }, "the host's own dockerd answers")
-            try cli.run(["import", image, "hostbox:1"])
-            let container = try cli.run(["run", "-d", "--name", "host-workload", "hostbox:1", "sleep", "86400"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            return HostDocker(cli: cli, pid: pid, cgroup: cgroup, container: container)
+            do {
+                try #require(waitUntil(timeout: .seconds(30)) { cli.isResponding }, "the host's own dockerd answers")
+                try cli.run(["import", image, "hostbox:1"])
+                let container = try cli.run(["run", "-d", "--name", "host-workload", "hostbox:1", "sleep", "86400"]).trimmingCharacters(in: .whitespacesAndNewlines)
+                return HostDocker(cli: cli, pid: pid, cgroup: cgroup, container: container)
+            } catch {
+                // Not yet in the caller's defer: its cgroup would outlive the lab.
+                Daemon.stop(pid, timeout: .seconds(20))
+                DockerEngine.removeCgroups(named: cgroup)
+                throw error
+            }
         }
 
         func stopHostDocker(_ host: HostDocker) {
@@ -134,13 +123,13 @@ extension LabTests {
             #expect(Set(placed.filter { $0.service == "lab_probe" }.compactMap(\.node)) == ["b1", "b2"])
 
             // The master's container fetches the service by name over the federation.
-            let fetched = try exec(fixture, "master", service: "lab_client", ["wget", "-qO-", "http://web/"])
+            let fetched = try fixture.lab.execInTask("master", service: "lab_client", ["wget", "-qO-", "http://web/"])
             #expect(fetched.stdout.contains(Self.page), "client → web: \(fetched.stdout) \(fetched.stderr)")
             // A container on A1 reaches its own domain's camera; companyB's containers do not.
-            let own = try exec(fixture, "a1", service: "lab_web", ["nc", "-w", "3", camera, "8080"])
+            let own = try fixture.lab.execInTask("a1", service: "lab_web", ["nc", "-w", "3", camera, "8080"])
             #expect(own.stdout.contains("camera-frame"), "a1's container → camera: \(own.stdout) \(own.stderr)")
             for node in ["b1", "b2"] {
-                let other = try exec(fixture, node, service: "lab_probe", ["nc", "-w", "3", camera, "8080"])
+                let other = try fixture.lab.execInTask(node, service: "lab_probe", ["nc", "-w", "3", camera, "8080"])
                 #expect(!other.stdout.contains("camera-frame"), "\(node)'s container reached companyA's camera")
             }
             // Other domains only as the policy allows the container's node: a1 exposes the
@@ -148,13 +137,13 @@ extension LabTests {
             let a1Address = try #require(try fixture.nodes().first { $0.name == "a1" }?.address.description)
             try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(camera):8080", "--port", "8554"])
             try fixture.setPolicy(Self.policy)
-            let crisis = try exec(fixture, "master", service: "lab_client", ["nc", "-w", "3", a1Address, "8554"])
+            let crisis = try fixture.lab.execInTask("master", service: "lab_client", ["nc", "-w", "3", a1Address, "8554"])
             #expect(crisis.stdout.contains("camera-frame"), "master's container → a1's exposure: \(crisis.stdout) \(crisis.stderr)")
-            let companyB = try exec(fixture, "b1", service: "lab_probe", ["nc", "-w", "3", a1Address, "8554"])
+            let companyB = try fixture.lab.execInTask("b1", service: "lab_probe", ["nc", "-w", "3", a1Address, "8554"])
             #expect(!companyB.stdout.contains("camera-frame"), "b1's container reached a1's exposure, which the policy denies b1")
             // … while what the policy gives b1 works from its container too (the master's DNS is built in).
             let masterAddress = try #require(try fixture.nodes().first { $0.isMaster }?.address.description)
-            let lookup = try exec(fixture, "b1", service: "lab_probe", ["nslookup", "camera.companya.fuse", masterAddress])
+            let lookup = try fixture.lab.execInTask("b1", service: "lab_probe", ["nslookup", "camera.companya.fuse", masterAddress])
             #expect(lookup.stdout.contains(a1Address), "b1's container asks the federation's DNS: \(lookup.stdout) \(lookup.stderr)")
 
             // The master stops and starts again: the Swarm, its stacks and the registry's images are kept.
@@ -182,11 +171,11 @@ extension LabTests {
             #expect(try fixture.fuse("master", ["ps", "bad"]).status != 0)
 
             // A1 leaves: drained, out of the Swarm, and its host exactly as before the join.
-            let a1SwarmID = try engine(fixture, "a1").swarmState().nodeID
+            let a1SwarmID = try fixture.lab.engine("a1").swarmState().nodeID
             try fixture.fuseOK("a1", ["leave"])
             let web = try tasks(fixture, "lab").filter { $0.service == "lab_web" }
             #expect(web.allSatisfy { $0.state != "running" }, "web is reported as not running: \(web)")
-            let swarmNodes = try engine(fixture, "master").run(["node", "ls", "-q"])
+            let swarmNodes = try fixture.lab.engine("master").run(["node", "ls", "-q"])
             #expect(a1SwarmID != nil && !swarmNodes.contains(a1SwarmID ?? "?"), "a1 is out of the Swarm: \(swarmNodes)")
             #expect(try fixture.lab.snapshot("a1") == a1Before)
 
@@ -208,9 +197,9 @@ extension LabTests {
             try fixture.fuseOK("master", ["undeploy", "lab"])
             #expect(try tasks(fixture).isEmpty)
             let stackContainers = ["ps", "-aq", "--filter", "label=\(SwarmStacks.stackLabel)=lab"]
-            #expect(try engine(fixture, "master").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no container of the stack left on the master")
+            #expect(try fixture.lab.engine("master").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no container of the stack left on the master")
             #expect(waitUntil(timeout: .seconds(15)) {
-                (try? engine(fixture, "b1").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty) == true
+                (try? fixture.lab.engine("b1").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty) == true
             }, "b1 removed the stack's containers")
         }
     }

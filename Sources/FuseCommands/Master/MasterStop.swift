@@ -67,7 +67,5 @@ extension MasterState {
         return true
     }
 
-    func lastLogLine() -> String? {
-        (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
-    }
+    func lastLogLine() -> String? { Daemon.lastLine(of: logPath) }
 }

@@ -114,7 +114,7 @@ struct JoinCommand: AsyncParsableCommand {
         }
         await overTunnel.shutdown()
         guard Daemon.isAlive(pid) else {
-            throw CommandFailure("the agent stopped: \(state.status()?.error ?? Self.lastLine(of: state.agentLogPath) ?? "see \(state.agentLogPath)")")
+            throw CommandFailure("the agent stopped: \(state.status()?.error ?? Daemon.lastLine(of: state.agentLogPath) ?? "see \(state.agentLogPath)")")
         }
         guard up else {
             throw CommandFailure("the tunnel to \(map.masterAddress) carried no traffic within \(timeout) s: \(state.status()?.error ?? "is UDP to the master's WireGuard port blocked?")")
@@ -125,10 +125,6 @@ struct JoinCommand: AsyncParsableCommand {
             try await Preconditions.workloadsReady(state, pid: pid, timeout: .seconds(timeout))
             clock.done("ready for workloads: engine in the Swarm, labelled \(map.node.domain)/\(map.node.name)")
         }
-    }
-
-    static func lastLine(of path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
     }
 
     struct JoinResult: Encodable {

@@ -151,9 +151,7 @@ struct UndeployCommand: AsyncParsableCommand {
             let clock = StepClock(quiet: options.json)
             clock.begin("removing stack \(stack)")
             try context.stacks.remove(stack: stack)
-            let gone = await waitFor(.seconds(timeout), every: .milliseconds(200)) {
-                ((try? context.stacks.isGone(stack: stack)) ?? false) && ((try? context.stacks.tasks(stack: stack)) ?? []).isEmpty
-            }
+            let gone = await waitFor(.seconds(timeout), every: .milliseconds(200)) { (try? context.stacks.isGone(stack: stack)) ?? false }
             guard gone else { throw CommandFailure("stack \(stack) was not gone within \(timeout) s; see `fuse ps \(stack) --all`") }
             clock.done("removed")
             if options.json { return Console.json(["undeployed": stack]) }
