@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.20.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
@@ -44,6 +45,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         // Every node: enrolment, reconcile loop, cache, leave.
         .target(name: "FuseAgent", dependencies: [
@@ -71,7 +73,7 @@ let package = Package(
         .testTarget(name: "FuseModelTests", dependencies: ["FuseModel", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem"]),
         .testTarget(name: "FuseControlTests", dependencies: [
-            "FuseControl", "FuseModel",
+            "FuseControl", "FuseModel", "FuseSystem",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

@@ -53,6 +53,8 @@ public actor Agent {
     let reconciler: Reconciler
     let logger: Logger
     let repairInterval: Duration
+    /// Folders whose logs this daemon keeps bounded (LogRotation).
+    let logDirectories: [String]
     private var current: NetworkMap?
     private var masterReachable = false
     /// The last map version applied to the host without error (what heartbeats report).
@@ -65,13 +67,16 @@ public actor Agent {
     /// "ready" once the engine is in the Swarm; else what it waits for; nil without workloads.
     private var workloadState: String?
 
-    public init(state: NodeState, source: any MapSource, logger: Logger, role: SwarmRole = .worker, repairInterval: Duration = .seconds(5)) throws {
+    /// - Parameter logDirectories: More folders with logs to keep bounded, besides the node's own.
+    public init(state: NodeState, source: any MapSource, logger: Logger, role: SwarmRole = .worker, repairInterval: Duration = .seconds(5),
+                logDirectories: [String] = []) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
         self.reconciler = Reconciler(config: config, state: state, logger: logger)
         self.logger = logger
         self.repairInterval = repairInterval
+        self.logDirectories = [state.directory, state.registryDirectory] + logDirectories
         self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, logger: logger)
     }
 
@@ -131,6 +136,7 @@ public actor Agent {
         while !Task.isCancelled {
             await reconcile()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
+            LogRotation.rotate(LogRotation.logs(in: logDirectories))
             try await Task.sleep(for: repairInterval)
         }
     }

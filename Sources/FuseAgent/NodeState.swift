@@ -113,14 +113,7 @@ public enum StateFile {
     }
 
     static func write(data: Data, to path: String) throws {
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw SystemError("cannot write \(path)")
-        }
-        if rename(temporary, path) != 0 {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw SystemError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(data, to: path)
     }
 
     public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T {

@@ -95,7 +95,7 @@ public struct NodeTeardown: Sendable {
     public func removeHostObjects(interface: String, keepEngineData: Bool = false) {
         let engine = state.engine(interface: interface)
         if keepEngineData { engine.stop() } else { engine.remove() }
-        ImageRegistry(directory: state.registryDirectory, address: "").stop()
+        ImageRegistry(directory: state.registryDirectory, pullAddress: "").stop()
         let wireGuard = UserspaceWireGuard(interface: interface)
         wireGuard.stop(pid: state.pid(at: state.wireGuardPIDPath))
         // A wireguard-go not started by us (e.g. a previous run whose PID file was lost).

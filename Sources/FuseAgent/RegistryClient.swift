@@ -19,12 +19,17 @@ public struct RegistryClient: Sendable {
         "application/vnd.oci.image.index.v1+json",
     ].joined(separator: ", ")
 
-    /// Whether the registry has this repository and tag.
-    public func exists(_ image: ImageReference) async throws -> Bool {
-        let (status, _) = try await get("/v2/\(image.repository)/manifests/\(image.tag)", method: .HEAD, accept: Self.manifestTypes)
+    /// The content digest (`sha256:…`) that the registry gives this tag now, or nil when it
+    /// has no such tag. Deployments pin it, so that a tag moved later cannot change what runs.
+    public func digest(_ image: ImageReference) async throws -> String? {
+        let (status, headers, _) = try await send("/v2/\(image.repository)/manifests/\(image.tag)", method: .HEAD, accept: Self.manifestTypes)
         switch status {
-        case 200: return true
-        case 404: return false
+        case 200:
+            guard let digest = headers.first(name: "Docker-Content-Digest"), ImageReference.isDigest(digest) else {
+                throw ClientError.api(status: status, message: "the registry at \(host) gave no content digest for \(image)")
+            }
+            return digest
+        case 404: return nil
         default: throw ClientError.api(status: status, message: "the registry at \(host) answered HTTP \(status) for \(image)")
         }
     }
@@ -48,13 +53,18 @@ public struct RegistryClient: Sendable {
     }
 
     private func get(_ path: String, method: HTTPMethod = .GET, accept: String? = nil) async throws -> (Int, Data) {
+        let (status, _, body) = try await send(path, method: method, accept: accept)
+        return (status, body)
+    }
+
+    private func send(_ path: String, method: HTTPMethod, accept: String?) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: "http://\(host)\(path)")
         request.method = method
         if let accept { request.headers.add(name: "Accept", value: accept) }
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 8 << 20)
-            return (Int(response.status.code), Data(body.readableBytesView))
+            return (Int(response.status.code), response.headers, Data(body.readableBytesView))
         } catch {
             throw ClientError.unreachable("cannot reach the federation's registry at \(host): \(error)")
         }

@@ -74,8 +74,10 @@ actor WorkloadSupervisor {
     private func ensureRegistry(_ map: NetworkMap) throws {
         guard case .manager = role else { return }
         try Task.checkCancellation()
-        if let pid = try state.registry(master: map.masterAddress).ensureRunning() {
-            logger.info("started the image registry", metadata: ["pid": "\(pid)", "address": "\(SwarmPorts.registryHost(master: map.masterAddress))"])
+        let registry = state.registry(master: map.masterAddress)
+        let started = try registry.ensureRunning()
+        if !started.isEmpty {
+            logger.info("started the image registry", metadata: ["pids": "\(started)", "pull": "\(registry.pullAddress)", "push": "\(registry.pushAddress)"])
         }
     }
 
@@ -108,6 +110,6 @@ extension NodeState {
     }
 
     public func registry(master: IPv4Address) -> ImageRegistry {
-        ImageRegistry(directory: registryDirectory, address: SwarmPorts.registryHost(master: master))
+        ImageRegistry(directory: registryDirectory, pullAddress: SwarmPorts.registryHost(master: master))
     }
 }

@@ -38,7 +38,7 @@ extension ControlPlane {
         guard request.proto != .icmp else { throw APIError(400, "an exposure is tcp or udp") }
         guard request.port > 0, request.targetPort > 0 else { throw APIError(400, "bad port 0: use 1-65535") }
         let nodes = try store.nodes()
-        guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw APIError(404, "no node named \(nodeName)") }
+        guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw APIError(404, "no node named \(NameRule.echo(nodeName))") }
         // Nodes and exposures share one name space (NAME.DOMAIN.fuse).
         if let other = nodes.first(where: { $0.name.lowercased() == name.lowercased() }) {
             throw APIError(409, "\(other.name) is a node's name; an exposure needs a name of its own")
@@ -46,8 +46,8 @@ extension ControlPlane {
         if node.isMaster, request.proto == .tcp, request.port == config.apiPort {
             throw APIError(409, "tcp port \(request.port) on the master is the control plane's")
         }
-        if config.cidr.contains(request.target) {
-            throw APIError(400, "target \(request.target) is a VPN address; an exposure publishes a device of the node's LAN")
+        do { try ExposureTarget.check(request.target, federationRanges: config.federationRanges, ownAddresses: [node.address]) } catch {
+            throw APIError(400, "\(error)")
         }
         let exposure = Exposure(name: name, node: node.name, domain: node.domain, proto: request.proto, port: request.port,
                                 target: request.target, targetPort: request.targetPort)
@@ -67,7 +67,7 @@ extension ControlPlane {
         case .anonymous: throw APIError(401, "a credential is required")
         }
         guard try store.removeExposure(name, node: owner) else {
-            throw APIError(404, "no exposure named \(name)\(owner.map { " on \($0)" } ?? "")")
+            throw APIError(404, "no exposure named \(NameRule.echo(name))\(owner.map { " on \($0)" } ?? "")")
         }
         logger.info("exposure removed", metadata: ["exposure": "\(name)"])
         try await changed()
@@ -128,7 +128,7 @@ extension ControlPlane {
         let exposures = try store.exposures()
         let sourceName = request.source.hasPrefix("node:") ? String(request.source.dropFirst(5)) : request.source
         guard let source = nodes.first(where: { $0.name.lowercased() == sourceName.lowercased() }) else {
-            throw APIError(404, "no node named \(sourceName)")
+            throw APIError(404, "no node named \(NameRule.echo(sourceName))")
         }
         let destination: PolicyDestination
         let text = request.destination
@@ -138,7 +138,7 @@ extension ControlPlane {
         } else if let node = nodes.first(where: { $0.name.lowercased() == (named("node:") ?? text).lowercased() }), named("exposure:") == nil {
             destination = .node(node)
         } else {
-            throw APIError(404, "no exposure or node named \(text)")
+            throw APIError(404, "no exposure or node named \(NameRule.echo(text))")
         }
         if request.proto == .icmp, request.port != nil { throw APIError(400, "icmp has no port") }
         return try policy().decide(source: source, destination: destination, proto: request.proto, port: request.port, context: try policyContext(nodes))

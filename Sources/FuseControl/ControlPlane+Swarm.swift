@@ -58,7 +58,7 @@ public struct EngineSwarmControl: SwarmControl {
 extension ControlPlane {
     private func workloadNode(_ name: String) throws -> NodeRecord {
         guard let node = try store.nodes().first(where: { $0.name.lowercased() == name.lowercased() }) else {
-            throw APIError(404, "no node named \(name)")
+            throw APIError(404, "no node named \(NameRule.echo(name))")
         }
         guard node.runsWorkloads else { throw APIError(409, "node \(node.name) runs no workloads (it joined with --no-workloads, or the federation has none)") }
         return node

@@ -90,6 +90,7 @@ public final class ControlPlane: Sendable {
     /// The map version that the hub (the master's own agent) has applied.
     let hubApplied = MapVersionWatch(version: 0)
     let presence = Presence()
+    let joinLimits: JoinLimits
     /// `name.domain.fuse` → VPN address, for the DNS responder.
     let names = Mutex<[String: IPv4Address]>([:])
     let logger: Logger
@@ -108,6 +109,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
         self.now = now
         self.swarm = swarm
+        self.joinLimits = JoinLimits(now: now())
         self.watch = MapVersionWatch(version: try store.mapVersion())
         try refreshNames()
     }
@@ -119,23 +121,43 @@ public final class ControlPlane: Sendable {
 
     // MARK: Nodes
 
-    public func join(_ request: API.JoinRequest) async throws -> API.JoinResponse {
+    /// Enrols a node. `source` is the caller's address (refused attempts are limited per source).
+    public func join(_ request: API.JoinRequest, source: String? = nil) async throws -> API.JoinResponse {
+        let source = source ?? "unknown"
+        let tokenID = NameRule.echo(String(request.token.prefix { $0 != "." }))
+        if let wait = joinLimits.wait(source: source, tokenID: tokenID, now: now()) {
+            throw APIError(429, "too many refused joins from \(source) or for this token; try again in \(Int(wait.rounded(.up))) s")
+        }
         let name: String
         do { name = try NameRule.label(request.name, kind: "node") } catch { throw APIError(400, "\(error)") }
         let parts = request.token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, request.token.count <= 200 else { throw APIError(401, JoinRefusal.invalidToken.description) }
-        let secret = Secret.random(bytes: 32)
         let node: NodeRecord
+        let secret = Secret.random(bytes: 32)
         do {
+            guard parts.count == 2, request.token.count <= 200 else { throw JoinRefusal.invalidToken }
             node = try store.join(tokenID: String(parts[0]), secret: String(parts[1]), name: name, publicKey: request.publicKey,
                                   credentialDigest: Secret.digest(secret), cidr: config.cidr,
                                   engineRange: request.workloads == true ? config.engineCIDR : nil, now: now())
         } catch let refusal as JoinRefusal {
-            logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
             switch refusal {
-            case .nameTaken, .nameTakenByExposure, .keyTaken: throw APIError(409, refusal.description)
-            case .exhausted: throw APIError(503, refusal.description)
-            default: throw APIError(401, refusal.description)
+            case .nameTaken, .nameTakenByExposure, .keyTaken:
+                logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
+                throw APIError(409, refusal.description)
+            case .exhausted:
+                logger.error("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
+                throw APIError(503, refusal.description)
+            case .invalidToken:
+                // Unknown id or wrong secret: what guessing looks like. Limited and sparsely logged.
+                let (log, unlogged) = joinLimits.refused(source: source, tokenID: tokenID, now: now())
+                if log {
+                    logger.notice("join refused", metadata: ["node": "\(name)", "source": "\(source)", "reason": "\(refusal)",
+                                                             "unlogged": "\(unlogged)"])
+                }
+                throw APIError(401, refusal.description)
+            default:
+                // The right secret of a token that expired, was revoked or is used up.
+                logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
+                throw APIError(401, refusal.description)
             }
         }
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
@@ -215,7 +237,7 @@ public final class ControlPlane: Sendable {
     public func removeNode(_ name: String) async throws {
         guard name.lowercased() != config.nodeName.lowercased() else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
         removeFromSwarm(name)
-        guard try store.removeNode(name) else { throw APIError(404, "no node named \(name)") }
+        guard try store.removeNode(name) else { throw APIError(404, "no node named \(NameRule.echo(name))") }
         await presence.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
@@ -259,7 +281,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func revokeToken(_ id: String) throws {
-        guard try store.revokeToken(id) else { throw APIError(404, "no token with id \(id)") }
+        guard try store.revokeToken(id) else { throw APIError(404, "no token with id \(NameRule.echo(id))") }
         logger.info("token revoked", metadata: ["token": "\(id)"])
     }
 

@@ -9,6 +9,8 @@ import NIOCore
 public struct FuseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
+    /// The client's address (nil in in-process tests).
+    public let source: String?
 
     public enum Caller: Sendable, Equatable {
         case anonymous
@@ -20,30 +22,47 @@ public struct FuseRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        self.source = source.channel.remoteAddress?.ipAddress
     }
 
     public var maxUploadSize: Int { Self.bodyLimit }
     public var requestDecoder: JSONDecoder { API.decoder() }
     public var responseEncoder: JSONEncoder { API.encoder() }
 
-    func requireNode() throws -> String {
+    /// The calling node's name; only on routes whose access is `.node` (checked before).
+    func node() throws -> String {
         guard case .node(let name) = caller else { throw HTTPError(.unauthorized, message: "a node credential is required") }
         return name
     }
 
-    func requireAdmin() throws {
-        guard caller == .admin else { throw HTTPError(.unauthorized, message: "the operator's credential is required") }
-    }
-
-    func requireAnyCredential() throws {
-        guard caller != .anonymous else { throw HTTPError(.unauthorized, message: "a credential is required") }
+    /// The one check of who may call a route, made before its handler runs.
+    func authorize(_ access: Access) throws {
+        switch (access, caller) {
+        case (.anyone, _), (.node, .node), (.admin, .admin), (.member, .node), (.member, .admin): return
+        case (.node, _): throw HTTPError(.unauthorized, message: "a node credential is required")
+        case (.admin, _): throw HTTPError(.unauthorized, message: "the operator's credential is required")
+        case (.member, _): throw HTTPError(.unauthorized, message: "a credential is required")
+        }
     }
 }
 
+/// Who may call a route.
+public enum Access: String, Sendable {
+    /// No credential needed (health, the CA, joining); a credential that is present must still be valid.
+    case anyone
+    /// A node's own credential; the route acts for that node only.
+    case node
+    /// The operator's credential.
+    case admin
+    /// A node's or the operator's credential.
+    case member
+}
+
 /// Refuses bodies over the limit from their Content-Length, before any handler reads them, and
-/// turns `APIError`s into HTTP errors.
+/// turns `APIError`s into HTTP errors; a full disk is logged and answered 507 with its reason.
 struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
     typealias Context = FuseRequestContext
+    let controlPlane: ControlPlane
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Context.bodyLimit {
@@ -53,6 +72,9 @@ struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw HTTPError(.init(code: error.status), message: error.message)
+        } catch let full as StorageFull {
+            controlPlane.logger.error("cannot store a change", metadata: ["route": "\(request.method) \(request.uri.path)", "error": "\(full)"])
+            throw HTTPError(.init(code: 507), message: full.description)
         }
     }
 }
@@ -78,6 +100,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 }
 
+extension Request {
+    /// A query parameter that counts something (a version, seconds): absent is 0, anything but
+    /// a number from 0 up is refused.
+    func counter(_ name: String) throws -> Int64 {
+        guard let text = uri.queryParameters[name[...]] else { return 0 }
+        guard let value = Int64(text), value >= 0 else {
+            throw HTTPError(.badRequest, message: "bad \(name) \"\(NameRule.echo(String(text)))\": use a number from 0 up")
+        }
+        return value
+    }
+}
+
 /// JSON responses with the API's encoder.
 struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     let value: Value
@@ -94,6 +128,7 @@ struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
 public struct APIRoute: Hashable, Sendable, CustomStringConvertible {
     public let method: String
     public let path: String
+    public let access: Access
     public var description: String { "\(method) \(path)" }
 }
 
@@ -101,106 +136,99 @@ public enum ControlPlaneAPI {
     /// Builds the router for a control plane; also returns the list of routes it serves.
     public static func router(_ controlPlane: ControlPlane) -> (Router<FuseRequestContext>, [APIRoute]) {
         let router = Router(context: FuseRequestContext.self)
-        router.add(middleware: BodyLimitAndErrorsMiddleware())
+        router.add(middleware: BodyLimitAndErrorsMiddleware(controlPlane: controlPlane))
         router.add(middleware: AuthenticationMiddleware(controlPlane: controlPlane))
         var routes: [APIRoute] = []
-        func on<R: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping @Sendable (Request, FuseRequestContext) async throws -> R) {
-            routes.append(APIRoute(method: method.rawValue, path: path))
+        func on<R: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ access: Access,
+                                      _ handler: @escaping @Sendable (Request, FuseRequestContext) async throws -> R) {
+            routes.append(APIRoute(method: method.rawValue, path: path, access: access))
             // OpenAPI writes parameters as {name}; Hummingbird as :name.
             let routerPath = path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
-            router.on(RouterPath(routerPath), method: method, use: handler)
+            router.on(RouterPath(routerPath), method: method) { request, context in
+                try context.authorize(access)
+                return try await handler(request, context)
+            }
         }
 
-        on(.get, "/v1/health") { _, _ in
+        on(.get, "/v1/health", .anyone) { _, _ in
             JSONResponse(value: API.Health(status: "ok", federation: controlPlane.config.federation))
         }
-        on(.get, "/v1/ca") { _, _ in
+        on(.get, "/v1/ca", .anyone) { _, _ in
             Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: controlPlane.caPEM)))
         }
-        on(.post, "/v1/join") { request, context in
+        on(.post, "/v1/join", .anyone) { request, context in
             let body = try await request.decode(as: API.JoinRequest.self, context: context)
-            return JSONResponse(value: try await controlPlane.join(body), status: .created)
+            return JSONResponse(value: try await controlPlane.join(body, source: context.source), status: .created)
         }
-        on(.get, "/v1/map") { request, context in
-            let node = try context.requireNode()
-            let since = request.uri.queryParameters.get("since", as: Int64.self) ?? 0
-            let wait = min(max(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, 0), 60)
-            return JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(wait)))
+        on(.get, "/v1/map", .node) { request, context in
+            let node = try context.node()
+            let since = try request.counter("since")
+            let wait = min(try request.counter("wait"), 60)
+            return JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
         }
-        on(.post, "/v1/heartbeat") { request, context in
-            let node = try context.requireNode()
+        on(.post, "/v1/heartbeat", .node) { request, context in
+            let node = try context.node()
             let beat = try await request.decode(as: API.Heartbeat.self, context: context)
+            guard beat.mapVersion >= 0 else { throw HTTPError(.badRequest, message: "bad mapVersion \(beat.mapVersion): a map version is 0 or more") }
             await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
             return HTTPResponse.Status.noContent
         }
-        on(.post, "/v1/leave") { _, context in
-            try await controlPlane.leave(try context.requireNode())
+        on(.post, "/v1/leave", .node) { _, context in
+            try await controlPlane.leave(try context.node())
             return HTTPResponse.Status.noContent
         }
-        on(.get, "/v1/swarm") { _, context in
-            JSONResponse(value: try controlPlane.swarmJoin(node: try context.requireNode()))
+        on(.get, "/v1/swarm", .node) { _, context in
+            JSONResponse(value: try controlPlane.swarmJoin(node: try context.node()))
         }
-        on(.put, "/v1/swarm/node") { request, context in
-            let node = try context.requireNode()
+        on(.put, "/v1/swarm/node", .node) { request, context in
+            let node = try context.node()
             let body = try await request.decode(as: API.SwarmNode.self, context: context)
             try controlPlane.swarmJoined(node: node, id: body.id)
             return HTTPResponse.Status.noContent
         }
-        on(.post, "/v1/swarm/drain") { _, context in
-            JSONResponse(value: API.DrainResult(remaining: try await controlPlane.drain(node: try context.requireNode())))
+        on(.post, "/v1/swarm/drain", .node) { _, context in
+            JSONResponse(value: API.DrainResult(remaining: try await controlPlane.drain(node: try context.node())))
         }
-        on(.get, "/v1/status") { _, context in
-            try context.requireAnyCredential()
-            return JSONResponse(value: try await controlPlane.status())
+        on(.get, "/v1/status", .member) { _, _ in
+            JSONResponse(value: try await controlPlane.status())
         }
-        on(.get, "/v1/nodes") { _, context in
-            try context.requireAnyCredential()
-            return JSONResponse(value: try await controlPlane.nodes())
+        on(.get, "/v1/nodes", .member) { _, _ in
+            JSONResponse(value: try await controlPlane.nodes())
         }
-        on(.delete, "/v1/nodes/{name}") { _, context in
-            try context.requireAdmin()
+        on(.delete, "/v1/nodes/{name}", .admin) { _, context in
             try await controlPlane.removeNode(try context.parameters.require("name"))
             return HTTPResponse.Status.noContent
         }
-        on(.post, "/v1/tokens") { request, context in
-            try context.requireAdmin()
+        on(.post, "/v1/tokens", .admin) { request, context in
             let body = try await request.decode(as: API.TokenCreateRequest.self, context: context)
             return JSONResponse(value: try controlPlane.createToken(body), status: .created)
         }
-        on(.get, "/v1/tokens") { _, context in
-            try context.requireAdmin()
-            return JSONResponse(value: try controlPlane.tokens())
+        on(.get, "/v1/tokens", .admin) { _, _ in
+            JSONResponse(value: try controlPlane.tokens())
         }
-        on(.delete, "/v1/tokens/{id}") { _, context in
-            try context.requireAdmin()
+        on(.delete, "/v1/tokens/{id}", .admin) { _, context in
             try controlPlane.revokeToken(try context.parameters.require("id"))
             return HTTPResponse.Status.noContent
         }
-        on(.post, "/v1/exposures") { request, context in
-            try context.requireAnyCredential()
+        on(.post, "/v1/exposures", .member) { request, context in
             let body = try await request.decode(as: API.ExposeRequest.self, context: context)
             return JSONResponse(value: try await controlPlane.expose(body, caller: context.caller), status: .created)
         }
-        on(.delete, "/v1/exposures/{name}") { _, context in
-            try context.requireAnyCredential()
+        on(.delete, "/v1/exposures/{name}", .member) { _, context in
             try await controlPlane.unexpose(try context.parameters.require("name"), caller: context.caller)
             return HTTPResponse.Status.noContent
         }
-        on(.get, "/v1/services") { _, context in
-            try context.requireAnyCredential()
-            return JSONResponse(value: try controlPlane.services())
+        on(.get, "/v1/services", .member) { _, _ in
+            JSONResponse(value: try controlPlane.services())
         }
-        on(.get, "/v1/policy") { _, context in
-            try context.requireAdmin()
-            return JSONResponse(value: try controlPlane.policyInfo())
+        on(.get, "/v1/policy", .admin) { _, _ in
+            JSONResponse(value: try controlPlane.policyInfo())
         }
-        on(.put, "/v1/policy") { request, context in
-            try context.requireAdmin()
+        on(.put, "/v1/policy", .admin) { request, context in
             let body = try await request.decode(as: API.PolicyBody.self, context: context)
             return JSONResponse(value: try await controlPlane.setPolicy(body.text))
         }
-        on(.post, "/v1/policy/test") { request, context in
-            try context.requireAdmin()
+        on(.post, "/v1/policy/test", .admin) { request, context in
             let body = try await request.decode(as: API.PolicyTestRequest.self, context: context)
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }

@@ -33,6 +33,11 @@ public struct MasterConfig: Codable, Equatable, Sendable {
         self.overlayCIDR = overlayCIDR
     }
 
+    /// The federation's own ranges, which no exposure may point into.
+    public var federationRanges: [(name: String, range: IPv4CIDR)] {
+        [("VPN", cidr)] + [("engine", engineCIDR), ("overlay", overlayCIDR)].compactMap { name, range in range.map { (name, $0) } }
+    }
+
     public var facts: FederationFacts {
         FederationFacts(name: federation, cidr: cidr, endpointHost: endpoint, wireGuardPort: wireGuardPort, apiPort: apiPort)
     }

@@ -1,22 +1,39 @@
 import Foundation
 import FuseModel
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// Runs the control plane (HTTPS on all addresses at the API port) together with other
 /// services of the master process (its own agent) until SIGTERM or SIGINT.
 public enum MasterServer {
-    public static func run(state: MasterState, controlPlane: ControlPlane, services: [any Service], logger: Logger, onRunning: @escaping @Sendable () async -> Void) async throws {
+    public static func run(state: MasterState, controlPlane: ControlPlane, services: [any Service], logger: Logger,
+                           bounds: ConnectionBounds = .fromEnvironment(), onRunning: @escaping @Sendable () async -> Void) async throws {
         let (router, _) = ControlPlaneAPI.router(controlPlane)
         let app = Application(
             router: router,
-            server: try .tls(.http1(), tlsConfiguration: try state.tlsConfiguration()),
+            server: try server(tls: try state.tlsConfiguration(), bounds: bounds),
             configuration: .init(address: .hostname("0.0.0.0", port: Int(controlPlane.config.apiPort)), serverName: nil),
             services: services,
             onServerRunning: { _ in await onRunning() },
             logger: logger)
         try await app.runService()
+    }
+
+    /// HTTP/1.1 (over TLS unless `tls` is nil, as in tests) within `bounds`.
+    public static func server(tls: TLSConfiguration?, bounds: ConnectionBounds) throws -> HTTPServerBuilder {
+        let counter = ConnectionCounter()
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [
+                SourceLimitHandler(counter: counter, limit: bounds.maxConnectionsPerSource),
+                HeaderTimeoutHandler(timeout: bounds.headerTimeout),
+            ],
+            idleTimeout: TimeAmount(bounds.idleTimeout)))
+        guard let tls else { return http }
+        return try .tls(http, tlsConfiguration: tls)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import FuseModel
+import FuseSystem
 import NIOSSL
 import X509
 
@@ -92,9 +93,7 @@ public struct MasterState: Sendable {
     }
 
     private func write(_ text: String, to path: String, mode: Int) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw MasterStateError("cannot write \(path)")
-        }
+        try AtomicFile.write(Data(text.utf8), to: path, mode: mode)
     }
 }
 

@@ -59,6 +59,7 @@ public protocol FederationStore: Sendable {
     func setSwarmID(_ id: String?, of node: String) throws
     func swarmID(of node: String) throws -> String?
     func nodes() throws -> [NodeRecord]
+    /// The digest of a node's credential; `node` must be spelled exactly as stored.
     func credentialDigest(of node: String) throws -> String?
     func removeNode(_ name: String) throws -> Bool
     func addToken(_ token: JoinToken) throws
@@ -74,15 +75,41 @@ public protocol FederationStore: Sendable {
     func policy() throws -> StoredPolicy?
 }
 
+/// The master's state dir has no room for a change; nothing was changed.
+public struct StorageFull: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let freeBytes: Int64?
+
+    public init(path: String) {
+        self.path = path
+        var stats = statvfs()
+        freeBytes = statvfs(path, &stats) == 0 ? Int64(stats.f_bavail) * Int64(stats.f_frsize) : nil
+    }
+
+    public var description: String {
+        "no space left in the master's state dir \(path) (\(freeBytes.map { "\($0) bytes" } ?? "unknown space") free); nothing was changed"
+    }
+}
+
 /// SQLite (GRDB, WAL) under the master's state dir.
 public final class SQLiteFederationStore: FederationStore {
     private let db: DatabasePool
+    private let path: String
 
     public init(path: String) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
+        self.path = path
         db = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(db)
+    }
+
+    /// One write transaction: all of it or nothing (SQLite rolls back on any error). A full
+    /// disk becomes `StorageFull`, naming the folder and its free space.
+    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        do { return try db.write(updates) } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw StorageFull(path: (path as NSString).deletingLastPathComponent)
+        }
     }
 
     private static var migrator: DatabaseMigrator {
@@ -132,11 +159,11 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func register(master: NodeRecord, credentialDigest: String) throws {
-        try db.write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
+        try write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
     }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?, now: Date) throws -> NodeRecord {
-        try db.write { db in
+        try write { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
             switch token.state(at: now) {
             case .valid: break
@@ -182,11 +209,12 @@ public final class SQLiteFederationStore: FederationStore {
     public func nodes() throws -> [NodeRecord] { try db.read(Self.nodes) }
 
     public func credentialDigest(of node: String) throws -> String? {
-        try db.read { try String.fetchOne($0, sql: "SELECT credential_digest FROM node WHERE name = ?", arguments: [node]) }
+        // A credential names its node exactly as the master issued it: no case folding here.
+        try db.read { try String.fetchOne($0, sql: "SELECT credential_digest FROM node WHERE name = ? COLLATE BINARY", arguments: [node]) }
     }
 
     public func setSwarmID(_ id: String?, of node: String) throws {
-        try db.write { try $0.execute(sql: "UPDATE node SET swarm_id = ? WHERE name = ?", arguments: [id, node]) }
+        try write { try $0.execute(sql: "UPDATE node SET swarm_id = ? WHERE name = ?", arguments: [id, node]) }
     }
 
     public func swarmID(of node: String) throws -> String? {
@@ -194,7 +222,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func removeNode(_ name: String) throws -> Bool {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
             guard db.changesCount > 0 else { return false }
             try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [name])
@@ -204,7 +232,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func addToken(_ token: JoinToken) throws {
-        try db.write { db in
+        try write { db in
             try db.execute(
                 sql: "INSERT INTO token (id, secret_digest, domain, created_at, expires_at, max_uses, uses, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [token.id, token.secretDigest, token.domain, token.createdAt.timeIntervalSince1970,
@@ -227,7 +255,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func revokeToken(_ id: String) throws -> Bool {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE token SET revoked = 1 WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
@@ -238,7 +266,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func addExposure(_ exposure: Exposure) throws {
-        try db.write { db in
+        try write { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE name = ?", arguments: [exposure.node]) != nil else {
                 throw ExposureRefusal.unknownNode(exposure.node)
             }
@@ -258,7 +286,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func removeExposure(_ name: String, node: String?) throws -> Bool {
-        try db.write { db in
+        try write { db in
             if let node {
                 try db.execute(sql: "DELETE FROM exposure WHERE name = ? AND node = ?", arguments: [name, node])
             } else {
@@ -281,7 +309,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func setPolicy(_ text: String, now: Date) throws -> Int64 {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: "INSERT INTO policy (text, created_at) VALUES (?, ?)", arguments: [text, now.timeIntervalSince1970])
             let version = db.lastInsertedRowID
             try Self.bumpVersion(db)

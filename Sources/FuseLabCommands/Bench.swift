@@ -405,7 +405,8 @@ struct LifecycleBench {
             ("master wireguard-go (hub)", masterState + "/node/wireguard.pid", "wireguard-go"),
             ("master engine (dockerd)", masterEngine + "/docker.pid", "dockerd"),
             ("master engine (containerd)", masterEngine + "/exec/containerd/containerd.pid", "containerd"),
-            ("master image registry", masterState + "/node/registry/registry.pid", "docker-registry"),
+            ("master image registry (pull side)", masterState + "/node/registry/registry.pid", "docker-registry"),
+            ("master image registry (push side)", masterState + "/node/registry/registry-push.pid", "docker-registry"),
         ].map(Self.memoryRow)
         let a1Rows = try [
             ("a1 agent (fuse agent run)", a1State + "/node/agent.pid", "agent\0run"),

@@ -32,6 +32,14 @@ public struct ImageReference: Sendable, Equatable, Hashable, CustomStringConvert
 
     /// The full reference, e.g. `100.64.0.1:5000/web:latest`.
     public var description: String { "\(registry)/\(repository):\(tag)" }
+
+    /// The reference pinned to a content digest: `100.64.0.1:5000/web:latest@sha256:…`.
+    public func pinned(_ digest: String) -> String { "\(description)@\(digest)" }
+
+    /// Whether `text` is a SHA-256 content digest as registries give it.
+    public static func isDigest(_ text: String) -> Bool {
+        text.wholeMatch(of: #/sha256:[0-9a-f]{64}/#) != nil
+    }
 }
 
 /// A compose file that passed FUSE's rules, rewritten for `docker stack deploy`.
@@ -68,7 +76,10 @@ public enum Compose {
     ///   - catalogue: The domains and nodes placement constraints may name.
     ///   - registry: The federation registry, e.g. `100.64.0.1:5000`.
     /// - Throws: `ComposeError` only.
-    public static func prepare(yaml: String, catalogue: PlacementCatalogue, registry: String) throws -> PreparedStack {
+    ///   - digests: Content digests by image; a service whose image has one is pinned to it
+    ///     (`fuse deploy` reads them from the registry after a first pass).
+    public static func prepare(yaml: String, catalogue: PlacementCatalogue, registry: String,
+                               digests: [ImageReference: String] = [:]) throws -> PreparedStack {
         var root = try document(yaml)
         let version = try checkedVersion(root["version"])
         try checkVolumeDefinitions(root["volumes"])
@@ -90,7 +101,7 @@ public enum Compose {
                 throw subject.error("the definition must be a mapping")
             }
             try refuseHostAccess(definition, subject)
-            images.insert(try rewriteImage(&definition, registry: registry, subject))
+            images.insert(try rewriteImage(&definition, registry: registry, digests: digests, subject))
             try checkVolumes(definition["volumes"], subject)
             try rewritePorts(&definition, subject)
             try rewriteDeploy(&definition, catalogue: catalogue, subject)
@@ -263,8 +274,9 @@ extension Compose {
 // MARK: - Images (rule 5)
 
 extension Compose {
-    /// Pins the service's image to the federation registry with an explicit tag.
-    private static func rewriteImage(_ definition: inout Node.Mapping, registry: String, _ subject: Subject) throws -> ImageReference {
+    /// Pins the service's image to the federation registry with an explicit tag (and its digest, when known).
+    private static func rewriteImage(_ definition: inout Node.Mapping, registry: String, digests: [ImageReference: String],
+                                     _ subject: Subject) throws -> ImageReference {
         guard let node = definition["image"] else {
             throw subject.error("\"image\" is missing; images come from the federation registry: fuse image push / fuse image import")
         }
@@ -272,7 +284,7 @@ extension Compose {
             throw subject.error("image \"\(describe(node))\" must be a non-empty string")
         }
         let image = try imageReference(text, registry: registry, subject)
-        definition["image"] = string(image.description)
+        definition["image"] = string(digests[image].map(image.pinned) ?? image.description)
         return image
     }
 

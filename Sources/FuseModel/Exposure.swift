@@ -80,3 +80,46 @@ public struct NodeFirewall: Codable, Equatable, Sendable {
         self.forward = forward
     }
 }
+
+/// Which addresses an exposure may publish: a unicast device of the exposing node's LAN, never
+/// something that would open the node itself or the federation (loopback, the unspecified or a
+/// broadcast address, multicast, link-local, the node's own addresses, the VPN, engine or
+/// overlay ranges).
+public enum ExposureTarget {
+    public struct Refused: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    static let special: [(IPv4CIDR, String)] = [
+        ("0.0.0.0/8", "an unspecified (\"this network\") address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved or broadcast address"),
+    ].compactMap { text, what in (try? IPv4CIDR(parsing: text)).map { ($0, what) } }
+
+    /// Checks `target` for a node.
+    /// - Parameters:
+    ///   - federationRanges: The VPN range and the engine and overlay ranges, by name.
+    ///   - ownAddresses: Addresses of the exposing node itself.
+    ///   - lan: The node's LAN subnets, when known (on the node); the target must be a host of one.
+    public static func check(_ target: IPv4Address, federationRanges: [(name: String, range: IPv4CIDR)],
+                             ownAddresses: [IPv4Address], lan: [IPv4CIDR]? = nil) throws {
+        func refuse(_ reason: String) -> Refused {
+            Refused(description: "target \(target) is \(reason); an exposure publishes one device of the node's LAN")
+        }
+        if let (_, what) = special.first(where: { $0.0.contains(target) }) { throw refuse(what) }
+        if let (name, range) = federationRanges.first(where: { $0.range.contains(target) }) {
+            throw refuse("in the federation's \(name) range \(range)")
+        }
+        if ownAddresses.contains(target) { throw refuse("an address of the node itself") }
+        guard let lan else { return }
+        guard let subnet = lan.first(where: { $0.contains(target) }) else {
+            let subnets = lan.isEmpty ? "none" : lan.map(\.description).joined(separator: ", ")
+            throw refuse("not in the node's LAN (\(subnets))")
+        }
+        if subnet.prefixLength <= 30, target == subnet.network || target == subnet.broadcast {
+            throw refuse("the \(target == subnet.network ? "network" : "broadcast") address of \(subnet)")
+        }
+    }
+}

@@ -11,16 +11,22 @@ public enum NameRule {
         let lower = name.lowercased()
         let allowed = lower.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
         guard !lower.isEmpty, lower.count <= 63, allowed, lower.first != "-", lower.last != "-" else {
-            throw Invalid(description: "bad \(kind) name \"\(name)\": use 1-63 letters, digits or '-', not starting or ending with '-'")
+            throw Invalid(description: "bad \(kind) name \"\(echo(name))\": use 1-63 letters, digits or '-', not starting or ending with '-'")
         }
         return name
+    }
+
+    /// A value someone typed, as an error message may repeat it: at most 64 characters, so
+    /// that a huge input is never echoed back (or logged) in full.
+    public static func echo(_ value: String) -> String {
+        value.count <= 64 ? value : String(value.prefix(64)) + "…(\(value.count) characters)"
     }
 
     /// Linux interface names: 1–15 characters, no '/', ':' or whitespace.
     public static func interface(_ name: String) throws -> String {
         let bad = name.contains { $0 == "/" || $0 == ":" || $0.isWhitespace || !$0.isASCII }
         guard !name.isEmpty, name.utf8.count <= 15, !bad, name != ".", name != ".." else {
-            throw Invalid(description: "bad interface name \"\(name)\": use 1-15 ASCII characters without '/', ':' or spaces")
+            throw Invalid(description: "bad interface name \"\(echo(name))\": use 1-15 ASCII characters without '/', ':' or spaces")
         }
         return name
     }
@@ -40,7 +46,7 @@ public enum NameRule {
         let isNumericOnly = host.allSatisfy { $0.isNumber || $0 == "." }
         guard !host.isEmpty, host.count <= 253, !isNumericOnly,
               labels.allSatisfy({ (try? label(String($0), kind: "host")) != nil })
-        else { throw Invalid(description: "bad endpoint host \"\(host)\": use an IPv4 address or a DNS name") }
+        else { throw Invalid(description: "bad endpoint host \"\(echo(host))\": use an IPv4 address or a DNS name") }
         return host.lowercased()
     }
 }

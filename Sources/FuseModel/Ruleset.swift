@@ -18,8 +18,13 @@ public enum NodeRuleset {
         let table = tableName(interface: interface)
         let iif = "iifname \"\(interface)\""
         let oif = "oifname \"\(interface)\""
+        // The node's VPN address is reachable through the tunnel only (and from the node itself
+        // and its own containers): a LAN device with a route to the VPN range via this node
+        // gets nothing, whatever listens on that address.
+        let local = ["lo", interface] + (containers?.bridges ?? [])
         var input = [
             "type filter hook input priority filter; policy accept;",
+            "ip daddr \(address) iifname != \(names(local)) drop",
             "\(iif) ip saddr != \(cidr) drop",
             "\(iif) ct state established,related accept",
         ]
@@ -46,7 +51,12 @@ public enum NodeRuleset {
             }
         }
         forward += exposureAccepts
-        if let containers { forward.append("iifname \(names(containers.bridges)) \(oif) accept") }
+        if let containers {
+            let bridges = names(containers.bridges)
+            forward.append("iifname \(bridges) \(oif) accept")
+            // Nothing from a LAN is forwarded to the containers but answers to what they sent.
+            forward += ["oifname \(bridges) ct state established,related accept", "oifname \(bridges) iifname != \(bridges) drop"]
+        }
         forward += ["\(iif) drop", "\(oif) drop"]
 
         var chains = [chain("input", input), chain("forward", forward)]

@@ -92,6 +92,9 @@ public struct SwarmJoin: Codable, Equatable, Sendable {
 extension SwarmPorts {
     /// `ADDRESS:5000`, as images and `--insecure-registry` name it.
     public static func registryHost(master: IPv4Address) -> String { "\(master):\(registry)" }
+
+    /// Where the operator pushes: the master's loopback only (no node can reach it).
+    public static let registryPushHost = "127.0.0.1:5001"
 }
 
 /// The federation's engine range (a /24 per node) and overlay pool (a /24 per deployment's

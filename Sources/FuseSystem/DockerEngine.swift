@@ -211,59 +211,94 @@ public struct DockerEngine: Sendable {
 }
 
 /// The federation's image registry on the master (Debian's `docker-registry`, distribution
-/// 2.8): listens on the master's VPN address only, stores under the master's state dir.
+/// 2.8), as two processes over one storage folder under the master's state dir:
+/// - the *pull* side on the master's VPN address, read-only (`maintenance: readonly`), which
+///   nodes' engines pull from through the tunnel;
+/// - the *push* side on the master's loopback only, which the operator's `fuse image
+///   import|push` writes through. No node can add or replace an image.
 public struct ImageRegistry: Sendable {
     public let directory: String
-    public let address: String
+    /// `VPN_ADDRESS:5000`.
+    public let pullAddress: String
+    /// `127.0.0.1:5001`.
+    public let pushAddress: String
 
-    public init(directory: String, address: String) {
+    public init(directory: String, pullAddress: String, pushAddress: String = SwarmPorts.registryPushHost) {
         self.directory = directory
-        self.address = address
+        self.pullAddress = pullAddress
+        self.pushAddress = pushAddress
     }
 
-    var configFile: String { directory + "/config.yml" }
-    public var pidFile: String { directory + "/registry.pid" }
-    var logFile: String { directory + "/registry.log" }
-
-    public var pid: pid_t? {
-        Daemon.pid(inFile: pidFile)
+    /// One registry process.
+    struct Side {
+        let name: String
+        let address: String
+        let readOnly: Bool
     }
 
-    /// Starts the registry unless it runs; waits until it listens. Returns the PID when it
-    /// started one.
+    var sides: [Side] {
+        [Side(name: "registry", address: pullAddress, readOnly: true), Side(name: "registry-push", address: pushAddress, readOnly: false)]
+    }
+
+    var dataDirectory: String { directory + "/data" }
+    func configFile(_ side: Side) -> String { "\(directory)/\(side.name).yml" }
+    func pidFile(_ side: Side) -> String { "\(directory)/\(side.name).pid" }
+    func logFile(_ side: Side) -> String { "\(directory)/\(side.name).log" }
+
+    /// The PIDs of the running sides.
+    public var pids: [pid_t] {
+        sides.compactMap { Daemon.pid(inFile: pidFile($0)) }.filter(Daemon.isAlive)
+    }
+
+    /// The configuration of one side (distribution's YAML).
+    static func config(_ side: Side, dataDirectory: String) -> String {
+        """
+        version: 0.1
+        log:
+          level: warn
+          accesslog:
+            disabled: true
+        storage:
+          filesystem:
+            rootdirectory: \(dataDirectory)
+          delete:
+            enabled: \(!side.readOnly)
+          maintenance:
+            uploadpurging:
+              enabled: \(!side.readOnly)
+            readonly:
+              enabled: \(side.readOnly)
+        http:
+          addr: \(side.address)
+
+        """
+    }
+
+    /// Starts each side unless it runs; waits until it listens. Returns the PIDs it started.
     @discardableResult
-    public func ensureRunning(timeout: Duration = .seconds(20)) throws -> pid_t? {
-        if let pid, Daemon.isAlive(pid) { return nil }
+    public func ensureRunning(timeout: Duration = .seconds(20)) throws -> [pid_t] {
         guard let program = Executables.find("docker-registry") else {
             throw SystemError("docker-registry is not installed (Debian: apt-get install docker-registry)")
         }
-        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let config = """
-            version: 0.1
-            log:
-              level: warn
-              accesslog:
-                disabled: true
-            storage:
-              filesystem:
-                rootdirectory: \(directory)/data
-              delete:
-                enabled: true
-            http:
-              addr: \(address)
-
-            """
-        try Data(config.utf8).write(to: URL(fileURLWithPath: configFile))
-        let parts = address.split(separator: ":")
-        let pid = try Daemon.spawnAndWait([program, "serve", configFile], logFile: logFile, timeout: timeout) {
-            parts.count == 2 && UInt16(parts[1]).map { PortProbe.tcpOpen(host: String(parts[0]), port: $0) } == true
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var started: [pid_t] = []
+        for side in sides {
+            if let pid = Daemon.pid(inFile: pidFile(side)), Daemon.isAlive(pid) { continue }
+            try Data(Self.config(side, dataDirectory: dataDirectory).utf8).write(to: URL(fileURLWithPath: configFile(side)), options: .atomic)
+            let parts = side.address.split(separator: ":")
+            let pid = try Daemon.spawnAndWait([program, "serve", configFile(side)], logFile: logFile(side), timeout: timeout) {
+                parts.count == 2 && UInt16(parts[1]).map { PortProbe.tcpOpen(host: String(parts[0]), port: $0) } == true
+            }
+            try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile(side)), options: .atomic)
+            started.append(pid)
         }
-        try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile))
-        return pid
+        return started
     }
 
     public func stop() {
-        if let pid { Daemon.stop(pid) }
-        try? FileManager.default.removeItem(atPath: pidFile)
+        for side in sides {
+            if let pid = Daemon.pid(inFile: pidFile(side)) { Daemon.stop(pid) }
+            try? FileManager.default.removeItem(atPath: pidFile(side))
+        }
     }
 }

@@ -27,6 +27,20 @@ public struct HostNetwork: Sendable {
         }
     }
 
+    /// Every IPv4 address of this namespace with its link and connected subnet.
+    public func localAddresses() throws -> [LocalAddress] {
+        let json = try runner.check(["ip", "-j", "-4", "addr", "show"])
+        guard let entries = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else { return [] }
+        return entries.flatMap { entry -> [LocalAddress] in
+            guard let link = entry["ifname"] as? String else { return [] }
+            return ((entry["addr_info"] as? [[String: Any]]) ?? []).compactMap { info in
+                guard let local = (info["local"] as? String).flatMap(IPv4Address.init), let prefix = info["prefixlen"] as? Int,
+                      (0...32).contains(prefix) else { return nil }
+                return LocalAddress(link: link, address: local, subnet: IPv4CIDR(network: local, prefixLength: prefix))
+            }
+        }
+    }
+
     /// Gives the link exactly this one IPv4 address (with its connected route) and brings it up.
     public func configure(link: String, address: String, mtu: Int) throws {
         let current = try addresses(of: link)
@@ -40,6 +54,13 @@ public struct HostNetwork: Sendable {
     public func deleteLink(_ name: String) throws {
         if linkExists(name) { try runner.check(["ip", "link", "delete", "dev", name]) }
     }
+}
+
+/// An address of this host, on `link`, in `subnet`.
+public struct LocalAddress: Equatable, Sendable {
+    public let link: String
+    public let address: IPv4Address
+    public let subnet: IPv4CIDR
 }
 
 /// Reads and writes sysctls of the current network namespace (/proc/sys).

@@ -28,9 +28,11 @@ struct Harness: Sendable {
     let masterKey: WireGuardKey
 
     /// Runs `body` with a new harness and removes its directory afterwards.
+    /// With `directory`, the state lives there (the caller removes it); with `log`, the control
+    /// plane logs into it.
     static func with<T>(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil,
-                        _ body: (Harness) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-control-tests-\(UUID().uuidString)").path
+                        directory: String? = nil, log: RecordingLog? = nil, _ body: (Harness) async throws -> T) async throws -> T {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("fuse-control-tests-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = MasterState(stateDir: directory)
         let cidr = try IPv4CIDR(parsing: cidr)
@@ -44,8 +46,8 @@ struct Harness: Sendable {
         config.adminCredentialDigest = Secret.digest(adminSecret)
         let store = try SQLiteFederationStore(path: state.databasePath)
         let clock = TestClock()
-        var logger = Logger(label: "fuse-control-tests")
-        logger.logLevel = .critical
+        var logger = log.map { log in Logger(label: "fuse-control-tests") { _ in log } } ?? Logger(label: "fuse-control-tests")
+        logger.logLevel = log == nil ? .critical : .info
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(),
                                             logger: logger, swarm: swarm, now: { clock.now })
         let harness = Harness(directory: directory, config: config, clock: clock, controlPlane: controlPlane, store: store, masterKey: masterKey)
@@ -144,4 +146,24 @@ extension Harness {
             try await Task.sleep(for: .milliseconds(5))
         }
     }
+}
+
+/// A log handler that keeps what was logged, for tests that check a log line.
+final class RecordingLog: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let details = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        lock.withLock { lines.append("\(level) \(message) \(details)") }
+    }
+
+    var recorded: [String] { lock.withLock { lines } }
 }

@@ -117,7 +117,7 @@ extension TestClientProtocol {
             expectError(try await client.expose(API.ExposeRequest(name: "ping", proto: .icmp, port: 1, target: lan, targetPort: 1), bearer: workers.aCredential),
                         .badRequest, "an exposure is tcp or udp")
             expectError(try await client.expose(API.ExposeRequest(name: "loop", proto: .tcp, port: 80, target: IPv4Address("10.77.0.3")!, targetPort: 80), bearer: workers.aCredential),
-                        .badRequest, "target 10.77.0.3 is a VPN address; an exposure publishes a device of the node's LAN")
+                        .badRequest, "target 10.77.0.3 is in the federation's VPN range 10.77.0.0/24; an exposure publishes one device of the node's LAN")
             expectError(try await client.expose(API.ExposeRequest(name: "bad_name", proto: .tcp, port: 80, target: lan, targetPort: 80), bearer: workers.aCredential),
                         .badRequest)
             expectError(try await client.expose(API.ExposeRequest(name: "zero", proto: .tcp, port: 0, target: lan, targetPort: 80), bearer: workers.aCredential),

@@ -15,7 +15,7 @@ extension LabTests {
         static let policy = """
             {
               "rules": [
-                { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera", "exposure:camfeed", "exposure:a1web"] },
+                { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera", "exposure:camfeed"] },
                 { "name": "everyone pings the master", "from": ["*"], "to": ["node:master"], "proto": "icmp" },
                 { "name": "companyB uses its store", "from": ["domain:companyB"], "to": ["exposure:store"] }
               ]
@@ -101,8 +101,13 @@ extension LabTests {
             try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(try lan("cam")):\(Self.tcpPort)", "--port", "8554"])
             try fixture.fuseOK("a1", ["expose", "camfeed", "--target", "\(try lan("cam")):\(Self.udpPort)", "--proto", "udp", "--port", "9554"])
             try fixture.fuseOK("b1", ["expose", "store", "--target", "\(try lan("store")):\(Self.tcpPort)", "--port", "5432"])
-            // A service on the exposing node itself (its own LAN address).
-            try fixture.fuseOK("a1", ["expose", "a1web", "--target", "\(try lan("a1")):\(Self.tcpPort)", "--port", "8081"])
+            // Targets that would open the node itself or the federation are refused, one line each, nothing stored.
+            for target in [try lan("a1"), "127.0.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", vpn["b1"] ?? "", "192.0.2.7"] {
+                let refused = try fixture.fuse("a1", ["expose", "bad", "--target", "\(target):\(Self.tcpPort)"])
+                #expect(refused.status != 0 && refused.stderr.hasPrefix("fuse: error: target \(target) is "), "expose \(target): \(refused.stderr)")
+                #expect(refused.stderr.split(separator: "\n").count == 1, "one line: \(refused.stderr)")
+            }
+            #expect(!(try fixture.fuseOK("master", ["services"])).contains("bad"), "no refused exposure was stored")
             let policyFile = try fixture.scratchFile("policy.json", Self.policy)
             let stored = try fixture.json(API.PolicyInfo.self, try fixture.fuseOK("master", ["policy", "set", policyFile, "--json"]))
             #expect(stored.pendingOn == [], "policy set answers once every online node applies it")
@@ -111,7 +116,6 @@ extension LabTests {
             let federated: Set = ["master", "a1", "b1", "b2"]
             let exposures: [(name: String, node: String, proto: FlowProtocol, port: Int, allowedFrom: Set<String>)] = [
                 ("camera", "a1", .tcp, 8554, ["master"]), ("camfeed", "a1", .udp, 9554, ["master"]), ("store", "b1", .tcp, 5432, ["b2"]),
-                ("a1web", "a1", .tcp, 8081, ["master"]),
             ]
             var cells: [Cell] = []
             for source in domainOf.keys.sorted() {
@@ -141,6 +145,26 @@ extension LabTests {
             }
             let wrong = try mismatches(fixture, cells)
             #expect(wrong.isEmpty, "mismatching cells: \(wrong.map { "\($0.source)→\($0.target) \($0.proto)" })")
+
+            // LAN devices that route the VPN range via their own node reach nothing at a VPN
+            // address: not the node's ports, not the federation's services, not other nodes.
+            let api = fixture.lab.apiPort
+            let services: [(FlowProtocol, Int?)] = [(.tcp, Self.tcpPort), (.udp, Self.udpPort), (.icmp, nil), (.tcp, 5000), (.tcp, 2377), (.tcp, 7946), (.udp, 7946),
+                                                    (.udp, 53), (.tcp, 53), (.tcp, api)]
+            var routed: [Cell] = []
+            for (device, via, targets) in [("op", "master", ["master", "a1"]), ("cam", "a1", ["a1", "master"]), ("store", "b1", ["b1", "master"])] {
+                _ = try fixture.shell(device, "ip route add 100.64.0.0/16 via \(try lan(via))")
+                for target in targets {
+                    for (proto, port) in services {
+                        routed.append(Cell(source: device, target: "\(target) via \(via)", address: vpn[target] ?? "", proto: proto, port: port, expected: false))
+                    }
+                }
+                for exposure in exposures where exposure.node == via {
+                    routed.append(Cell(source: device, target: "\(exposure.name) via \(via)", address: vpn[via] ?? "", proto: exposure.proto, port: exposure.port, expected: false))
+                }
+            }
+            let routedWrong = try mismatches(fixture, routed)
+            #expect(routedWrong.isEmpty, "LAN devices with a route into the VPN reached: \(routedWrong.map { "\($0.source)→\($0.target) \($0.proto)/\($0.port ?? 0)" })")
 
             // Names: NAME.DOMAIN.fuse resolves over the federation, from any node.
             for source in ["master", "b1"] {

@@ -39,6 +39,24 @@ extension LabTests {
                     constraints: ["node.labels.fuse.domain == companyB"]
             """
 
+        /// One HTTP/1.1 request from a lab host (raw, through socat); returns the response, or "" without one.
+        static func http(_ fixture: LabFixture, from node: String, host: String, port: Int, _ requestLine: String, body: String = "",
+                         contentType: String = "application/octet-stream", headers: [String] = []) throws -> String {
+            let head = ["\(requestLine) HTTP/1.1", "Host: \(host):\(port)", "Content-Type: \(contentType)", "Content-Length: \(body.utf8.count)",
+                        "Connection: close"] + headers
+            let request = head.joined(separator: "\r\n") + "\r\n\r\n" + body
+            return try fixture.lab.exec(node, ["socat", "-t", "5", "-", "TCP:\(host):\(port),connect-timeout=3"], input: request, timeout: .seconds(20)).stdout
+        }
+
+        /// The content digest the registry gives a tag.
+        static func digest(_ fixture: LabFixture, from node: String, host: String, image: String, tag: String) throws -> String {
+            let answer = try http(fixture, from: node, host: host, port: 5000, "HEAD /v2/\(image)/manifests/\(tag)", headers: [
+                "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json",
+            ])
+            let header = answer.split(separator: "\r\n").first { $0.lowercased().hasPrefix("docker-content-digest:") }
+            return try #require(header.map { $0.dropFirst("docker-content-digest:".count).trimmingCharacters(in: .whitespaces) }, "no digest in \(answer)")
+        }
+
         func tasks(_ fixture: LabFixture, _ stack: String? = nil) throws -> [StackTask] {
             try fixture.json([StackTask].self, try fixture.fuseOK("master", ["ps", "--json"] + (stack.map { [$0] } ?? [])))
         }
@@ -113,11 +131,30 @@ extension LabTests {
             #expect(images.contains("labbox:1") && images.contains("hostbox:1"), "registry: \(images)")
             #expect(try fixture.fuse("master", ["image", "push", "nosuch:1", "--from", host.cli.socket]).status != 0)
 
+            // Nodes only pull: companyB's worker cannot add, replace or delete an image; the
+            // registry's write side listens on the master's loopback only.
+            let masterVPN = try #require(try fixture.nodes().first { $0.isMaster }?.address.description)
+            let labboxDigest = try Self.digest(fixture, from: "b1", host: masterVPN, image: "labbox", tag: "1")
+            #expect(try Self.http(fixture, from: "b1", host: masterVPN, port: 5000, "GET /v2/_catalog").hasPrefix("HTTP/1.1 200"), "nodes can pull")
+            for attempt in ["POST /v2/evil/blobs/uploads/", "POST /v2/labbox/blobs/uploads/", "DELETE /v2/labbox/manifests/\(labboxDigest)"] {
+                let status = try Self.http(fixture, from: "b1", host: masterVPN, port: 5000, attempt)
+                #expect(status.hasPrefix("HTTP/1.1 ") && !status.hasPrefix("HTTP/1.1 2"), "\(attempt) from b1: \(status)")
+            }
+            let manifest = #"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{},"layers":[]}"#
+            let replaced = try Self.http(fixture, from: "b1", host: masterVPN, port: 5000, "PUT /v2/labbox/manifests/1", body: manifest,
+                                         contentType: "application/vnd.docker.distribution.manifest.v2+json")
+            #expect(replaced.hasPrefix("HTTP/1.1 ") && !replaced.hasPrefix("HTTP/1.1 2"), "manifest PUT from b1: \(replaced)")
+            #expect(try Self.http(fixture, from: "b1", host: masterVPN, port: 5001, "GET /v2/").isEmpty, "the push side is not reachable over the VPN")
+            #expect(try Self.digest(fixture, from: "b1", host: masterVPN, image: "labbox", tag: "1") == labboxDigest, "the operator's image is unchanged")
+
             let file = try fixture.scratchFile("stack.yml", Self.stack)
             let started = ContinuousClock.now
             try fixture.fuseOK("master", ["deploy", "-f", file, "--name", "lab"])
             Swift.print("deploy to running tasks on three domains: \(ContinuousClock.now - started)")
             let placed = try tasks(fixture, "lab").filter { $0.state == "running" }
+            // Deployed by digest: a tag moved later cannot change what runs.
+            let pinned = try fixture.lab.engine("master").run(["service", "inspect", "lab_web", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"])
+            #expect(pinned.trimmingCharacters(in: .whitespacesAndNewlines) == "\(masterVPN):5000/labbox:1@\(labboxDigest)")
             #expect(placed.filter { $0.service == "lab_web" }.map { "\($0.node ?? "")/\($0.domain ?? "")" } == ["a1/companyA"])
             #expect(placed.filter { $0.service == "lab_client" }.map { $0.node ?? "" } == ["master"])
             #expect(Set(placed.filter { $0.service == "lab_probe" }.compactMap(\.node)) == ["b1", "b2"])

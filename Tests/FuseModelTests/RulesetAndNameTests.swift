@@ -11,6 +11,7 @@ import Testing
             table inet fuse_fl_a1 {
               chain input {
                 type filter hook input priority filter; policy accept;
+                ip daddr 100.64.0.2 iifname != { "lo", "fl-a1" } drop
                 iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
                 iifname "fl-a1" ct state established,related accept
                 iifname "fl-a1" drop
@@ -56,6 +57,7 @@ import Testing
             table inet fuse_fl_a1 {
               chain input {
                 type filter hook input priority filter; policy accept;
+                ip daddr 100.64.0.2 iifname != { "lo", "fl-a1" } drop
                 iifname "fl-a1" ip saddr != 100.64.0.0/16 drop
                 iifname "fl-a1" ct state established,related accept
                 iifname "fl-a1" ip saddr 100.64.0.3 meta l4proto tcp accept
@@ -99,6 +101,7 @@ import Testing
             table inet fuse_fuse0 {
               chain input {
                 type filter hook input priority filter; policy accept;
+                ip daddr 100.64.0.1 iifname != { "lo", "fuse0" } drop
                 iifname "fuse0" ip saddr != 100.64.0.0/16 drop
                 iifname "fuse0" ct state established,related accept
                 iifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } tcp dport 53 accept

@@ -134,5 +134,11 @@ struct WorkloadTests {
         #expect(lines.contains(#"ip saddr 10.213.1.0/24 oifname != { "fl-a1-d", "fl-a1-g" } masquerade"#))
         #expect(lines.contains("type nat hook postrouting priority srcnat; policy accept;"))
         #expect(!lines.contains { $0.hasPrefix(#"iifname "fl-a1""#) && $0.contains("fl-a1-d") }, "nothing from the VPN to the containers")
+        // The node's VPN address: through the tunnel, from the node itself and from its own containers only.
+        #expect(lines.contains(#"ip daddr 100.64.0.2 iifname != { "lo", "fl-a1", "fl-a1-d", "fl-a1-g" } drop"#))
+        // From a LAN to the containers: only answers to what they sent.
+        let answers = lines.firstIndex(of: #"oifname { "fl-a1-d", "fl-a1-g" } ct state established,related accept"#)
+        let fromLAN = lines.firstIndex(of: #"oifname { "fl-a1-d", "fl-a1-g" } iifname != { "fl-a1-d", "fl-a1-g" } drop"#)
+        #expect(answers != nil && fromLAN != nil && answers! < fromLAN!, "\(text)")
     }
 }

@@ -27,7 +27,8 @@ struct MasterRun: AsyncParsableCommand {
             let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger, swarm: swarm)
             try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
             let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
-                                  logger: options.logger("fuse.agent", daemon: true), role: .manager(overlayPool: config.overlayCIDR ?? config.cidr))
+                                  logger: options.logger("fuse.agent", daemon: true), role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
+                                  logDirectories: [state.directory])
             logger.info("control plane starting", metadata: ["port": "\(config.apiPort)", "federation": "\(config.federation)"])
             try await MasterServer.run(state: state, controlPlane: controlPlane, services: [
                 AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),

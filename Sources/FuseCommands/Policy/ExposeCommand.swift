@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FuseAgent
 import FuseModel
+import FuseSystem
 
 struct ExposeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,12 +38,28 @@ struct ExposeCommand: AsyncParsableCommand {
             guard parts.count == 2, let address = IPv4Address(parts[0]), let targetPort = Int(parts[1]) else {
                 throw CommandFailure("bad --target \(target): use IP:PORT, e.g. 192.168.10.11:554")
             }
+            if node == nil || node?.lowercased() == (try? options.nodeState.loadConfig())?.name.lowercased() {
+                try Self.checkOnThisHost(address, options: options)
+            }
             let request = API.ExposeRequest(
                 name: name, proto: proto, port: try NameRule.port(port ?? targetPort, kind: "exposed"), target: address,
                 targetPort: try NameRule.port(targetPort, kind: "target"), node: node)
             let exposure: Exposure = try await Clients.with(try Clients.any(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
             if options.json { return Console.json(exposure) }
             print("exposed \(exposure.name) (\(exposure.proto.rawValue)) of \(exposure.node) at port \(exposure.port) → \(exposure.target):\(exposure.targetPort); name \(exposure.name).\(exposure.domain).fuse".lowercased())
+        }
+    }
+
+    /// On the exposing node itself: the target must be a device of one of its LANs (a subnet of
+    /// a link that is not FUSE's own), not an address of the node. The master checks the rest.
+    static func checkOnThisHost(_ target: IPv4Address, options: GlobalOptions) throws {
+        let interface = (try? options.nodeState.loadConfig())?.interface ?? ""
+        let engine = EngineNames(interface: interface)
+        let fuseLinks: Set = ["lo", interface, engine.bridge, engine.gatewayBridge]
+        let local = try HostNetwork().localAddresses()
+        let lan = local.filter { !fuseLinks.contains($0.link) }.map(\.subnet)
+        do { try ExposureTarget.check(target, federationRanges: [], ownAddresses: local.map(\.address), lan: lan) } catch {
+            throw CommandFailure("\(error)")
         }
     }
 }

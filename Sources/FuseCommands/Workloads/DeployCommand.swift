@@ -44,10 +44,16 @@ struct DeployCommand: AsyncParsableCommand {
             let nodes: [API.NodeInfo] = try await Clients.with(try Clients.admin(options)) { try await $0.call("GET", "/v1/nodes") }
             let workers = nodes.filter(\.workloads)
             let catalogue = PlacementCatalogue(domains: Array(Set(workers.map(\.domain))).sorted(), nodes: workers.map(\.name).sorted())
-            let prepared = try Compose.prepare(yaml: text, catalogue: catalogue, registry: context.registry)
-            for image in prepared.images where try await !context.registryClient.exists(image) {
-                throw CommandFailure("image \(image.repository):\(image.tag) is not in the federation's registry; add it with `fuse image import` or `fuse image push`")
+            // Every image is pinned to the digest its tag has now: what runs is what the
+            // operator checked, whatever happens to the tag later.
+            var digests: [ImageReference: String] = [:]
+            for image in try Compose.prepare(yaml: text, catalogue: catalogue, registry: context.registry).images {
+                guard let digest = try await context.registryClient.digest(image) else {
+                    throw CommandFailure("image \(image.repository):\(image.tag) is not in the federation's registry; add it with `fuse image import` or `fuse image push`")
+                }
+                digests[image] = digest
             }
+            let prepared = try Compose.prepare(yaml: text, catalogue: catalogue, registry: context.registry, digests: digests)
             let isNew = try !context.stacks.stacks().contains(stack)
             clock.begin("deploying stack \(stack) (\(prepared.services.count) service(s))")
             do {

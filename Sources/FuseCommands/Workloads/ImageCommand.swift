@@ -93,9 +93,14 @@ struct ImageList: AsyncParsableCommand {
     }
 }
 
+/// Pushes through the registry's loopback side (the only one that takes writes; nodes pull
+/// from the read-only side at the master's VPN address), under a tag used for that push only.
 private func push(_ image: ImageReference, context: WorkloadContext, clock: StepClock) throws {
     clock.begin("pushing to the federation's registry \(context.registry)")
-    try context.cli.run(["push", "-q", image.description])
+    let pushName = ImageReference(registry: SwarmPorts.registryPushHost, repository: image.repository, tag: image.tag).description
+    try context.cli.run(["tag", image.description, pushName])
+    defer { _ = try? context.cli.result(["rmi", pushName]) }
+    try context.cli.run(["push", "-q", pushName])
     clock.done("pushed")
 }
 
