@@ -50,6 +50,7 @@ let package = Package(
         // Every node: enrolment, reconcile loop, cache, leave.
         .target(name: "FuseAgent", dependencies: [
             "FuseModel", "FuseSystem",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

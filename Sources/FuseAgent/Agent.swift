@@ -83,7 +83,6 @@ public actor Agent {
     /// Runs until cancelled; returns normally when the node was removed from the federation
     /// (after removing everything it had created).
     public func run() async throws {
-        try StateFile.write(text: "\(getpid())\n", to: state.agentPIDPath)
         current = state.cachedMap()
         if let map = current {
             logger.info("applying cached network map", metadata: ["version": "\(map.version)"])
@@ -112,7 +111,11 @@ public actor Agent {
                 backoff = 0.25
                 if map != current {
                     logger.info("new network map", metadata: ["version": "\(map.version)", "peers": "\(map.peers.count)"])
-                    try StateFile.write(map, to: state.mapPath)
+                    // The host converges on the new map even when the cache cannot be written
+                    // (a full disk): that failure is loud, but it stops nothing.
+                    do { try StateFile.write(map, to: state.mapPath) } catch {
+                        logger.error("cannot cache the network map; applying it anyway", metadata: ["error": "\(error)"])
+                    }
                     current = map
                     await reconcile()
                     // Tell the master at once, so that it knows when a change is in force.
@@ -151,16 +154,12 @@ public actor Agent {
                 do {
                     try await workloads.ensure(map)
                     ready = true
-                    if workloadState != "ready" {
-                        workloadState = "ready"
-                        writeStatus()
-                    }
+                    workloadState = "ready"
                 } catch is CancellationError {
                     return
                 } catch {
                     if workloadState != "error: \(error)" { logger.warning("workloads not ready", metadata: ["error": "\(error)"]) }
                     workloadState = "error: \(error)"
-                    writeStatus()
                 }
             }
             try await Task.sleep(for: ready ? repairInterval : .milliseconds(250))
@@ -182,16 +181,15 @@ public actor Agent {
         }
         lastDevice = device
         if map.node.runsWorkloads, workloadState == nil { workloadState = "starting" }
-        writeStatus()
     }
 
-    private func writeStatus() {
-        guard let map = current else { return }
+    /// What the agent sees now (the local API's `status`); nil before it has a map.
+    public func status() -> AgentStatus? {
+        guard let map = current else { return nil }
         let handshake = lastDevice?.peers.map(\.lastHandshake).max().flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
-        let status = AgentStatus(pid: getpid(), mapVersion: map.version, address: map.node.address.description,
-                                 tunnelUp: tunnelUp, lastHandshake: handshake,
-                                 updatedAt: Date(), masterReachable: masterReachable, error: lastError, workloads: workloadState)
-        try? StateFile.write(status, to: state.statusPath)
+        return AgentStatus(pid: getpid(), mapVersion: map.version, appliedVersion: appliedVersion, address: map.node.address.description,
+                           tunnelUp: tunnelUp, lastHandshake: handshake, updatedAt: Date(), masterReachable: masterReachable, error: lastError,
+                           workloads: workloadState, node: config.name, interface: config.interface, isMaster: config.isMaster)
     }
 
     /// A worker's tunnel is up when its hub peer completed a handshake recently (WireGuard

@@ -26,6 +26,12 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
         if case .api(401, _) = self { return true }
         return false
     }
+
+    /// The master's HTTP status, when it answered.
+    public var status: Int? {
+        if case .api(let status, _) = self { return status }
+        return nil
+    }
 }
 
 /// HTTPS client of the control plane. Trusts only the federation's CA; the certificate's host

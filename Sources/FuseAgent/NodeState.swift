@@ -43,10 +43,21 @@ public struct HostChanges: Codable, Equatable, Sendable {
     public init() {}
 }
 
+/// A join in flight: written before the enrolment request, so that a retry after a crash
+/// sends the same key and request id and completes the same enrolment.
+public struct PendingEnrolment: Codable, Equatable, Sendable {
+    public let tokenID: String
+    public let name: String
+    public let requestID: String
+    public let privateKey: WireGuardKey
+}
+
 /// What the agent last saw, for `fuse status` and for `fuse join` to wait on.
 public struct AgentStatus: Codable, Sendable {
     public var pid: Int32
     public var mapVersion: Int64
+    /// The last map version applied to the host without error.
+    public var appliedVersion: Int64
     public var address: String
     public var tunnelUp: Bool
     public var lastHandshake: Date?
@@ -56,6 +67,9 @@ public struct AgentStatus: Codable, Sendable {
     /// "ready" when the node's engine is in the federation's Swarm, else what it waits for;
     /// nil when the node runs no workloads.
     public var workloads: String?
+    public var node: String
+    public var interface: String
+    public var isMaster: Bool
 }
 
 /// The files of a node under `STATE_DIR/node/`.
@@ -69,11 +83,23 @@ public struct NodeState: Sendable {
     public var caPath: String { directory + "/ca.pem" }
     public var mapPath: String { directory + "/map.json" }
     public var hostChangesPath: String { directory + "/host.json" }
-    public var statusPath: String { directory + "/status.json" }
     public var agentPIDPath: String { directory + "/agent.pid" }
     public var agentLogPath: String { directory + "/agent.log" }
     public var wireGuardPIDPath: String { directory + "/wireguard.pid" }
     public var wireGuardLogPath: String { directory + "/wireguard.log" }
+    /// Held by the node daemon while it runs: one daemon per state dir.
+    public var lockPath: String { directory + "/agent.lock" }
+    /// A join in flight (key and request id), written before the enrolment request.
+    public var pendingEnrolmentPath: String { directory + "/enrolment.json" }
+
+    /// The daemon's local API. A unix socket path has at most 107 bytes: a deep state dir gets
+    /// one under /run/fuse named by the state dir's digest.
+    public var agentSocketPath: String {
+        let path = directory + "/agent.sock"
+        return path.utf8.count <= 100 ? path : "/run/fuse/agent-\(Secret.sha256Hex(Array(root.utf8)).prefix(16)).sock"
+    }
+
+    public var localClient: LocalClient { LocalClient(socket: agentSocketPath) }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configPath) }
 
@@ -84,7 +110,6 @@ public struct NodeState: Sendable {
 
     public func cachedMap() -> NetworkMap? { try? StateFile.read(NetworkMap.self, from: mapPath) }
     public func hostChanges() -> HostChanges { (try? StateFile.read(HostChanges.self, from: hostChangesPath)) ?? HostChanges() }
-    public func status() -> AgentStatus? { try? StateFile.read(AgentStatus.self, from: statusPath) }
     public func caPEM() throws -> String { try String(contentsOfFile: caPath, encoding: .utf8) }
 
     public func pid(at path: String) -> pid_t? {

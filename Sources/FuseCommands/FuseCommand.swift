@@ -64,6 +64,16 @@ enum Console {
         FileHandle.standardError.write(Data("\(message)\n".utf8))
     }
 
+    /// One step of a long operation, as people read it on stderr.
+    static func render(_ event: LocalAPI.Event) {
+        switch event.kind {
+        case .begin: progress("… \(event.message)")
+        case .done: progress(String(format: "✓ %@ (%.2f s)", event.message, event.seconds ?? 0))
+        case .note: progress(event.message)
+        case .result, .error: break
+        }
+    }
+
     static func json(_ value: some Encodable) {
         let encoder = API.prettyEncoder()
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
@@ -118,58 +128,16 @@ enum Preconditions {
             throw CommandFailure("workloads need \(missing.joined(separator: " and ")) (apt-get install \(missing.joined(separator: " "))), or run without workloads (--no-workloads)")
         }
     }
-
-    /// Waits until the agent `pid` reports its engine in the Swarm; throws with the last
-    /// problem it reported when that takes longer than `timeout`.
-    static func workloadsReady(_ state: NodeState, pid: pid_t, timeout: Duration) async throws {
-        let ready = await waitFor(timeout, every: .milliseconds(50)) {
-            guard Daemon.isAlive(pid) else { return true }
-            guard let status = state.status(), status.pid == pid else { return false }
-            return status.workloads == "ready"
-        }
-        guard ready, Daemon.isAlive(pid) else {
-            let reason = state.status()?.workloads ?? "the agent stopped"
-            throw CommandFailure("the node's engine did not join the Swarm within \(timeout): \(reason)")
-        }
-    }
 }
 
-/// Measures the steps of a long operation and reports them as they finish.
-final class StepClock {
-    private let start = ContinuousClock.now
-    private var last = ContinuousClock.now
-    private(set) var steps: [(String, Double)] = []
-    let quiet: Bool
+/// The CLI's own long operations print their steps on stderr (unless `--json`), as the
+/// daemon's streamed steps are printed.
+typealias StepClock = Steps
 
-    init(quiet: Bool) { self.quiet = quiet }
-
-    func begin(_ what: String) {
-        if !quiet { Console.progress("… \(what)") }
+extension Steps {
+    convenience init(quiet: Bool) {
+        self.init(sink: { event in if !quiet { Console.render(event) } })
     }
-
-    func done(_ what: String) {
-        let now = ContinuousClock.now
-        let seconds = Self.seconds(now - last)
-        last = now
-        steps.append((what, seconds))
-        if !quiet { Console.progress(String(format: "✓ %@ (%.2f s)", what, seconds)) }
-    }
-
-    var total: Double { Self.seconds(ContinuousClock.now - start) }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-}
-
-/// Waits for a condition with a deadline, polling.
-func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: interval)
-    }
-    return await condition()
 }
 
 /// The operator's client of the local control plane (on the master), or a node's client.

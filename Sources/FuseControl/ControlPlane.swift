@@ -137,7 +137,8 @@ public final class ControlPlane: Sendable {
             guard parts.count == 2, request.token.count <= 200 else { throw JoinRefusal.invalidToken }
             node = try store.join(tokenID: String(parts[0]), secret: String(parts[1]), name: name, publicKey: request.publicKey,
                                   credentialDigest: Secret.digest(secret), cidr: config.cidr,
-                                  engineRange: request.workloads == true ? config.engineCIDR : nil, now: now())
+                                  engineRange: request.workloads == true ? config.engineCIDR : nil,
+                                  requestID: request.requestID.map(NameRule.echo), now: now())
         } catch let refusal as JoinRefusal {
             switch refusal {
             case .nameTaken, .nameTakenByExposure, .keyTaken:

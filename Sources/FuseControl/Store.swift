@@ -54,7 +54,10 @@ public struct StoredPolicy: Equatable, Sendable {
 public protocol FederationStore: Sendable {
     func register(master: NodeRecord, credentialDigest: String) throws
     /// Consumes a token and registers a node; with `engineRange`, also gives it an engine subnet.
-    func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?, now: Date) throws -> NodeRecord
+    /// With `requestID`, a repeated request (same token, name, key and id) returns the node it
+    /// registered, with `credentialDigest` as its new credential.
+    func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
+              requestID: String?, now: Date) throws -> NodeRecord
     /// The Swarm node ID of a node's engine, once it joined the Swarm.
     func setSwarmID(_ id: String?, of node: String) throws
     func swarmID(of node: String) throws -> String?
@@ -143,6 +146,10 @@ public final class SQLiteFederationStore: FederationStore {
                 ALTER TABLE node ADD COLUMN swarm_id TEXT;
                 """)
         }
+        migrator.registerMigration("v4-resumable-joins") { db in
+            try db.execute(sql: "ALTER TABLE node ADD COLUMN join_request TEXT")
+            try db.execute(sql: "ALTER TABLE node ADD COLUMN join_token TEXT")
+        }
         return migrator
     }
 
@@ -162,9 +169,15 @@ public final class SQLiteFederationStore: FederationStore {
         try write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
     }
 
-    public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?, now: Date) throws -> NodeRecord {
+    public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
+                     requestID: String?, now: Date) throws -> NodeRecord {
         try write { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
+            if let requestID, let node = try Self.nodes(db).first(where: { $0.name.lowercased() == name.lowercased() && $0.publicKey == publicKey }),
+               try String.fetchOne(db, sql: "SELECT join_request FROM node WHERE name = ? AND join_token = ?", arguments: [node.name, tokenID]) == requestID {
+                try db.execute(sql: "UPDATE node SET credential_digest = ? WHERE name = ?", arguments: [credentialDigest, node.name])
+                return node
+            }
             switch token.state(at: now) {
             case .valid: break
             case .expired: throw JoinRefusal.tokenExpired
@@ -194,6 +207,7 @@ public final class SQLiteFederationStore: FederationStore {
             let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false, engineSubnet: engineSubnet)
             try db.execute(sql: "UPDATE token SET uses = uses + 1 WHERE id = ?", arguments: [tokenID])
             try Self.insert(node, digest: credentialDigest, at: now, db)
+            try db.execute(sql: "UPDATE node SET join_request = ?, join_token = ? WHERE name = ?", arguments: [requestID, tokenID, name])
             return node
         }
     }

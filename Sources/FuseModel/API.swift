@@ -8,11 +8,16 @@ public enum API {
         public let publicKey: WireGuardKey
         /// Whether the node runs a container engine for the federation (absent: no).
         public let workloads: Bool?
-        public init(token: String, name: String, publicKey: WireGuardKey, workloads: Bool? = nil) {
+        /// Chosen by the node before its first attempt: the same request again (same name, key
+        /// and id, after a crash or a lost answer) completes the same enrolment with a new
+        /// credential instead of being refused as a used token.
+        public let requestID: String?
+        public init(token: String, name: String, publicKey: WireGuardKey, workloads: Bool? = nil, requestID: String? = nil) {
             self.token = token
             self.name = name
             self.publicKey = publicKey
             self.workloads = workloads
+            self.requestID = requestID
         }
     }
 
@@ -148,8 +153,12 @@ public enum API {
     }
 
     public struct ErrorBody: Codable, Sendable {
-        public struct Detail: Codable, Sendable { public let message: String }
+        public struct Detail: Codable, Sendable {
+            public let message: String
+            public init(message: String) { self.message = message }
+        }
         public let error: Detail
+        public init(error: Detail) { self.error = error }
     }
 
     /// JSON as the API speaks it: ISO 8601 dates, sorted keys.

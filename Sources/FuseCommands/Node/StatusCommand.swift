@@ -29,8 +29,9 @@ struct StatusCommand: AsyncParsableCommand {
         try await Console.run {
             let state = options.nodeState
             let config = try state.loadConfig()
-            let status = state.status()
-            let running = status.map { Daemon.isAlive($0.pid) } ?? false
+            // What the node's daemon (on the master: the master process) sees now.
+            let status = try? await state.localClient.status()
+            let running = status != nil
             var federation: API.Status?
             var masterError: String?
             do {

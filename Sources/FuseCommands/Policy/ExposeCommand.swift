@@ -38,27 +38,30 @@ struct ExposeCommand: AsyncParsableCommand {
             guard parts.count == 2, let address = IPv4Address(parts[0]), let targetPort = Int(parts[1]) else {
                 throw CommandFailure("bad --target \(target): use IP:PORT, e.g. 192.168.10.11:554")
             }
-            if node == nil || node?.lowercased() == (try? options.nodeState.loadConfig())?.name.lowercased() {
-                try Self.checkOnThisHost(address, options: options)
-            }
             let request = API.ExposeRequest(
                 name: name, proto: proto, port: try NameRule.port(port ?? targetPort, kind: "exposed"), target: address,
                 targetPort: try NameRule.port(targetPort, kind: "target"), node: node)
-            let exposure: Exposure = try await Clients.with(try Clients.any(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
+            let exposure: Exposure
+            if options.masterState.exists {
+                // The operator, on the master: for the master's own LAN, checked here.
+                if node == nil || node?.lowercased() == (try? options.nodeState.loadConfig())?.name.lowercased() {
+                    try Self.checkOnThisHost(address, options: options)
+                }
+                exposure = try await Clients.with(try Clients.admin(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
+            } else {
+                // A node: its daemon checks the target against this host's LAN and asks the master.
+                guard node == nil else { throw CommandFailure("--node is for the operator on the master; a node exposes for itself") }
+                _ = try options.nodeState.loadConfig()
+                exposure = try await options.nodeState.localClient.call(.POST, "/exposures", body: request)
+            }
             if options.json { return Console.json(exposure) }
             print("exposed \(exposure.name) (\(exposure.proto.rawValue)) of \(exposure.node) at port \(exposure.port) → \(exposure.target):\(exposure.targetPort); name \(exposure.name).\(exposure.domain).fuse".lowercased())
         }
     }
 
-    /// On the exposing node itself: the target must be a device of one of its LANs (a subnet of
-    /// a link that is not FUSE's own), not an address of the node. The master checks the rest.
+    /// On the master's own LAN (a node's daemon checks its own).
     static func checkOnThisHost(_ target: IPv4Address, options: GlobalOptions) throws {
-        let interface = (try? options.nodeState.loadConfig())?.interface ?? ""
-        let engine = EngineNames(interface: interface)
-        let fuseLinks: Set = ["lo", interface, engine.bridge, engine.gatewayBridge]
-        let local = try HostNetwork().localAddresses()
-        let lan = local.filter { !fuseLinks.contains($0.link) }.map(\.subnet)
-        do { try ExposureTarget.check(target, federationRanges: [], ownAddresses: local.map(\.address), lan: lan) } catch {
+        do { try LocalLAN.check(target, interface: (try? options.nodeState.loadConfig())?.interface ?? "") } catch {
             throw CommandFailure("\(error)")
         }
     }
@@ -75,7 +78,12 @@ struct UnexposeCommand: AsyncParsableCommand {
     func run() async throws {
         try await Console.run {
             let name = try NameRule.label(name, kind: "exposure")
-            let _: Data = try await Clients.with(try Clients.any(options)) { try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10)) }
+            if options.masterState.exists {
+                let _: Data = try await Clients.with(try Clients.admin(options)) { try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10)) }
+            } else {
+                _ = try options.nodeState.loadConfig()
+                try await options.nodeState.localClient.delete("/exposures/\(name)")
+            }
             if options.json { Console.json(["unexposed": name]) } else { print("exposure \(name) withdrawn") }
         }
     }

@@ -1,0 +1,289 @@
+import Foundation
+import FuseModel
+import FuseSystem
+import Logging
+
+/// The node daemon (`fuse agent run`): the one process that changes the host and the one owner
+/// of enrolment, reconcile and teardown. It holds the state dir's lock, serves the local API on
+/// its unix socket, and — once the node is in a federation — runs the reconcile loop (`Agent`).
+/// `fuse join`, `leave`, `status`, `expose` and `unexpose` are its clients.
+///
+/// A daemon that is not (or no longer) in a federation exits once its last answer is written:
+/// after a leave, after a failed join, or when nobody asked it to join within a minute.
+public actor NodeDaemon: LocalAPIHandler {
+    let state: NodeState
+    let logger: Logger
+    private var agent: Agent?
+    private var agentTask: Task<Void, Never>?
+    /// "join" or "leave" while one runs.
+    private var operation: String?
+    private var exitRequested = false
+    private var exitContinuation: AsyncStream<Void>.Continuation?
+
+    public init(state: NodeState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    /// Runs until the node leaves (or is removed), a join fails, or the task is cancelled.
+    public func run() async throws {
+        try state.createDirectory()
+        let lock: ExclusiveLock
+        do { lock = try ExclusiveLock(path: state.lockPath) } catch {
+            let other = state.pid(at: state.agentPIDPath).map { " (pid \($0))" } ?? ""
+            throw SystemError("another FUSE agent runs for \(state.root)\(other)")
+        }
+        try StateFile.write(text: "\(getpid())\n", to: state.agentPIDPath)
+        if state.exists { try startAgent() }
+        let (exits, continuation) = AsyncStream<Void>.makeStream()
+        exitContinuation = continuation
+        if exitRequested { continuation.yield() }
+        let socket = state.agentSocketPath
+        try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await LocalAPIServer.run(socket: socket, handler: self, logger: self.logger) }
+            group.addTask { for await _ in exits { return } }
+            group.addTask {
+                // Started for a join that never came (its client died): nothing to own.
+                try await Task.sleep(for: .seconds(60))
+                await self.exitIfIdle()
+                try await Task.sleep(for: .seconds(3600 * 24 * 365 * 100))
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        await stopAgent()
+        if !state.exists { unlink(socket) }
+        withExtendedLifetime(lock) {}
+    }
+
+    private func requestExit() {
+        exitRequested = true
+        exitContinuation?.yield()
+    }
+
+    private func exitIfIdle() {
+        if agent == nil, operation == nil { requestExit() }
+    }
+
+    public func delivered() async {
+        if agent == nil, operation == nil { requestExit() }
+    }
+
+    // MARK: The reconcile loop
+
+    private func startAgent() throws {
+        let config = try state.loadConfig()
+        let client = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+        let agent = try Agent(state: state, source: RemoteMapSource(client: client), logger: logger)
+        self.agent = agent
+        agentTask = Task {
+            do { try await agent.run() } catch is CancellationError {} catch {
+                self.logger.error("the agent stopped", metadata: ["error": "\(error)"])
+            }
+            await client.shutdown()
+            // Removed from the federation (the agent removed everything), or cancelled.
+            await self.agentEnded()
+        }
+    }
+
+    private func agentEnded() {
+        guard operation == nil, agent != nil else { return }
+        if !state.exists {
+            agent = nil
+            requestExit()
+        }
+    }
+
+    private func stopAgent() async {
+        let task = agentTask
+        agentTask = nil
+        agent = nil
+        task?.cancel()
+        await task?.value
+    }
+
+    public func status() async -> AgentStatus? {
+        await agent?.status()
+    }
+
+    // MARK: Join
+
+    public func join(_ request: LocalAPI.JoinRequest, steps: Steps) async throws -> LocalAPI.JoinResult {
+        if state.exists, let config = try? state.loadConfig() {
+            throw LocalAPIError(409, "this host is already node \(config.name) of a federation (state dir \(state.root)); `fuse leave` first or use another --state-dir")
+        }
+        guard operation == nil else { throw LocalAPIError(409, "a \(operation ?? "join") is already in progress for \(state.root)") }
+        operation = "join"
+        defer { operation = nil }
+        let join: JoinString
+        do { join = try JoinString(parsing: request.joinString) } catch { throw LocalAPIError(400, "\(error)") }
+        let name: String, interface: String
+        do {
+            name = try NameRule.label(request.name, kind: "node")
+            interface = try NameRule.interface(request.interface)
+        } catch { throw LocalAPIError(400, "\(error)") }
+        do {
+            return try await enrolAndBringUp(join: join, name: name, interface: interface, workloads: request.workloads,
+                                             timeout: .seconds(max(1, request.timeoutSeconds)), steps: steps)
+        } catch {
+            await stopAgent()
+            NodeTeardown(state: state).all(interface: interface)
+            throw error
+        }
+    }
+
+    private func enrolAndBringUp(join: JoinString, name: String, interface: String, workloads: Bool, timeout: Duration,
+                                 steps: Steps) async throws -> LocalAPI.JoinResult {
+        guard !HostNetwork().linkExists(interface) else {
+            throw LocalAPIError(409, "interface \(interface) already exists; choose another with --interface")
+        }
+        try UserspaceWireGuard(interface: interface).checkNotForeign()
+
+        steps.begin("contacting the master at \(join.host):\(join.apiPort)")
+        let probe = try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: nil)
+        let caPEM = try await ControlPlaneClient.using(probe) { try await $0.fetchCA(pin: join.caPin) }
+        steps.done("master's CA matches the pin")
+
+        steps.begin("enrolling as \(name)")
+        let pending = resumableEnrolment(tokenID: join.tokenID, name: name)
+        try StateFile.write(pending, to: state.pendingEnrolmentPath)
+        let enrolment = try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM)
+        let response = try await ControlPlaneClient.using(enrolment) {
+            try await $0.join(API.JoinRequest(token: "\(join.tokenID).\(join.secret)", name: name, publicKey: pending.privateKey.publicKey,
+                                              workloads: workloads, requestID: pending.requestID))
+        }
+        steps.done("enrolled in domain \(response.map.node.domain) with address \(response.map.node.address)")
+        do {
+            let config = NodeConfig(name: name, interface: interface, masterHost: join.host, apiPort: join.apiPort, caPin: join.caPin,
+                                    credential: response.credential, privateKey: pending.privateKey, listenPort: nil, isMaster: false)
+            try StateFile.write(text: caPEM, to: state.caPath)
+            try StateFile.write(response.map, to: state.mapPath)
+            try StateFile.write(config, to: state.configPath)
+            try? FileManager.default.removeItem(atPath: state.pendingEnrolmentPath)
+            try await bringUp(map: response.map, caPEM: caPEM, timeout: timeout, steps: steps)
+        } catch {
+            // Nothing half-configured: deregister (the master also drops the Swarm node).
+            let client = try? ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM, credential: response.credential)
+            if let client { _ = try? await ControlPlaneClient.using(client) { try await $0.leave() } }
+            throw error
+        }
+        if workloads, !response.map.node.runsWorkloads { steps.note("note: this federation runs no workloads; no engine was started") }
+        return LocalAPI.JoinResult(name: name, domain: response.map.node.domain, address: response.map.node.address.description,
+                                   interface: interface, workloads: response.map.node.runsWorkloads, federation: response.map.federation,
+                                   seconds: steps.total, steps: steps.steps.map { LocalAPI.JoinResult.Step(step: $0.0, seconds: $0.1) })
+    }
+
+    /// The enrolment written before a crash, when this is the same join again; else a new one.
+    private func resumableEnrolment(tokenID: String, name: String) -> PendingEnrolment {
+        if let pending = try? StateFile.read(PendingEnrolment.self, from: state.pendingEnrolmentPath),
+           pending.tokenID == tokenID, pending.name.lowercased() == name.lowercased() {
+            return pending
+        }
+        return PendingEnrolment(tokenID: tokenID, name: name, requestID: UUID().uuidString, privateKey: WireGuardKey.generatePrivate())
+    }
+
+    private func bringUp(map: NetworkMap, caPEM: String, timeout: Duration, steps: Steps) async throws {
+        steps.begin("starting the agent")
+        try startAgent()
+        steps.done("agent running (pid \(getpid()))")
+
+        steps.begin("waiting for the tunnel to carry traffic")
+        // Proof of traffic: the control plane answers at the master's VPN address, through the
+        // tunnel. Only once the agent has configured the interface: a connection begun before
+        // would take the LAN's source address and hang until its connect timeout.
+        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM, connectTimeout: .seconds(1))
+        let up = await waitFor(timeout, every: .milliseconds(20)) {
+            guard let status = await self.status(), status.appliedVersion > 0 else { return false }
+            return (try? await overTunnel.health(timeout: .seconds(1))) != nil
+        }
+        await overTunnel.shutdown()
+        guard up else {
+            let reason = await status()?.error ?? "is UDP to the master's WireGuard port blocked?"
+            throw LocalAPIError(504, "the tunnel to \(map.masterAddress) carried no traffic within \(timeout): \(reason)")
+        }
+        steps.done("tunnel up: the master answers at \(map.masterAddress)")
+        guard map.node.runsWorkloads else { return }
+        steps.begin("starting the node's engine and joining the Swarm")
+        let ready = await waitFor(timeout, every: .milliseconds(50)) { await self.status()?.workloads == "ready" }
+        guard ready else {
+            throw LocalAPIError(504, "the node's engine did not join the Swarm within \(timeout): \(await status()?.workloads ?? "the agent stopped")")
+        }
+        steps.done("ready for workloads: engine in the Swarm, labelled \(map.node.domain)/\(map.node.name)")
+    }
+
+    // MARK: Leave
+
+    public func leave(_ request: LocalAPI.LeaveRequest, steps: Steps) async throws -> LocalAPI.LeaveResult {
+        guard state.exists, let config = try? state.loadConfig() else { throw LocalAPIError(404, "this host is not in a federation") }
+        guard !config.isMaster else { throw LocalAPIError(409, "this is the federation's master: use `fuse master destroy`") }
+        guard operation == nil else { throw LocalAPIError(409, "a \(operation ?? "join") is in progress for \(state.root)") }
+        operation = "leave"
+        defer { operation = nil }
+        // The reconcile loop stops first: from here on, only the leave changes the host.
+        await stopAgent()
+        var deregistered = true
+        var remaining: Int?
+        do {
+            try await ControlPlaneClient.using(try masterClient(config)) { client in
+                if state.cachedMap()?.node.runsWorkloads == true {
+                    steps.begin("draining: moving this node's tasks to other nodes")
+                    remaining = try await client.drain()
+                    steps.done(remaining == 0 ? "no task runs here any more" : "\(remaining ?? 0) task(s) still ran; they stop with the engine")
+                }
+                try await client.leave()
+            }
+        } catch let error as ClientError where error.isUnauthorized {
+            // Already removed by the operator: nothing to deregister.
+        } catch {
+            guard request.force else {
+                try? startAgent()
+                throw LocalAPIError(503, "\(LocalAPIServer.oneLine(error)); nothing was changed (use --force to leave anyway)")
+            }
+            deregistered = false
+        }
+        NodeTeardown(state: state).all(interface: config.interface)
+        return LocalAPI.LeaveResult(node: config.name, deregistered: deregistered, tasksLeftRunning: remaining, seconds: steps.total)
+    }
+
+    // MARK: Exposures
+
+    public func expose(_ request: API.ExposeRequest) async throws -> Exposure {
+        let config = try enrolledConfig()
+        do { try LocalLAN.check(request.target, interface: config.interface) } catch let refused as ExposureTarget.Refused {
+            throw LocalAPIError(400, refused.description)
+        }
+        return try await ControlPlaneClient.using(try masterClient(config)) { try await $0.call("POST", "/v1/exposures", body: request) }
+    }
+
+    public func unexpose(_ name: String) async throws {
+        let config = try enrolledConfig()
+        _ = try await ControlPlaneClient.using(try masterClient(config)) {
+            try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10))
+        }
+    }
+
+    private func enrolledConfig() throws -> NodeConfig {
+        guard state.exists else { throw LocalAPIError(404, "this host is not in a federation") }
+        return try state.loadConfig()
+    }
+
+    private func masterClient(_ config: NodeConfig) throws -> ControlPlaneClient {
+        try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+    }
+}
+
+extension ControlPlaneClient {
+    /// Runs `body` with the client and shuts it down afterwards.
+    public static func using<T>(_ client: ControlPlaneClient, _ body: (ControlPlaneClient) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+}
