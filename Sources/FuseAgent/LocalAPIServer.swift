@@ -116,7 +116,8 @@ public enum LocalAPIServer {
                 let text = String(decoding: try API.encoder().encode(result), as: UTF8.self)
                 continuation.yield(LocalAPI.Event(kind: .result, message: "done", result: text))
             } catch {
-                continuation.yield(LocalAPI.Event(kind: .error, message: Self.oneLine(error)))
+                let code = (error as? LocalAPIError)?.code ?? (error as? ClientError)?.status ?? 500
+                continuation.yield(LocalAPI.Event(kind: .error, message: Self.oneLine(error), code: code))
             }
             continuation.finish()
         }

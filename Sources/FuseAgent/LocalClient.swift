@@ -56,7 +56,7 @@ public struct LocalClient: Sendable {
                     let event = try API.decoder().decode(LocalAPI.Event.self, from: Data(line))
                     switch event.kind {
                     case .result: return try API.decoder().decode(Result.self, from: Data((event.result ?? "").utf8))
-                    case .error: throw ClientError.api(status: 500, message: event.message)
+                    case .error: throw ClientError.api(status: event.code ?? 500, message: event.message)
                     default: onEvent(event)
                     }
                 }

@@ -18,6 +18,9 @@ public actor NodeDaemon: LocalAPIHandler {
     /// "join" or "leave" while one runs.
     private var operation: String?
     private var exitRequested = false
+    private var client: ControlPlaneClient?
+    private var clientCredential: String?
+    private var retired: [ControlPlaneClient] = []
     private var exitContinuation: AsyncStream<Void>.Continuation?
 
     public init(state: NodeState, logger: Logger) {
@@ -54,6 +57,7 @@ public actor NodeDaemon: LocalAPIHandler {
             group.cancelAll()
         }
         await stopAgent()
+        await shutdownClients()
         if !state.exists { unlink(socket) }
         withExtendedLifetime(lock) {}
     }
@@ -74,15 +78,13 @@ public actor NodeDaemon: LocalAPIHandler {
     // MARK: The reconcile loop
 
     private func startAgent() throws {
-        let config = try state.loadConfig()
-        let client = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+        let client = try masterClient(try state.loadConfig())
         let agent = try Agent(state: state, source: RemoteMapSource(client: client), logger: logger)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {
                 self.logger.error("the agent stopped", metadata: ["error": "\(error)"])
             }
-            await client.shutdown()
             // Removed from the federation (the agent removed everything), or cancelled.
             await self.agentEnded()
         }
@@ -128,7 +130,12 @@ public actor NodeDaemon: LocalAPIHandler {
             return try await enrolAndBringUp(join: join, name: name, interface: interface, workloads: request.workloads,
                                              timeout: .seconds(max(1, request.timeoutSeconds)), steps: steps)
         } catch {
+            // Nothing half-configured, in order: the loop stops, the master forgets the node (and
+            // drops its Swarm node), the host is cleaned.
             await stopAgent()
+            if let enrolled = try? state.loadConfig(), let client = try? masterClient(enrolled) {
+                _ = try? await client.leave()
+            }
             NodeTeardown(state: state).all(interface: interface)
             throw error
         }
@@ -155,20 +162,16 @@ public actor NodeDaemon: LocalAPIHandler {
                                               workloads: workloads, requestID: pending.requestID))
         }
         steps.done("enrolled in domain \(response.map.node.domain) with address \(response.map.node.address)")
-        do {
-            let config = NodeConfig(name: name, interface: interface, masterHost: join.host, apiPort: join.apiPort, caPin: join.caPin,
-                                    credential: response.credential, privateKey: pending.privateKey, listenPort: nil, isMaster: false)
-            try StateFile.write(text: caPEM, to: state.caPath)
-            try StateFile.write(response.map, to: state.mapPath)
-            try StateFile.write(config, to: state.configPath)
-            try? FileManager.default.removeItem(atPath: state.pendingEnrolmentPath)
-            try await bringUp(map: response.map, caPEM: caPEM, timeout: timeout, steps: steps)
-        } catch {
-            // Nothing half-configured: deregister (the master also drops the Swarm node).
-            let client = try? ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM, credential: response.credential)
-            if let client { _ = try? await ControlPlaneClient.using(client) { try await $0.leave() } }
-            throw error
-        }
+        // Tests stop the daemon here, as a crash or a power cut would, before any state is written.
+        if ProcessInfo.processInfo.environment["FUSE_TEST_FAILPOINT"] == "after-enrolment" { exit(137) }
+        let config = NodeConfig(name: name, interface: interface, masterHost: join.host, apiPort: join.apiPort, caPin: join.caPin,
+                                credential: response.credential, privateKey: pending.privateKey, listenPort: nil, isMaster: false)
+        // The CA and the map first, the config last: a node with a config is complete.
+        try StateFile.write(text: caPEM, to: state.caPath)
+        try StateFile.write(response.map, to: state.mapPath)
+        try StateFile.write(config, to: state.configPath)
+        try? FileManager.default.removeItem(atPath: state.pendingEnrolmentPath)
+        try await bringUp(map: response.map, caPEM: caPEM, timeout: timeout, steps: steps)
         if workloads, !response.map.node.runsWorkloads { steps.note("note: this federation runs no workloads; no engine was started") }
         return LocalAPI.JoinResult(name: name, domain: response.map.node.domain, address: response.map.node.address.description,
                                    interface: interface, workloads: response.map.node.runsWorkloads, federation: response.map.federation,
@@ -222,18 +225,19 @@ public actor NodeDaemon: LocalAPIHandler {
         operation = "leave"
         defer { operation = nil }
         // The reconcile loop stops first: from here on, only the leave changes the host.
+        let stopping = ContinuousClock.now
         await stopAgent()
+        logger.info("leave: reconcile loop stopped", metadata: ["seconds": "\(ContinuousClock.now - stopping)"])
         var deregistered = true
         var remaining: Int?
         do {
-            try await ControlPlaneClient.using(try masterClient(config)) { client in
-                if state.cachedMap()?.node.runsWorkloads == true {
-                    steps.begin("draining: moving this node's tasks to other nodes")
-                    remaining = try await client.drain()
-                    steps.done(remaining == 0 ? "no task runs here any more" : "\(remaining ?? 0) task(s) still ran; they stop with the engine")
-                }
-                try await client.leave()
+            let client = try masterClient(config)
+            if state.cachedMap()?.node.runsWorkloads == true {
+                steps.begin("draining: moving this node's tasks to other nodes")
+                remaining = try await client.drain()
+                steps.done(remaining == 0 ? "no task runs here any more" : "\(remaining ?? 0) task(s) still ran; they stop with the engine")
             }
+            try await client.leave()
         } catch let error as ClientError where error.isUnauthorized {
             // Already removed by the operator: nothing to deregister.
         } catch {
@@ -243,7 +247,9 @@ public actor NodeDaemon: LocalAPIHandler {
             }
             deregistered = false
         }
+        let tearing = ContinuousClock.now
         NodeTeardown(state: state).all(interface: config.interface)
+        logger.info("leave: host cleaned", metadata: ["seconds": "\(ContinuousClock.now - tearing)"])
         return LocalAPI.LeaveResult(node: config.name, deregistered: deregistered, tasksLeftRunning: remaining, seconds: steps.total)
     }
 
@@ -254,14 +260,12 @@ public actor NodeDaemon: LocalAPIHandler {
         do { try LocalLAN.check(request.target, interface: config.interface) } catch let refused as ExposureTarget.Refused {
             throw LocalAPIError(400, refused.description)
         }
-        return try await ControlPlaneClient.using(try masterClient(config)) { try await $0.call("POST", "/v1/exposures", body: request) }
+        return try await masterClient(config).call("POST", "/v1/exposures", body: request)
     }
 
     public func unexpose(_ name: String) async throws {
         let config = try enrolledConfig()
-        _ = try await ControlPlaneClient.using(try masterClient(config)) {
-            try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10))
-        }
+        _ = try await masterClient(config).raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10))
     }
 
     private func enrolledConfig() throws -> NodeConfig {
@@ -269,8 +273,29 @@ public actor NodeDaemon: LocalAPIHandler {
         return try state.loadConfig()
     }
 
+    /// The daemon's one client of the control plane, with the node's credential. It lives as
+    /// long as the daemon: shutting down a client whose long-poll was just cancelled takes
+    /// seconds, which a leave should not wait for.
     private func masterClient(_ config: NodeConfig) throws -> ControlPlaneClient {
-        try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+        if let client, clientCredential == config.credential { return client }
+        let client = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
+        if let old = self.client { retired.append(old) }
+        self.client = client
+        clientCredential = config.credential
+        return client
+    }
+
+    /// Shuts the clients down, waiting at most a moment (the process ends right after).
+    private func shutdownClients() async {
+        let clients = ([client] + retired).compactMap { $0 }
+        client = nil
+        retired = []
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for client in clients { await client.shutdown() } }
+            group.addTask { try? await Task.sleep(for: .milliseconds(300)) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 }
 

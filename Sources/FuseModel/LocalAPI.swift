@@ -82,12 +82,15 @@ public enum LocalAPI {
         public let seconds: Double?
         /// With `.result`: the operation's result as JSON text.
         public let result: String?
+        /// With `.error`: its HTTP-like status (409: another operation or node holds this state dir).
+        public let code: Int?
 
-        public init(kind: Kind, message: String, seconds: Double? = nil, result: String? = nil) {
+        public init(kind: Kind, message: String, seconds: Double? = nil, result: String? = nil, code: Int? = nil) {
             self.kind = kind
             self.message = message
             self.seconds = seconds
             self.result = result
+            self.code = code
         }
     }
 }

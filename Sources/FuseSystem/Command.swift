@@ -310,7 +310,10 @@ public enum Daemon {
         if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
            let close = stat.lastIndex(of: ")") {
             let state = stat[stat.index(close, offsetBy: 2)]
-            return state != "Z" && state != "X"
+            guard state == "Z" || state == "X" else { return true }
+            // A zombie leader whose other threads still run is a process still exiting (a Swift
+            // program's main thread ends before its other threads do): not gone yet.
+            return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).count > 1
         }
         return true
     }

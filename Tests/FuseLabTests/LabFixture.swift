@@ -116,6 +116,14 @@ final class LabFixture {
         try #require(try lab.node(node).stateDir)
     }
 
+    /// Expects `node`'s host to be exactly as in `before` (a snapshot); names the lines that differ.
+    func expectUnchanged(_ node: String, since before: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let after = try lab.snapshot(node)
+        guard after != before else { return }
+        let old = Set(before.split(separator: "\n")), new = Set(after.split(separator: "\n"))
+        Issue.record("\(node) is not as before: gone \(old.subtracting(new).sorted()), new \(new.subtracting(old).sorted())", sourceLocation: sourceLocation)
+    }
+
     func interface(_ node: String) throws -> String {
         try #require(try lab.node(node).interface)
     }

@@ -50,11 +50,8 @@ struct JoinCommand: AsyncParsableCommand {
                 throw CommandFailure("\(options.stateDir) already belongs to a federation (this host is node \(config.name)); `fuse leave` first or use another --state-dir")
             }
             // The node's daemon does the join and streams its steps.
-            let daemon = try await NodeDaemons.ensureRunning(options)
             let request = LocalAPI.JoinRequest(joinString: join.description, name: name, interface: interface, workloads: !noWorkloads, timeoutSeconds: timeout)
-            let result = try await daemon.stream("/join", body: request, timeout: .seconds(Int64(timeout) * 2 + 120), as: LocalAPI.JoinResult.self) { event in
-                if !options.json { Console.render(event) }
-            }
+            let (result, _) = try await NodeDaemons.run(options, "/join", body: request, timeout: .seconds(Int64(timeout) * 2 + 120), as: LocalAPI.JoinResult.self)
             if options.json { return Console.json(result) }
             print(String(format: "joined federation %@ as %@ (%@) in %.2f s: VPN address %@ on %@",
                          result.federation, name, result.domain, result.seconds, result.address, interface))

@@ -19,10 +19,9 @@ struct LeaveCommand: AsyncParsableCommand {
             _ = try options.nodeState.loadConfig()
             try Preconditions.root()
             // The node's daemon does the leave (and then exits); it is started if it was not running.
-            let daemon = try await NodeDaemons.ensureRunning(options)
-            let result = try await daemon.stream("/leave", body: LocalAPI.LeaveRequest(force: force), timeout: .seconds(300), as: LocalAPI.LeaveResult.self) { event in
-                if !options.json { Console.render(event) }
-            }
+            let (result, pid) = try await NodeDaemons.run(options, "/leave", body: LocalAPI.LeaveRequest(force: force), timeout: .seconds(300),
+                                                          as: LocalAPI.LeaveResult.self)
+            await NodeDaemons.waitForExit(pid)
             if options.json { return Console.json(result) }
             print(String(format: "%@ left the federation in %.2f s%@; nothing of FUSE is left on this host", result.node, result.seconds,
                          result.deregistered ? "" : " (the master was unreachable: remove the node there with `fuse node remove \(result.node)`)"))
