@@ -27,8 +27,6 @@ public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The master's registry: nodes, tokens and the network-map version. One writer at a time,
-/// so that token consumption and address allocation are atomic.
 /// Why an exposure was refused.
 public enum ExposureRefusal: Error, Equatable, CustomStringConvertible {
     case nameTaken(String)
@@ -51,6 +49,8 @@ public struct StoredPolicy: Equatable, Sendable {
     public let createdAt: Date
 }
 
+/// The master's registry: nodes, tokens and the network-map version. One writer at a time,
+/// so that token consumption and address allocation are atomic.
 public protocol FederationStore: Sendable {
     func register(master: NodeRecord, credentialDigest: String) throws
     /// Consumes a token and registers a node; with `engineRange`, also gives it an engine subnet.

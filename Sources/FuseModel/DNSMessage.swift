@@ -15,7 +15,6 @@ public enum DNSMessage {
     }
 
     public static let typeA: UInt16 = 1
-    public static let typeAAAA: UInt16 = 28
     public static let typeANY: UInt16 = 255
     public static let classIN: UInt16 = 1
     public static let classANY: UInt16 = 255

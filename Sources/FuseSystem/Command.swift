@@ -307,7 +307,7 @@ public enum Daemon {
     /// Whether a process with this PID exists (and is not a zombie).
     public static func isAlive(_ pid: pid_t) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        if let stat = ProcFile.text("/proc/\(pid)/stat"),
            let close = stat.lastIndex(of: ")") {
             let state = stat[stat.index(close, offsetBy: 2)]
             guard state == "Z" || state == "X" else { return true }

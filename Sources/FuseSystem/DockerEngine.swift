@@ -1,64 +1,6 @@
 import Foundation
 import FuseModel
 
-/// The `docker` command-line client, pointed at one engine's socket and with a configuration
-/// folder of its own (never the host user's credentials).
-public struct DockerCLI: Sendable {
-    public let executable: String
-    public let socket: String
-    public let configDirectory: String
-    let runner: HostCommandRunner
-
-    public init(socket: String, configDirectory: String, timeout: Duration = .seconds(120)) {
-        self.executable = Self.locate() ?? "docker"  // fails with a clear error when run
-        self.socket = socket
-        self.configDirectory = configDirectory
-        self.runner = HostCommandRunner(timeout: timeout)
-    }
-
-    /// `FUSE_DOCKER`, else the client that comes with Debian's engine, else `docker` on PATH.
-    public static func locate() -> String? {
-        if let path = ProcessInfo.processInfo.environment["FUSE_DOCKER"] { return Executables.find(path) }
-        return Executables.find("/usr/bin/docker") ?? Executables.find("docker")
-    }
-
-    public func argv(_ arguments: [String]) -> [String] {
-        [executable, "--config", configDirectory, "-H", "unix://" + socket] + arguments
-    }
-
-    public func result(_ arguments: [String], input: String? = nil) throws -> CommandResult {
-        try runner.run(argv(arguments), input: input, environment: nil)
-    }
-
-    /// Runs a docker command; throws with docker's own message when it fails.
-    @discardableResult
-    public func run(_ arguments: [String], input: String? = nil) throws -> String {
-        let result = try result(arguments, input: input)
-        guard result.succeeded else {
-            let message = result.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
-            throw SystemError("docker \(arguments.first ?? ""): \(message.trimmingCharacters(in: .whitespaces))")
-        }
-        return result.stdout
-    }
-
-    /// Whether the engine answers.
-    public var isResponding: Bool {
-        (try? result(["version", "--format", "{{.Server.Version}}"]).succeeded) ?? false
-    }
-
-    /// The engine's Swarm state: `inactive`, `pending`, `active`, `error`, `locked`, with the
-    /// node's Swarm ID when it has one.
-    public func swarmState() throws -> (state: String, nodeID: String?) {
-        let text = try run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}"])
-        let parts = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-        return (parts.first ?? "inactive", parts.count > 1 ? parts[1] : nil)
-    }
-}
-
-/// A node's own Docker engine, isolated from any Docker the host already runs: its own data
-/// root (under the node's state dir), exec root, socket, PID file, configuration file, cgroup
-/// parent and bridges; it never touches iptables (the node's nftables table masquerades its
-/// containers) and never turns on IP forwarding itself. Requires root and Debian's `docker.io`.
 public struct DockerEngine: Sendable {
     public let names: EngineNames
     public let dataRoot: String
@@ -176,7 +118,7 @@ public struct DockerEngine: Sendable {
 
     /// The mount points of this mount namespace at or under one of `roots`, in mount order.
     public static func mountPoints(under roots: [String]) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let table = ProcFile.text("/proc/self/mountinfo") ?? ""
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
@@ -208,102 +150,4 @@ public struct DockerEngine: Sendable {
         _ = rmdir(folder)
     }
 
-}
-
-/// The federation's image registry on the master (Debian's `docker-registry`, distribution
-/// 2.8), as two processes over one storage folder under the master's state dir:
-/// - the *pull* side on the master's VPN address, read-only (`maintenance: readonly`), which
-///   nodes' engines pull from through the tunnel;
-/// - the *push* side on the master's loopback only, which the operator's `fuse image
-///   import|push` writes through. No node can add or replace an image.
-public struct ImageRegistry: Sendable {
-    public let directory: String
-    /// `VPN_ADDRESS:5000`.
-    public let pullAddress: String
-    /// `127.0.0.1:5001`.
-    public let pushAddress: String
-
-    public init(directory: String, pullAddress: String, pushAddress: String = SwarmPorts.registryPushHost) {
-        self.directory = directory
-        self.pullAddress = pullAddress
-        self.pushAddress = pushAddress
-    }
-
-    /// One registry process.
-    struct Side {
-        let name: String
-        let address: String
-        let readOnly: Bool
-    }
-
-    var sides: [Side] {
-        [Side(name: "registry", address: pullAddress, readOnly: true), Side(name: "registry-push", address: pushAddress, readOnly: false)]
-    }
-
-    var dataDirectory: String { directory + "/data" }
-    func configFile(_ side: Side) -> String { "\(directory)/\(side.name).yml" }
-    func pidFile(_ side: Side) -> String { "\(directory)/\(side.name).pid" }
-    func logFile(_ side: Side) -> String { "\(directory)/\(side.name).log" }
-
-    /// The PIDs of the running sides.
-    public var pids: [pid_t] {
-        sides.compactMap { Daemon.pid(inFile: pidFile($0)) }.filter(Daemon.isAlive)
-    }
-
-    /// Distribution's read-only mode: pulls only; no uploads to purge.
-    static let readOnlyMaintenance = """
-          maintenance:
-            uploadpurging:
-              enabled: false
-            readonly:
-              enabled: true
-
-        """
-
-    /// The configuration of one side (distribution's YAML).
-    static func config(_ side: Side, dataDirectory: String) -> String {
-        """
-        version: 0.1
-        log:
-          level: warn
-          accesslog:
-            disabled: true
-        storage:
-          filesystem:
-            rootdirectory: \(dataDirectory)
-          delete:
-            enabled: \(!side.readOnly)
-        \(side.readOnly ? Self.readOnlyMaintenance : "")http:
-          addr: \(side.address)
-
-        """
-    }
-
-    /// Starts each side unless it runs; waits until it listens. Returns the PIDs it started.
-    @discardableResult
-    public func ensureRunning(timeout: Duration = .seconds(20)) throws -> [pid_t] {
-        guard let program = Executables.find("docker-registry") else {
-            throw SystemError("docker-registry is not installed (Debian: apt-get install docker-registry)")
-        }
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var started: [pid_t] = []
-        for side in sides {
-            if let pid = Daemon.pid(inFile: pidFile(side)), Daemon.isAlive(pid) { continue }
-            try Data(Self.config(side, dataDirectory: dataDirectory).utf8).write(to: URL(fileURLWithPath: configFile(side)), options: .atomic)
-            let parts = side.address.split(separator: ":")
-            let pid = try Daemon.spawnAndWait([program, "serve", configFile(side)], logFile: logFile(side), timeout: timeout) {
-                parts.count == 2 && UInt16(parts[1]).map { PortProbe.tcpOpen(host: String(parts[0]), port: $0) } == true
-            }
-            try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: pidFile(side)), options: .atomic)
-            started.append(pid)
-        }
-        return started
-    }
-
-    public func stop() {
-        for side in sides {
-            if let pid = Daemon.pid(inFile: pidFile(side)) { Daemon.stop(pid) }
-            try? FileManager.default.removeItem(atPath: pidFile(side))
-        }
-    }
 }

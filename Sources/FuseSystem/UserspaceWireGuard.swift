@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,7 @@ public struct UserspaceWireGuard: Sendable {
 
     /// Whether the device answers on its socket.
     public var isResponding: Bool {
-        (try? control.exchange(interface: interface, request: "get=1\n\n"))?.contains("errno=0") ?? false
+        (try? control.exchange(interface: interface, request: WireGuardUAPI.getRequest))?.contains("errno=0") ?? false
     }
 
     /// The UAPI socket path is global to the machine, not per network namespace: a device
@@ -74,7 +75,7 @@ public struct UserspaceWireGuard: Sendable {
     }
 
     public func get() throws -> String {
-        try control.exchange(interface: interface, request: "get=1\n\n")
+        try control.exchange(interface: interface, request: WireGuardUAPI.getRequest)
     }
 
     public func set(_ request: String) throws -> String {

