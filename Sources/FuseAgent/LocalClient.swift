@@ -46,7 +46,9 @@ public struct LocalClient: Sendable {
                                           onEvent: (LocalAPI.Event) -> Void) async throws -> Result {
         let response = try await execute(.POST, path, body: try API.encoder().encode(body), timeout: timeout)
         guard response.status == .ok else { throw try await Self.failure(response) }
+        // The whole answer is read, to its end, before the outcome counts.
         var pending = Data()
+        var outcome: LocalAPI.Event?
         do {
             for try await chunk in response.body {
                 pending.append(contentsOf: chunk.readableBytesView)
@@ -55,18 +57,19 @@ public struct LocalClient: Sendable {
                     pending = Data(pending[pending.index(after: newline)...])
                     let event = try API.decoder().decode(LocalAPI.Event.self, from: Data(line))
                     switch event.kind {
-                    case .result: return try API.decoder().decode(Result.self, from: Data((event.result ?? "").utf8))
-                    case .error: throw ClientError.api(status: event.code ?? 500, message: event.message)
+                    case .result, .error: outcome = event
                     default: onEvent(event)
                     }
                 }
             }
-        } catch let error as ClientError {
-            throw error
         } catch {
             throw ClientError.unreachable("the node's agent stopped during the operation (\(error)); see its log")
         }
-        throw ClientError.unreachable("the node's agent stopped during the operation; see its log")
+        switch outcome?.kind {
+        case .result: return try API.decoder().decode(Result.self, from: Data((outcome?.result ?? "").utf8))
+        case .error: throw ClientError.api(status: outcome?.code ?? 500, message: outcome?.message ?? "failed")
+        default: throw ClientError.unreachable("the node's agent stopped during the operation; see its log")
+        }
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?, timeout: Duration) async throws -> Data {

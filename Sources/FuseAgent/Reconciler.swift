@@ -25,18 +25,28 @@ public actor Reconciler {
         self.logger = logger
     }
 
+    /// Records what FUSE changed on the host (so that leave undoes exactly that). A full disk
+    /// does not stop the host from converging: the failure is logged loudly, and the change made.
+    func record(_ changes: HostChanges) {
+        do { try StateFile.write(changes, to: state.hostChangesPath) } catch {
+            logger.error("cannot record the host's changes; leave may not restore them", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Applies `map`; returns the device as WireGuard reports it afterwards.
     @discardableResult
     public func apply(_ map: NetworkMap) throws -> WireGuardDevice {
         var changes = state.hostChanges()
         if !FileManager.default.fileExists(atPath: UAPISocket.directory) {
             changes.createdRunDirectory = true
-            try StateFile.write(changes, to: state.hostChangesPath)
+            record(changes)
         }
         let wireGuard = try backend ?? WireGuardBackends.choose(interface: config.interface, runner: runner)
         backend = wireGuard
         if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
-            try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath)
+            do { try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath) } catch {
+                logger.error("cannot record wireguard-go's PID; going on", metadata: ["error": "\(error)"])
+            }
             logger.info("started wireguard-go", metadata: ["interface": "\(config.interface)", "pid": "\(pid)"])
             appliedRuleset = nil
         }
@@ -56,7 +66,7 @@ public actor Reconciler {
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
             if forwarding != "1" {
                 changes.ipForwardBefore = forwarding
-                try StateFile.write(changes, to: state.hostChangesPath)
+                record(changes)
                 try sysctl.set("net.ipv4.ip_forward", "1")
                 logger.info("enabled IPv4 forwarding", metadata: ["why": "\(map.isHub ? "hub" : map.node.runsWorkloads ? "workloads" : "exposures")"])
             }

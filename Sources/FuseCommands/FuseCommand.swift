@@ -159,15 +159,9 @@ enum Clients {
     /// Runs `body` with a client and shuts the client down afterwards.
     static func with<T>(_ client: ControlPlaneClient, _ body: (ControlPlaneClient) async throws -> T) async throws -> T {
         do {
-            let result = try await body(client)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            if case ClientError.unreachable = error {
-                throw CommandFailure("\(error) (is the control plane running? `fuse master start` on the master)")
-            }
-            throw error
+            return try await ControlPlaneClient.using(client, body)
+        } catch ClientError.unreachable(let message) {
+            throw CommandFailure("\(message) (is the control plane running? `fuse master start` on the master)")
         }
     }
 }

@@ -98,7 +98,7 @@ extension LabTests {
             let runner = HostCommandRunner()
             try runner.check(["mount", "-t", "tmpfs", "-o", "size=2m", "fuse-lab-test", stateDir])
             defer { _ = try? runner.run(["umount", "-l", stateDir], input: nil, environment: nil) }
-            try fixture.startMaster()
+            try fixture.startMaster(policy: nil)  // the default: the crisis domain reaches every exposure
             try fixture.fuseOK("a1", ["join", try fixture.token(domain: "companyA"), "--name", "a1", "--no-workloads"])
             let filler = stateDir + "/filler"
             FileManager.default.createFile(atPath: filler, contents: nil)

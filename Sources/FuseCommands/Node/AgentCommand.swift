@@ -45,7 +45,14 @@ enum NodeDaemons {
         try state.createDirectory()
         let pid = try Daemon.spawn([Executables.current, "agent", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
                                    logFile: state.agentLogPath)
-        let answering = await waitFor(.seconds(15), every: .milliseconds(10)) { await client.isAnswering() || !Daemon.isAlive(pid) }
+        // Another command may have started the state dir's daemon at the same moment: ours then
+        // exits (the lock is taken) and that one answers.
+        var diedAt: ContinuousClock.Instant?
+        let answering = await waitFor(.seconds(15), every: .milliseconds(10)) {
+            if await client.isAnswering() { return true }
+            if !Daemon.isAlive(pid) { diedAt = diedAt ?? .now }
+            return diedAt.map { ContinuousClock.now - $0 > .seconds(2) } ?? false
+        }
         if answering, await client.isAnswering() { return (client, state.pid(at: state.agentPIDPath) ?? pid) }
         throw CommandFailure("the node's agent did not start: \(Daemon.lastLine(of: state.agentLogPath) ?? "see \(state.agentLogPath)")")
     }
