@@ -41,7 +41,7 @@ public struct JoinToken: Codable, Equatable, Sendable {
     /// A new token and its secret, which is shown once and never stored.
     public static func issue(domain: String, ttl: Duration, maxUses: Int, now: Date) -> (token: JoinToken, secret: String) {
         let secret = Secret.random(bytes: 32)
-        let seconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        let seconds = ttl.inSeconds
         let token = JoinToken(
             id: Secret.identifier(bytes: 6), secretDigest: Secret.digest(secret), domain: domain,
             createdAt: now, expiresAt: now.addingTimeInterval(seconds), maxUses: maxUses)

@@ -35,7 +35,5 @@ public final class Steps: @unchecked Sendable {
 
     public var total: Double { Self.seconds(ContinuousClock.now - start) }
 
-    public static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
+    public static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
 }
