@@ -76,7 +76,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"]),
+        // Browser/: the headless-Chromium driver (Python, selenium) of the dashboard lab test.
+        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Browser"]),
     ],
     swiftLanguageModes: [.v5]
 )

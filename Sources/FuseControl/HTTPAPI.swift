@@ -9,6 +9,8 @@ import NIOCore
 public struct FuseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
+    /// The TCP peer (a stream's pusher is known by its VPN address).
+    public let remoteAddress: SocketAddress?
 
     public enum Caller: Sendable, Equatable {
         case anonymous
@@ -20,6 +22,7 @@ public struct FuseRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 
     public var maxUploadSize: Int { Self.bodyLimit }
@@ -101,6 +104,7 @@ public enum ControlPlaneAPI {
     /// Builds the router for a control plane; also returns the list of routes it serves.
     public static func router(_ controlPlane: ControlPlane) -> (Router<FuseRequestContext>, [APIRoute]) {
         let router = Router(context: FuseRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(dashboard: controlPlane.dashboard))
         router.add(middleware: BodyLimitAndErrorsMiddleware())
         router.add(middleware: AuthenticationMiddleware(controlPlane: controlPlane))
         var routes: [APIRoute] = []
@@ -204,6 +208,7 @@ public enum ControlPlaneAPI {
             let body = try await request.decode(as: API.PolicyTestRequest.self, context: context)
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
+        DashboardRoutes.add(to: on, controlPlane)
         return (router, routes)
     }
 }
