@@ -9,7 +9,6 @@ enum DashboardAssets {
     }
 
     static let all = [
-        Asset(path: "/dashboard", contentType: "text/html; charset=utf-8", text: page),
         Asset(path: "/dashboard/", contentType: "text/html; charset=utf-8", text: page),
         Asset(path: "/dashboard/app.js", contentType: "text/javascript; charset=utf-8", text: script),
         Asset(path: "/dashboard/app.css", contentType: "text/css; charset=utf-8", text: style),
