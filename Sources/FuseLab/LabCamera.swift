@@ -26,7 +26,7 @@ public struct LabCamera: Sendable {
         guard Executables.find("ffmpeg") != nil else { throw LabError("ffmpeg not found (Debian: apt-get install ffmpeg)") }
         let font = ["/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"]
             .first { FileManager.default.fileExists(atPath: $0) }
-        let counter = font.map { ",drawtext=fontfile=\($0):text='frame %{frame_num}   t %{pts\\:hms}':x=40:y=h-70:fontsize=36:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8" } ?? ""
+        let counter = font.map { ",drawtext=fontfile=\($0):text='frame %{frame_num}   t %{pts\\:hms}':x=40:y=h-150:fontsize=36:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8" } ?? ""
         let result = try HostCommandRunner(timeout: .seconds(180)).run([
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=10",
             "-vf", "noise=alls=12:allf=t" + counter,

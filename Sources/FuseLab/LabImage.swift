@@ -38,7 +38,7 @@ public enum LabImage {
     /// Copies a program and every library `ldd` names for it to the same paths under `root`.
     static func copyWithLibraries(_ program: String, into root: String, runner: any CommandRunning) throws {
         let libraries = try runner.check(["ldd", program]).split(separator: "\n").compactMap { line in
-            line.split(separator: " ").first { $0.hasPrefix("/") }.map(String.init)
+            line.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("/") }.map(String.init)
         }
         for file in [program] + libraries {
             let target = root + file

@@ -79,7 +79,7 @@ extension LabTests {
             try browser.send(["cmd": "login", "token": login.token])
             try browser.wait("federation view", "document.querySelectorAll('[data-node]').length === 4 && document.querySelectorAll('[data-domain]').length === 3", timeout: 10)
             try browser.wait("tunnel health from the hub", """
-                ['a1', 'b1', 'b2'].every((n) => { const t = document.querySelector(`[data-node="${n}"] .tunnel`); return t && /handshake \\d+ s ago/.test(t.textContent) && /RTT \\d/.test(t.textContent); })
+                ['a1', 'b1', 'b2'].every((n) => { const t = document.querySelector(`[data-node="${n}"] .tunnel`); return t && /handshake \\d+ (s|min) ago/.test(t.textContent) && /RTT \\d/.test(t.textContent); })
                 """, timeout: 10)
             try browser.wait("the gate's exposure and who may reach it", "(document.querySelector('[data-exposure=\"gate\"]') || {}).textContent?.includes('master')", timeout: 5)
 

@@ -60,6 +60,11 @@ enum DashboardAssets {
             <tbody id="exposures"></tbody></table>
           </section>
           <section class="panel">
+            <h2>Camera streams <span class="hint">as the master receives them from the companies' relays</span></h2>
+            <table class="grid"><thead><tr><th>Stream</th><th>Relayed by</th><th>State</th><th>Frames/s</th><th>Bit rate</th><th>Latency</th><th>Frames (missing)</th><th>Viewers</th></tr></thead>
+            <tbody id="streams"></tbody></table>
+          </section>
+          <section class="panel">
             <h2>Policy <span class="hint">which nodes enforce the current version</span></h2>
             <div id="policy"></div>
           </section>

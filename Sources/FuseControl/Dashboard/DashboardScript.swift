@@ -86,7 +86,7 @@ extension DashboardAssets {
         function render() {
           if (!view) return;
           $('#federation').textContent = view.federation;
-          renderKPIs(); renderDomains(); renderExposures(); renderPolicy(); renderWall();
+          renderKPIs(); renderDomains(); renderExposures(); renderStreams(); renderPolicy(); renderWall();
         }
         function kpi(label, value, sub, attrs = {}) {
           return el('div', Object.assign({ class: 'kpi' }, attrs), el('div', { class: 'l' }, label), el('div', { class: 'v' }, value), el('div', { class: 's' }, sub));
@@ -137,6 +137,15 @@ extension DashboardAssets {
             el('td', {}, x.allowedFrom.length ? el('div', { class: 'chips' }, x.allowedFrom.map((n) => el('span', { class: 'chip' }, n))) : el('span', { class: 'muted' }, 'nobody (policy)'))));
           $('#exposures').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '5', class: 'muted' }, 'No domain exposes a service.'))]));
         }
+        function renderStreams() {
+          const rows = view.streams.map((s) => el('tr', { 'data-stream-row': s.id },
+            el('td', {}, el('b', {}, s.camera), el('span', { class: 'badge' }, s.domain)), el('td', {}, s.node),
+            el('td', {}, el('span', { class: `badge ${s.state === 'live' ? 'ok' : 'warn'}` }, s.state)),
+            el('td', {}, s.ingestFPS.toFixed(1)), el('td', {}, `${(s.bitsPerSecond / 1e6).toFixed(2)} Mbit/s`),
+            el('td', {}, s.latencyMilliseconds == null ? '—' : `${s.latencyMilliseconds.toFixed(0)} ms`),
+            el('td', {}, `${s.frames} (${s.droppedFrames})`), el('td', {}, s.viewers)));
+          $('#streams').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '8', class: 'muted' }, 'No camera streams to the crisis centre.'))]));
+        }
         function renderPolicy() {
           const p = view.policy;
           $('#policy').replaceChildren(el('div', { class: 'meta' },
@@ -150,7 +159,9 @@ extension DashboardAssets {
           const wall = $('#wall');
           const streams = view.streams;
           $('#wall-empty').hidden = streams.length > 0;
-          wall.style.setProperty('--cols', String(Math.max(1, Math.ceil(Math.sqrt(streams.length)))));
+          const cols = Math.max(1, Math.ceil(Math.sqrt(streams.length)));
+          wall.style.setProperty('--cols', String(cols));
+          wall.style.setProperty('--rows', String(Math.max(1, Math.ceil(streams.length / cols))));
           const ids = new Set(streams.map((s) => s.id));
           for (const [id, player] of players) if (!ids.has(id)) { player.stop(); player.tile.remove(); players.delete(id); }
           streams.forEach((stream, index) => {
@@ -254,12 +265,14 @@ extension DashboardAssets {
               append();
             }
           }
-          // Stay at the live edge; keep at most 10 s of video in the buffer.
+          // Stay near the live edge: far behind, jump; a little behind, play 10 % faster.
+          // Keep at most 10 s of video in the buffer.
           chase(buffer) {
             const video = this.video, ranges = video.buffered;
             if (!ranges.length) return;
-            const end = ranges.end(ranges.length - 1);
-            if (video.currentTime < ranges.start(0) || end - video.currentTime > 1.5) video.currentTime = Math.max(ranges.start(0), end - 0.2);
+            const end = ranges.end(ranges.length - 1), lag = end - video.currentTime;
+            if (video.currentTime < ranges.start(0) || lag > 2) video.currentTime = Math.max(ranges.start(0), end - 0.2);
+            video.playbackRate = lag > 0.3 ? 1.1 : 1;
             if (video.paused) video.play().catch(() => {});
             this.trim(buffer, false);
           }

@@ -6,6 +6,7 @@ extension DashboardAssets {
           font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; font-size: 14px;
         }
         * { box-sizing: border-box; }
+        [hidden] { display: none !important; }
         body { margin: 0; background: var(--bg); color: var(--text); min-height: 100vh; }
         code { background: var(--panel2); padding: 1px 6px; border-radius: 4px; font-family: "DejaVu Sans Mono", monospace; font-size: 12px; }
         .bar { display: flex; align-items: center; gap: 24px; padding: 10px 20px; background: #0d1526; border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 5; }
@@ -62,7 +63,9 @@ extension DashboardAssets {
         table.grid td { padding: 8px; border-bottom: 1px solid var(--line); }
         .muted { color: var(--muted); }
         .empty { color: var(--muted); text-align: center; padding: 40px; }
-        .wall { display: grid; grid-template-columns: repeat(var(--cols, 2), 1fr); gap: 10px; }
+        /* The whole wall fits the window: tiles as wide as the rows' height allows. */
+        .wall { display: grid; grid-template-columns: repeat(var(--cols, 2), 1fr); gap: 10px; margin: 0 auto;
+          max-width: calc((100vh - 100px - (var(--rows, 2) - 1) * 10px) / var(--rows, 2) * 16 / 9 * var(--cols, 2) + (var(--cols, 2) - 1) * 10px); }
         .tile { position: relative; background: #000; border: 1px solid var(--line); border-radius: 8px; overflow: hidden; aspect-ratio: 16 / 9; }
         .tile video { width: 100%; height: 100%; object-fit: contain; display: block; background: #000; }
         .tile .top, .tile .bottom { position: absolute; left: 0; right: 0; display: flex; justify-content: space-between; align-items: center; padding: 8px 10px; gap: 8px; }
