@@ -76,8 +76,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Browser/: the headless-Chromium driver (Python, selenium) of the dashboard lab test.
-        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Browser"]),
+        // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
+        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v5]
 )

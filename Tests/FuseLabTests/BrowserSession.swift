@@ -2,7 +2,7 @@ import Foundation
 import FuseLab
 import Testing
 
-/// Headless Chromium in a lab node's namespace, driven through `Browser/dashboard_browser.py`
+/// Headless Chromium in a lab node's namespace, driven through `Scripts/dashboard_browser.py`
 /// (selenium): one JSON command per line, one JSON answer per line.
 final class BrowserSession {
     struct Answer: Decodable {
@@ -43,7 +43,7 @@ final class BrowserSession {
     }
 
     static var script: String {
-        LabSupport.packageRoot.appendingPathComponent("Tests/FuseLabTests/Browser/dashboard_browser.py").path
+        LabSupport.packageRoot.appendingPathComponent("Tests/FuseLabTests/Scripts/dashboard_browser.py").path
     }
 
     private let process = Process()

@@ -30,6 +30,35 @@ extension LabTests {
             return try fixture.shell(node, "curl -sk -m 10 -X \(method)\(upload) 'https://\(master):\(fixture.lab.apiPort)\(path)'").stdout
         }
 
+        struct ParsedMetrics: Decodable {
+            struct Sample: Decodable {
+                let name: String
+                let labels: [String: String]
+                let value: Double
+            }
+            let types: [String: String]
+            let samples: [Sample]
+            func values(_ name: String) -> [String: Double] {
+                Dictionary(samples.filter { $0.name == name }.map { ($0.labels["stream"] ?? $0.labels["node"] ?? $0.labels["state"] ?? "", $0.value) }, uniquingKeysWith: { $1 })
+            }
+        }
+
+        /// The master's `/metrics`, read by Prometheus' own parser (python3-prometheus-client).
+        func checkMetrics(_ fixture: LabFixture) throws {
+            let script = LabSupport.packageRoot.appendingPathComponent("Tests/FuseLabTests/Scripts/parse_metrics.py").path
+            let parsed = try HostCommandRunner(timeout: .seconds(30)).run(["/usr/bin/python3", script], input: try LabVideo.metrics(lab: fixture.lab), environment: nil)
+            try #require(parsed.succeeded, "prometheus_client parses /metrics: \(parsed.stderr)")
+            let metrics = try JSONDecoder().decode(ParsedMetrics.self, from: Data(parsed.stdout.utf8))
+            #expect(metrics.values("fuse_nodes") == ["online": 4, "offline": 0])
+            #expect(Set(metrics.values("fuse_node_map_version_lag").keys) == ["master", "a1", "b1", "b2"])
+            #expect(Set(metrics.values("fuse_tunnel_handshake_age_seconds").keys) == ["a1", "b1", "b2"])
+            #expect(metrics.values("fuse_tunnel_received_bytes_total").values.allSatisfy { $0 > 0 })
+            #expect(metrics.values("fuse_stream_fps").count == 4 && metrics.values("fuse_stream_fps").values.allSatisfy { $0 >= 24 }, "\(metrics.values("fuse_stream_fps"))")
+            #expect(metrics.values("fuse_stream_latency_seconds").values.allSatisfy { $0 > 0 && $0 < 1 })
+            #expect(metrics.types["fuse_api_request_duration_seconds"] == "histogram" && metrics.types["fuse_tunnel_sent_bytes"] == "counter", "\(metrics.types)")
+            #expect(metrics.samples.contains { $0.name == "fuse_api_requests_total" && $0.value > 0 })
+        }
+
         @Test("the operator logs in, sees the federation and 4 streams of 2 companies at ≥ 24 fps, and every change within 2 s; companyB can neither reach companyA's camera nor push or read its stream")
         func dashboardAndVideoWall() throws {
             try FileManager.default.createDirectory(atPath: Self.output, withIntermediateDirectories: true)
@@ -56,6 +85,7 @@ extension LabTests {
             }
             #expect(streaming, "4 streams at ≥ 24 fps at the master's ingest: \(fps)")
             Swift.print("ingest fps: \(fps.sorted { $0.key < $1.key })")
+            try checkMetrics(fixture)
 
             let login = try fixture.json(API.DashboardLogin.self, try fixture.fuseOK("master", ["dashboard", "--json"]))
             #expect(login.url == "https://\(fixture.lab.masterEndpoint):\(fixture.lab.apiPort)/dashboard/")

@@ -80,5 +80,7 @@ extension DashboardAssets {
           background: repeating-linear-gradient(45deg, #111 0 12px, #181818 12px 24px); color: var(--warn); font-weight: 700; letter-spacing: 2px; }
         .tile .nosignal small { color: var(--muted); font-weight: 400; letter-spacing: 0; }
         .tile[data-state="live"] .nosignal { display: none; }
+        .tile .top, .tile .bottom { z-index: 2; }
+        .tile:not([data-state="live"]) .rec, .tile:not([data-state="live"]) .bottom span:first-child { visibility: hidden; }
         """##
 }
