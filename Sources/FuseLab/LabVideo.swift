@@ -30,15 +30,8 @@ public struct LabVideo: Sendable {
                     cameras.append(try LabCamera.start(in: lab, node: site.device, name: name, port: firstPort + index))
                 }
             }
-            let image = lab.topology.runDirectory + "/camera-relay.tar"
-            try CameraRelay.writeImage(to: image)
-            _ = try fuse("master", ["image", "import", image, CameraRelay.image])
-            let stack = CameraRelay.stack(master: master, relays: sites.map { site in
-                (site.domain, cameras.filter { $0.node == site.device }.map { ($0.name, $0.url) })
-            })
-            let file = lab.topology.runDirectory + "/video-stack.yml"
-            try stack.write(toFile: file, atomically: true, encoding: .utf8)
-            _ = try fuse("master", ["deploy", "-f", file, "--name", stackName])
+            try importRelayImage(lab: lab, fuse: fuse)
+            try deployRelays(lab: lab, master: master, cameras: cameras, stack: stackName, fuse: fuse)
         } catch {
             cameras.forEach { $0.stop() }
             throw error
@@ -48,16 +41,44 @@ public struct LabVideo: Sendable {
 
     public func stop() { cameras.forEach { $0.stop() } }
 
+    /// Writes the relay's image and imports it into the federation's registry.
+    public static func importRelayImage(lab: Lab, fuse: (String, [String]) throws -> String) throws {
+        let image = lab.topology.runDirectory + "/camera-relay.tar"
+        try CameraRelay.writeImage(to: image)
+        _ = try fuse("master", ["image", "import", image, CameraRelay.image])
+    }
+
+    /// Deploys `stack`: a relay per domain of these cameras, placed in that domain.
+    public static func deployRelays(lab: Lab, master: String, cameras: [LabCamera], stack: String, fuse: (String, [String]) throws -> String) throws {
+        var relays: [(domain: String, cameras: [(name: String, url: String)])] = []
+        for camera in cameras {
+            guard let domain = try lab.node(camera.node).domain else { throw LabError("camera \(camera.name) is on no domain's device") }
+            if let index = relays.firstIndex(where: { $0.domain == domain }) {
+                relays[index].cameras.append((camera.name, camera.url))
+            } else {
+                relays.append((domain, [(camera.name, camera.url)]))
+            }
+        }
+        let file = lab.topology.runDirectory + "/\(stack)-stack.yml"
+        try CameraRelay.stack(master: master, relays: relays).write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try fuse("master", ["deploy", "-f", file, "--name", stack])
+    }
+
     /// Stream → frames per second at the master's ingest, from its `/metrics` (read with the
     /// operator's credential inside the master's namespace).
     public static func ingestFPS(lab: Lab) throws -> [String: Double] {
-        var fps: [String: Double] = [:]
-        for line in try metrics(lab: lab).split(separator: "\n") where line.hasPrefix("fuse_stream_fps{") {
+        streamValues("fuse_stream_fps", in: try metrics(lab: lab))
+    }
+
+    /// Stream → value of a per-stream metric in `/metrics` text.
+    public static func streamValues(_ metric: String, in text: String) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix(metric + "{") {
             guard let stream = line.range(of: #"stream="[^"]+""#, options: .regularExpression),
                   let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
-            fps[String(line[stream].dropFirst(8).dropLast())] = value
+            values[String(line[stream].dropFirst(8).dropLast())] = value
         }
-        return fps
+        return values
     }
 
     /// The master's `/metrics` text.

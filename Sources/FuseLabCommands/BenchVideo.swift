@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import FuseLab
+import FuseSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fuse-lab bench video`: how many camera streams the federation carries to the dashboard.
+struct BenchVideo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "video",
+        abstract: "Count the 720p ~2 Mbit/s camera streams from two domains that reach the dashboard at ≥ 24 fps each, beside the paper's 17.",
+        discussion: """
+            Brings up a lab (master, a1 in companyA, b1 in companyB), then adds --step cameras at a \
+            time, half on companyA's device 'cam' and half on companyB's 'store', each step with a \
+            relay per company ('fuse deploy'), until a stream falls below 24 fps or --max streams. \
+            Per step, over --window seconds after every stream arrived: the frames each stream \
+            delivered to the master's ingest (from its frame counters in /metrics, not decoded), \
+            the latency from the camera's frame time (prft) to the ingest, and CPU and RSS of the \
+            master process, the hub's wireguard-go, the relays (their curl processes) and the \
+            cameras (ffmpeg). Writes video.csv to --out. The lab is torn down at the end.
+            """)
+
+    @Option(help: "Streams added per step (even: half per company).")
+    var step: Int = 4
+    @Option(help: "Stop after this many streams.")
+    var max: Int = 48
+    @Option(help: "Seconds measured per step.")
+    var window: Int = 10
+    @Option(help: "Directory for video.csv.")
+    var out: String = "bench-results"
+    @Option(help: "Name prefix of the lab (1–6 of a-z, 0-9, '-').")
+    var prefix: String = "bv-"
+    @OptionGroup var federation: FederationOptions
+
+    static let paperStreams = 17
+
+    func validate() throws {
+        guard step >= 2, step % 2 == 0, (step...512).contains(max), (3...120).contains(window) else {
+            throw ValidationError("--step must be even and ≥ 2, --max ≥ --step (at most 512), --window 3 to 120")
+        }
+    }
+
+    struct Row {
+        var streams = 0
+        var atFullRate = 0
+        var minFPS = 0.0
+        var meanFPS = 0.0
+        var latencyMilliseconds = 0.0
+        var cpu: [String: Double] = [:]
+        var rssMiB: [String: Double] = [:]
+    }
+
+    static let groups = ["master", "hub", "relays", "cameras"]
+
+    func run() throws {
+        let fusePath = try federation.fusePath()
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let progress = Progress()
+        let teardown = LabTeardownOnce(prefix: prefix)
+        let signals = teardown.handleSignals()
+        let lab = try Lab.up(prefix: prefix, apiPort: federation.apiPort, wgPort: federation.wgPort)
+        guard teardown.labIsUp() else { _ = teardown.tearDown(); Foundation.exit(130) }
+        defer {
+            progress("lab '\(lab.prefix)' down")
+            for problem in teardown.tearDown() { progress("warning: teardown: \(problem)") }
+            signals.forEach { $0.cancel() }
+        }
+        let bench = LifecycleBench(lab: lab, fusePath: fusePath, progress: progress)
+        _ = try bench.fuse("master", ["master", "init", "--name", "video", "--endpoint", lab.masterEndpoint,
+                                      "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort)])
+        _ = try bench.fuse("master", ["master", "start"])
+        let (a1, _) = try bench.join("a1", domain: "companyA")
+        _ = try bench.join("b1", domain: "companyB")
+        let members = try Demo.members(from: try bench.fuse("master", ["nodes", "--json"]), lab: lab)
+        guard let master = members.first(where: { $0.node == lab.topology.masterNodeId })?.address else { throw LabError("no master in 'fuse nodes'") }
+        progress("federation up (a1 \(a1.address)); encoding the camera clip and importing the relay image")
+        try LabVideo.importRelayImage(lab: lab, fuse: bench.fuse)
+
+        var cameras: [LabCamera] = []
+        var rows: [Row] = []
+        while cameras.count < max {
+            var added: [LabCamera] = []
+            for index in 0..<step {
+                let number = cameras.count + added.count + 1
+                let device = index % 2 == 0 ? "cam" : "store"
+                added.append(try LabCamera.start(in: lab, node: device, name: "c\(number)", port: 9000 + number))
+            }
+            cameras += added
+            try LabVideo.deployRelays(lab: lab, master: "\(master):\(lab.apiPort)", cameras: added, stack: "video\(rows.count + 1)", fuse: bench.fuse)
+            let arrived = waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+                ((try? LabVideo.ingestFPS(lab: lab)) ?? [:]).filter { $0.value > 0 }.count >= cameras.count
+            }
+            guard arrived else { progress("not every stream reached the master within 60 s; stopping"); break }
+            let row = try measure(lab: lab, streams: cameras.count, master: master)
+            rows.append(row)
+            progress(String(format: "%3d streams: %d at ≥ 24 fps, min %.1f, mean %.1f fps, latency %.0f ms; CPU master %.0f %%, hub %.0f %%, relays %.0f %%, cameras %.0f %%",
+                            row.streams, row.atFullRate, row.minFPS, row.meanFPS, row.latencyMilliseconds,
+                            row.cpu["master"] ?? 0, row.cpu["hub"] ?? 0, row.cpu["relays"] ?? 0, row.cpu["cameras"] ?? 0))
+            if row.atFullRate < row.streams { break }
+        }
+        let carried = rows.last { $0.atFullRate == $0.streams }?.streams ?? 0
+        print(renderTable(["STREAMS", "AT ≥24 FPS", "MIN FPS", "MEAN FPS", "LATENCY MS"] + Self.groups.flatMap { ["\($0.uppercased()) CPU %", "\($0.uppercased()) RSS MiB"] },
+                          rows.map { row in
+                              [String(row.streams), String(row.atFullRate), String(format: "%.1f", row.minFPS), String(format: "%.1f", row.meanFPS),
+                               String(format: "%.0f", row.latencyMilliseconds)]
+                                  + Self.groups.flatMap { [String(format: "%.0f", row.cpu[$0] ?? 0), String(format: "%.0f", row.rssMiB[$0] ?? 0)] }
+                          }), terminator: "")
+        print("streams carried at ≥ 24 fps each: \(carried)\(rows.last.map { $0.atFullRate == $0.streams ? " (or more: stopped at --max \(max))" : "" } ?? "") — paper: \(Self.paperStreams)")
+        let csv = (["streams,at_full_rate,min_fps,mean_fps,latency_ms," + Self.groups.map { "\($0)_cpu_percent,\($0)_rss_mib" }.joined(separator: ",")]
+            + rows.map { row in
+                "\(row.streams),\(row.atFullRate),\(row.minFPS),\(row.meanFPS),\(row.latencyMilliseconds)," + Self.groups.map { "\(row.cpu[$0] ?? 0),\(row.rssMiB[$0] ?? 0)" }.joined(separator: ",")
+            }).joined(separator: "\n") + "\n"
+        try csv.write(toFile: out + "/video.csv", atomically: true, encoding: .utf8)
+        progress("wrote \(out)/video.csv")
+        cameras.forEach { $0.stop() }
+    }
+
+    /// Frames delivered per stream over the window (frame counters at the ingest), latency,
+    /// and CPU and RSS per group of processes.
+    func measure(lab: Lab, streams: Int, master: String) throws -> Row {
+        let processes = try Self.processGroups(lab: lab)
+        let before = try LabVideo.metrics(lab: lab), cpuBefore = processes.mapValues(ProcessUsage.ticks)
+        let clock = ContinuousClock(), start = clock.now
+        Thread.sleep(forTimeInterval: TimeInterval(window))  // the measurement window itself
+        let after = try LabVideo.metrics(lab: lab), cpuAfter = processes.mapValues(ProcessUsage.ticks)
+        let elapsed = LifecycleBench.seconds(clock.now - start)
+        let framesBefore = LabVideo.streamValues("fuse_stream_frames_total", in: before)
+        let fps = LabVideo.streamValues("fuse_stream_frames_total", in: after).map { ($0.value - (framesBefore[$0.key] ?? $0.value)) / elapsed }
+        let latency = Array(LabVideo.streamValues("fuse_stream_latency_seconds", in: after).values)
+        var row = Row(streams: streams, atFullRate: fps.filter { $0 >= 24 }.count, minFPS: fps.min() ?? 0,
+                      meanFPS: fps.isEmpty ? 0 : fps.reduce(0, +) / Double(fps.count),
+                      latencyMilliseconds: latency.isEmpty ? 0 : latency.reduce(0, +) / Double(latency.count) * 1000)
+        let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for (group, pids) in processes {
+            row.cpu[group] = Double((cpuAfter[group] ?? 0) - (cpuBefore[group] ?? 0)) / hertz / elapsed * 100
+            row.rssMiB[group] = Double(pids.reduce(0) { $0 + ProcessUsage.rssKiB($1) }) / 1024
+        }
+        return row
+    }
+
+    /// The processes of each group: the master process, the hub's wireguard-go, the relays'
+    /// curl (by this lab's ingest port and camera URLs), the cameras' ffmpeg (by the lab's clip).
+    static func processGroups(lab: Lab) throws -> [String: [pid_t]] {
+        guard let state = try lab.node(lab.topology.masterNodeId).stateDir else { throw LabError("the lab has no master") }
+        let lines = Daemon.commandLines()
+        let ingest = ":\(lab.apiPort)/v1/streams/", clip = lab.topology.runDirectory + "/camera-clip.mp4"
+        return [
+            "master": [try LifecycleBench.pid(from: state + "/master/master.pid")],
+            "hub": [try LifecycleBench.pid(from: state + "/node/wireguard.pid")],
+            "relays": lines.filter { $0.arguments.first?.hasSuffix("curl") == true && $0.arguments.contains { $0.contains(ingest) || $0.hasPrefix("http://192.168.") } }.map(\.pid),
+            "cameras": lines.filter { $0.arguments.first?.hasSuffix("ffmpeg") == true && $0.arguments.contains(clip) }.map(\.pid),
+        ]
+    }
+}
+
+/// CPU time and memory of processes from /proc.
+enum ProcessUsage {
+    /// utime + stime of the processes, in clock ticks.
+    static func ticks(_ pids: [pid_t]) -> Int {
+        pids.reduce(0) { total, pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return total }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command: state is field 3; utime and stime are fields 14 and 15.
+            guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return total }
+            return total + user + system
+        }
+    }
+
+    static func rssKiB(_ pid: pid_t) -> Int {
+        (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)).flatMap(BenchReport.vmRSSKiB) ?? 0
+    }
+}
