@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseLab
+import FuseModel
 import FuseSystem
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,9 @@ struct BenchVideo: ParsableCommand {
             delivered to the master's ingest (from its frame counters in /metrics, not decoded), \
             the latency from the camera's frame time (prft) to the ingest, and CPU and RSS of the \
             master process, the hub's wireguard-go, the relays (their curl processes) and the \
-            cameras (ffmpeg). Writes video.csv to --out. The lab is torn down at the end.
+            cameras (ffmpeg). Writes video.csv to --out. Then (unless --no-tiles) headless Chromium \
+            on the operator PC shows 2, 4, … tiles of the wall (decode-bound: software decoding on \
+            this machine's cores) until a tile falls below 24 fps. The lab is torn down at the end.
             """)
 
     @Option(help: "Streams added per step (even: half per company).")
@@ -114,7 +117,52 @@ struct BenchVideo: ParsableCommand {
             }).joined(separator: "\n") + "\n"
         try csv.write(toFile: out + "/video.csv", atomically: true, encoding: .utf8)
         progress("wrote \(out)/video.csv")
+        if tiles, carried > 0 {
+            // Back to the streams the federation carried at full rate, then the browser.
+            for camera in cameras.dropFirst(carried) { camera.stop() }
+            let results = try browserTiles(lab: lab, upTo: carried, bench: bench, progress: progress)
+            print(renderTable(["TILES", "MIN TILE FPS", "MEAN TILE FPS"], results.map { [String($0.tiles), String(format: "%.1f", $0.min), String(format: "%.1f", $0.mean)] }), terminator: "")
+            let kept = results.last { $0.min >= 24 }?.tiles ?? 0
+            print("tiles one headless Chromium (software decoding, \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the lab) keeps at ≥ 24 fps: \(kept)")
+        }
         cameras.forEach { $0.stop() }
+    }
+
+    @Flag(inversion: .prefixedNo, help: "Then count the tiles of the video wall that one headless Chromium keeps at ≥ 24 fps.")
+    var tiles = true
+
+    /// The driver of the dashboard lab test (selenium), fed a list of commands: the wall with
+    /// 2, 4, … tiles (`?tiles=N`), each tile's fps after `window` seconds, until one is below 24.
+    func browserTiles(lab: Lab, upTo streams: Int, bench: LifecycleBench, progress: Progress) throws -> [(tiles: Int, min: Double, mean: Double)] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let driver = root.appendingPathComponent("Tests/FuseLabTests/Scripts/dashboard_browser.py").path
+        guard FileManager.default.fileExists(atPath: driver) else { throw LabError("the browser driver \(driver) is missing (run from FUSE's source tree)") }
+        let login = try JSONSerialization.jsonObject(with: Data(try bench.fuse("master", ["dashboard", "--json"]).utf8)) as? [String: Any]
+        let pin = try JoinString(parsing: try Demo.joinString(from: try bench.fuse("master", ["token", "create", "--domain", "crisis", "--json"]))).caPin
+        guard let token = login?["token"] as? String, let address = try lab.node(lab.topology.masterNodeId).lanAddress else { throw LabError("no dashboard login") }
+        let base = "https://\(address):\(lab.apiPort)/dashboard/"
+        var results: [(tiles: Int, min: Double, mean: Double)] = []
+        for count in stride(from: 2, through: streams, by: 2) {
+            let commands: [[String: Any]] = [
+                ["cmd": "open", "url": base], ["cmd": "login", "token": token],
+                ["cmd": "wait", "js": "document.querySelectorAll('[data-node]').length > 0", "timeout": 15],
+                ["cmd": "open", "url": base + "?tiles=\(count)#wall"],
+                ["cmd": "wait", "js": "document.querySelectorAll('.tile[data-state=\"live\"]').length === \(count)", "timeout": 15],
+                ["cmd": "wait", "js": "new Promise((r) => setTimeout(() => r(true), \(window * 1000)))", "timeout": window + 5],
+                ["cmd": "eval", "js": "[...document.querySelectorAll('.tile')].map((t) => parseFloat(t.dataset.fps))"],
+                ["cmd": "quit"],
+            ]
+            let input = try commands.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+            let result = try lab.exec("op", ["/usr/bin/python3", driver, pin], input: input, timeout: .seconds(window + 90))
+            let answers = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            guard let fps = answers.last?["value"] as? [Double], fps.count == count else {
+                throw LabError("the browser did not report \(count) tiles: \(oneLine(SystemError(result.stdout + result.stderr)))")
+            }
+            results.append((count, fps.min() ?? 0, fps.reduce(0, +) / Double(fps.count)))
+            progress(String(format: "%2d tiles in one headless Chromium: min %.1f, mean %.1f fps", count, fps.min() ?? 0, fps.reduce(0, +) / Double(fps.count)))
+            if (fps.min() ?? 0) < 24 { break }
+        }
+        return results
     }
 
     /// Frames delivered per stream over the window (frame counters at the ingest), latency,

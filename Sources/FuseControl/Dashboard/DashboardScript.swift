@@ -157,7 +157,9 @@ extension DashboardAssets {
         // Video wall
         function renderWall() {
           const wall = $('#wall');
-          const streams = view.streams;
+          // ?tiles=N: a wall of the first N live streams.
+          const limit = parseInt(new URLSearchParams(location.search).get('tiles') || '', 10);
+          const streams = limit > 0 ? view.streams.filter((s) => s.state === 'live').slice(0, limit) : view.streams;
           $('#wall-empty').hidden = streams.length > 0;
           const cols = Math.max(1, Math.ceil(Math.sqrt(streams.length)));
           wall.style.setProperty('--cols', String(cols));
