@@ -144,7 +144,9 @@ struct BenchVideo: ParsableCommand {
         var results: [(tiles: Int, min: Double, mean: Double)] = []
         for count in stride(from: 2, through: streams, by: 2) {
             let commands: [[String: Any]] = [
-                ["cmd": "open", "url": base], ["cmd": "login", "token": token],
+                ["cmd": "open", "url": base],
+                ["cmd": "wait", "js": "!document.querySelector('#login').hidden", "timeout": 15],
+                ["cmd": "login", "token": token],
                 ["cmd": "wait", "js": "document.querySelectorAll('[data-node]').length > 0", "timeout": 15],
                 ["cmd": "open", "url": base + "?tiles=\(count)#wall"],
                 ["cmd": "wait", "js": "document.querySelectorAll('.tile[data-state=\"live\"]').length === \(count)", "timeout": 15],
