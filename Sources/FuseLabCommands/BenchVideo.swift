@@ -19,8 +19,9 @@ struct BenchVideo: ParsableCommand {
             Per step, over --window seconds after every stream arrived: the frames each stream \
             delivered to the master's ingest (from its frame counters in /metrics, not decoded), \
             the latency from the camera's frame time (prft) to the ingest, and CPU and RSS of the \
-            master process, the hub's wireguard-go, the relays (their curl processes) and the \
-            cameras (ffmpeg). Writes video.csv to --out. Then (unless --no-tiles) headless Chromium \
+            master process, the hub's wireguard-go, the workers' wireguard-go (a1, b1), the relays \
+            (their curl processes) and the cameras (ffmpeg; RSS summed per process, shared \
+            libraries counted in each). Writes video.csv to --out. Then (unless --no-tiles) headless Chromium \
             on the operator PC shows 2, 4, … tiles of the wall (decode-bound: software decoding on \
             this machine's cores) until a tile falls below 24 fps. The lab is torn down at the end.
             """)
@@ -57,7 +58,7 @@ struct BenchVideo: ParsableCommand {
         var rssMiB: [String: Double] = [:]
     }
 
-    static let groups = ["master", "hub", "relays", "cameras"]
+    static let groups = ["master", "hub", "workers", "relays", "cameras"]
 
     func run() throws {
         let fusePath = try federation.fusePath()
@@ -100,9 +101,9 @@ struct BenchVideo: ParsableCommand {
             guard arrived else { progress("not every stream reached the master within 60 s; stopping"); break }
             let row = try measure(lab: lab, streams: cameras.count, master: master)
             rows.append(row)
-            progress(String(format: "%3d streams: %d at ≥ 24 fps, min %.1f, mean %.1f fps, latency %.0f ms; CPU master %.0f %%, hub %.0f %%, relays %.0f %%, cameras %.0f %%",
+            progress(String(format: "%3d streams: %d at ≥ 24 fps, min %.1f, mean %.1f fps, latency %.0f ms; CPU master %.0f %%, hub %.0f %%, workers' tunnels %.0f %%, relays %.0f %%, cameras %.0f %%",
                             row.streams, row.atFullRate, row.minFPS, row.meanFPS, row.latencyMilliseconds,
-                            row.cpu["master"] ?? 0, row.cpu["hub"] ?? 0, row.cpu["relays"] ?? 0, row.cpu["cameras"] ?? 0))
+                            row.cpu["master"] ?? 0, row.cpu["hub"] ?? 0, row.cpu["workers"] ?? 0, row.cpu["relays"] ?? 0, row.cpu["cameras"] ?? 0))
             if row.atFullRate < row.streams { break }
         }
         let carried = rows.last { $0.atFullRate == $0.streams }?.streams ?? 0
@@ -202,6 +203,8 @@ struct BenchVideo: ParsableCommand {
         return [
             "master": [try LifecycleBench.pid(from: state + "/master/master.pid")],
             "hub": [try LifecycleBench.pid(from: state + "/node/wireguard.pid")],
+            // The workers' tunnels: a1's and b1's wireguard-go.
+            "workers": try ["a1", "b1"].compactMap { try lab.node($0).stateDir }.map { try LifecycleBench.pid(from: $0 + "/node/wireguard.pid") },
             "relays": lines.filter { $0.arguments.first?.hasSuffix("curl") == true && $0.arguments.contains { $0.contains(ingest) || $0.hasPrefix("http://192.168.") } }.map(\.pid),
             "cameras": lines.filter { $0.arguments.first?.hasSuffix("ffmpeg") == true && $0.arguments.contains(clip) }.map(\.pid),
         ]

@@ -79,7 +79,10 @@ extension DashboardAssets {
           for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.view === name);
           $('#federation-view').hidden = name !== 'federation';
           $('#wall-view').hidden = name !== 'wall';
-          history.replaceState(null, '', name === 'wall' ? '#wall' : '#federation');
+          history.replaceState(null, '', location.search + (name === 'wall' ? '#wall' : '#federation'));
+          // Video is decoded only while the wall is on screen.
+          if (name !== 'wall') for (const player of players.values()) player.stop();
+          render();
         }
 
         // Federation view
@@ -193,7 +196,7 @@ extension DashboardAssets {
             this.stream = stream;
             this.tile.dataset.state = stream.state;
             this.reason.textContent = stream.state === 'stalled' ? 'camera stalled' : 'camera stopped';
-            if (stream.state === 'live' && !this.running) this.start();
+            if (stream.state === 'live' && !this.running && shown === 'wall') this.start();
             if (stream.state === 'ended' && this.running) this.stop();
             if (stream.state !== 'live') { this.fps.textContent = '0 fps'; this.fps.className = 'fps poor'; this.tile.dataset.fps = '0'; }
             this.showInfo();
@@ -226,7 +229,7 @@ extension DashboardAssets {
               if (signal.aborted) return;
             }
             // The stream ended or broke: start again at the next keyframe while it is live.
-            if (this.running && !signal.aborted) { this.running = false; setTimeout(() => { if (this.stream && this.stream.state === 'live' && !this.running) this.start(); }, 500); }
+            if (this.running && !signal.aborted) { this.running = false; setTimeout(() => { if (this.stream && this.stream.state === 'live' && !this.running && shown === 'wall') this.start(); }, 500); }
           }
           async pump(reader, source, signal) {
             let pending = new Uint8Array(0), buffer = null, queue = [], timescale = 90000;
