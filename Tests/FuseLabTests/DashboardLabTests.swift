@@ -158,7 +158,7 @@ extension LabTests {
             try browser.send(["cmd": "click", "css": "[data-view=wall]"])
             try #require(video.cameras.first { $0.name == "hall" }).stop()
             try browser.wait("camera stopping", "document.querySelector('[data-stream=\"companyB/hall\"]').dataset.state !== 'live'", timeout: 2)
-            try browser.wait("the other cameras play on", "[...document.querySelectorAll('.tile[data-state=\"live\"]')].filter((t) => parseFloat(t.dataset.fps) >= 24).length === 3", timeout: 5)
+            try browser.wait("the other cameras play on", "[...document.querySelectorAll('.tile[data-state=\"live\"]')].filter((t) => parseFloat(t.dataset.fps) >= 24).length === 3", timeout: 15)
             try browser.send(["cmd": "screenshot", "path": Self.output + "/video-wall-camera-stopped.png"])
 
             // An expired login is refused; logging out ends the session.
