@@ -3,6 +3,7 @@ import FuseModel
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// The dashboard's routes on the control plane's HTTPS port:
 /// - `/dashboard/…`: the page and its script and style (no data), login and logout, and for a
@@ -52,7 +53,7 @@ enum DashboardRoutes {
                 let encoder = API.encoder()
                 var version: Int64 = -1
                 // Until the session ends (the page then asks for a login) or the master stops.
-                while dashboard.hasSession(request, now: controlPlane.now()), await !dashboard.streams.isClosed {
+                while dashboard.hasSession(request, now: controlPlane.now()), !Task.isShuttingDownGracefully, await !dashboard.streams.isClosed {
                     let view = try await controlPlane.federationView()
                     version = view.mapVersion
                     try await writer.write(ByteBuffer(string: "data: " + String(decoding: try encoder.encode(view), as: UTF8.self) + "\n\n"))
@@ -66,7 +67,10 @@ enum DashboardRoutes {
             let id = "\(try context.parameters.require("domain"))/\(try context.parameters.require("camera"))"
             let video = try await dashboard.streams.watch(id)
             return Response(status: .ok, headers: [.contentType: "video/mp4", .cacheControl: "no-store"], body: ResponseBody { writer in
-                for await chunk in video { try await writer.write(ByteBuffer(bytes: chunk)) }
+                for await chunk in video {
+                    if Task.isShuttingDownGracefully { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
                 try await writer.finish(nil)
             })
         }
@@ -76,22 +80,12 @@ enum DashboardRoutes {
             do { camera = try NameRule.label(try context.parameters.require("camera"), kind: "camera") } catch { throw APIError(400, "\(error)") }
             let node = try controlPlane.streamPusher(source: context.remoteAddress?.ipAddress, domain: domain)
             let connection = try await dashboard.streams.begin(domain: node.domain, camera: camera, node: node.name, at: controlPlane.now())
-            var reader = FragmentedMP4Reader()
             do {
-                for try await buffer in request.body {
-                    let events = try reader.append(buffer.readableBytesView)
-                    await dashboard.streams.receive(connection, events, at: controlPlane.now())
-                    if await dashboard.streams.isClosed { break }
-                }
-            } catch let error as MP4Error {
-                await dashboard.streams.end(connection, at: controlPlane.now())
-                controlPlane.logger.notice("stream refused", metadata: ["stream": "\(node.domain)/\(camera)", "node": "\(node.name)", "reason": "\(error)"])
-                throw APIError(400, error.description)
-            } catch {
-                await dashboard.streams.end(connection, at: controlPlane.now())
+                try await StreamIngest.receive(request.body, connection: connection, hub: dashboard.streams, now: controlPlane.now)
+            } catch let error as APIError {
+                controlPlane.logger.notice("stream ended", metadata: ["stream": "\(node.domain)/\(camera)", "node": "\(node.name)", "reason": "\(error)"])
                 throw error
             }
-            await dashboard.streams.end(connection, at: controlPlane.now())
             return Response(status: .noContent)
         }
         on(.post, "/v1/dashboard/logins") { request, context in

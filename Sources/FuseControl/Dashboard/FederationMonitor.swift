@@ -2,6 +2,7 @@ import Foundation
 import FuseModel
 import FuseSystem
 import ServiceLifecycle
+import Synchronization
 
 /// Measures what the dashboard shows beside the store: the hub's WireGuard counters per peer
 /// (UAPI `get=1`, every second), the round trip to each online node over the tunnel (one ICMP
@@ -32,7 +33,7 @@ public struct FederationMonitor: Service {
 
     func sample(slow: Bool) async {
         let interface = interface
-        let peers = await offload { (try? UAPISocket().exchange(interface: interface, request: "get=1\n\n")).map(WireGuardPeerStats.parse) ?? [] }
+        guard let peers = await offload({ (try? UAPISocket().exchange(interface: interface, request: "get=1\n\n")).map(WireGuardPeerStats.parse) ?? [] }) else { return }
         controlPlane.dashboard.monitor.withLock { sample in
             sample.peers = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { $1 })
         }
@@ -43,11 +44,12 @@ public struct FederationMonitor: Service {
         var roundTrips: [String: Double] = [:]
         await withTaskGroup(of: (String, Double?).self) { group in
             for (name, address) in targets {
-                group.addTask { (name, await offload { Self.ping(address) }) }
+                group.addTask { (name, await offload { Self.ping(address) } ?? nil) }
             }
             for await (name, rtt) in group { roundTrips[name] = rtt }
         }
-        let byNode = Dictionary(grouping: (await placed).filter { $0.state == "running" }, by: { $0.node ?? "" }).mapValues { $0.map(\.service).sorted() }
+        guard let running = await placed, !Task.isCancelled else { return }
+        let byNode = Dictionary(grouping: running.filter { $0.state == "running" }, by: { $0.node ?? "" }).mapValues { $0.map(\.service).sorted() }
         controlPlane.dashboard.monitor.withLock { sample in
             sample.roundTrips = roundTrips
             sample.tasks = byNode
@@ -63,9 +65,48 @@ public struct FederationMonitor: Service {
 }
 
 /// Runs blocking work (commands, sockets) on a thread of its own, not on the few threads of
-/// Swift's cooperative pool that serve the API.
-func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
+/// Swift's cooperative pool that serve the API. Cancellation returns nil at once (the work
+/// finishes on its thread), so that a slow docker call never holds up the master's shutdown.
+func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T? {
+    let once = ResumeOnce<T?>()
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { continuation in
+            once.set(continuation)
+            Thread.detachNewThread { once.resume(work()) }
+        }
+    } onCancel: {
+        once.resume(nil)
+    }
+}
+
+/// A continuation resumed by whichever comes first, also when that comes before it is set.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, Never>?, value: T?, done: Bool)>((nil, nil, false))
+
+    func set(_ continuation: CheckedContinuation<T, Never>) {
+        let ready: T? = state.withLock { state in
+            guard !state.done else { return nil }
+            if let value = state.value {
+                state.done = true
+                return value
+            }
+            state.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    func resume(_ value: T) {
+        let continuation: CheckedContinuation<T, Never>? = state.withLock { state in
+            guard !state.done, state.value == nil else { return nil }
+            guard let continuation = state.continuation else {
+                state.value = value
+                return nil
+            }
+            state.done = true
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(returning: value)
     }
 }
