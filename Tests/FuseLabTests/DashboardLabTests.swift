@@ -117,8 +117,8 @@ extension LabTests {
             let wall = try browser.wait("4 tiles of 2 domains at ≥ 24 fps", """
                 (() => { const tiles = [...document.querySelectorAll('.tile[data-state="live"]')];
                   return tiles.length === 4 && new Set(tiles.map((t) => t.dataset.stream.split('/')[0])).size === 2
-                    && tiles.every((t) => parseFloat(t.dataset.fps) >= 24 && t.dataset.latency) &&
-                    tiles.map((t) => ({ stream: t.dataset.stream, fps: parseFloat(t.dataset.fps), latency: parseFloat(t.dataset.latency) })); })()
+                    && tiles.every((t) => parseFloat(t.dataset.playing) >= 5 && parseFloat(t.dataset.fps) >= 24 && t.dataset.latency) &&
+                    tiles.map((t) => ({ stream: t.dataset.stream, fps: parseFloat(t.dataset.fps), latency: parseFloat(t.dataset.latency), playing: parseFloat(t.dataset.playing) })); })()
                 """, timeout: 45)
             Swift.print("wall: \(wall.value?.description ?? "")")
             try browser.send(["cmd": "screenshot", "path": Self.output + "/video-wall.png"])
@@ -154,11 +154,12 @@ extension LabTests {
             try browser.wait("policy change", "document.querySelector('[data-policy-version]').dataset.policyVersion !== '\(before)'", timeout: 2)
             try fixture.fuseOK("b2", ["leave"])
             try browser.wait("node leaving", "!document.querySelector('[data-node=\"b2\"]')", timeout: 2)
+            try browser.wait("every node applied the new map and policy", "!document.querySelector('#policy').textContent.includes('pending') && document.querySelector('#policy').textContent.includes('applied by master, a1, b1')", timeout: 10)
             try browser.send(["cmd": "screenshot", "path": Self.output + "/federation-after-changes.png"])
             try browser.send(["cmd": "click", "css": "[data-view=wall]"])
             try #require(video.cameras.first { $0.name == "hall" }).stop()
             try browser.wait("camera stopping", "document.querySelector('[data-stream=\"companyB/hall\"]').dataset.state !== 'live'", timeout: 2)
-            try browser.wait("the other cameras play on", "[...document.querySelectorAll('.tile[data-state=\"live\"]')].filter((t) => parseFloat(t.dataset.fps) >= 24).length === 3", timeout: 15)
+            try browser.wait("the other cameras play on", "[...document.querySelectorAll('.tile[data-state=\"live\"]')].filter((t) => parseFloat(t.dataset.playing) >= 3 && parseFloat(t.dataset.fps) >= 24).length === 3", timeout: 15)
             try browser.send(["cmd": "screenshot", "path": Self.output + "/video-wall-camera-stopped.png"])
 
             // An expired login is refused; logging out ends the session.

@@ -208,6 +208,8 @@ extension DashboardAssets {
           }
           stop() {
             this.running = false;
+            this.tile.dataset.fps = '0'; this.tile.dataset.playing = '0';
+            this.fps.textContent = '— fps'; this.fps.className = 'fps poor';
             if (this.abort) this.abort.abort();
             this.abort = null;
             this.video.removeAttribute('src'); this.video.load();
@@ -289,10 +291,12 @@ extension DashboardAssets {
           }
           watchFrames() {
             const video = this.video, generation = this.generation = (this.generation || 0) + 1;
+            this.firstFrameAt = null; this.samples = [];
             if (!('requestVideoFrameCallback' in video)) return;
             const frame = (now, meta) => {
               if (!this.running || generation !== this.generation) return;
               const t = performance.now();
+              if (this.firstFrameAt == null) this.firstFrameAt = t;
               this.samples.push([t, meta.presentedFrames]);
               while (this.samples.length && t - this.samples[0][0] > 2000) this.samples.shift();
               const wall = this.prft.get(Math.round(meta.mediaTime * 1000));
@@ -307,6 +311,8 @@ extension DashboardAssets {
             const now = performance.now();
             const fps = now - t1 > 1000 ? 0 : (f1 - f0) * 1000 / Math.max(1, t1 - t0);
             this.tile.dataset.fps = fps.toFixed(1);
+            // Seconds this player has shown frames: its fps is steady after a few.
+            this.tile.dataset.playing = ((now - this.firstFrameAt) / 1000).toFixed(1);
             this.tile.dataset.latency = this.latency == null ? '' : String(Math.round(this.latency));
             this.fps.textContent = `${fps.toFixed(1)} fps`;
             this.fps.className = `fps ${fps >= 24 ? 'good' : fps >= 15 ? 'fair' : 'poor'}`;
