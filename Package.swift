@@ -79,7 +79,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"]),
+        // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
+        .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v5]
 )

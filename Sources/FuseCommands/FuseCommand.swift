@@ -18,7 +18,7 @@ public struct FuseCommand: AsyncParsableCommand {
         subcommands: [MasterCommand.self, TokenCommand.self, JoinCommand.self, LeaveCommand.self,
                       StatusCommand.self, NodesCommand.self, NodeCommand.self, ExposeCommand.self, UnexposeCommand.self,
                       ServicesCommand.self, PolicyCommand.self, ImageCommand.self, DeployCommand.self, PsCommand.self,
-                      UndeployCommand.self, AgentCommand.self])
+                      UndeployCommand.self, AgentCommand.self, DashboardCommand.self])
 
     public init() {}
 }

@@ -96,6 +96,8 @@ public final class ControlPlane: Sendable {
     let logger: Logger
     /// The Swarm manager, when the federation runs workloads.
     let swarm: (any SwarmControl)?
+    /// Logins, live streams and measurements of the operator's dashboard.
+    public let dashboard = Dashboard()
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15

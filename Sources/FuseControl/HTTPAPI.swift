@@ -9,8 +9,10 @@ import NIOCore
 public struct FuseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
+    /// The TCP peer (a stream's pusher is known by its VPN address).
+    public let remoteAddress: SocketAddress?
     /// The client's address (nil in in-process tests).
-    public let source: String?
+    public var source: String? { remoteAddress?.ipAddress }
 
     public enum Caller: Sendable, Equatable {
         case anonymous
@@ -22,7 +24,7 @@ public struct FuseRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        self.source = source.channel.remoteAddress?.ipAddress
+        remoteAddress = source.channel.remoteAddress
     }
 
     public var maxUploadSize: Int { Self.bodyLimit }
@@ -136,6 +138,7 @@ public enum ControlPlaneAPI {
     /// Builds the router for a control plane; also returns the list of routes it serves.
     public static func router(_ controlPlane: ControlPlane) -> (Router<FuseRequestContext>, [APIRoute]) {
         let router = Router(context: FuseRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(dashboard: controlPlane.dashboard))
         router.add(middleware: BodyLimitAndErrorsMiddleware(controlPlane: controlPlane))
         router.add(middleware: AuthenticationMiddleware(controlPlane: controlPlane))
         var routes: [APIRoute] = []
@@ -232,6 +235,7 @@ public enum ControlPlaneAPI {
             let body = try await request.decode(as: API.PolicyTestRequest.self, context: context)
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
+        DashboardRoutes.add(to: on, controlPlane)
         return (router, routes)
     }
 }

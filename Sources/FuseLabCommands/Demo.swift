@@ -5,13 +5,15 @@ import FuseSystem
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, expose companyA's camera to the crisis domain only, ping every node from every node over the VPN, and deploy containers across domains.",
+        abstract: "Build a lab, federate master, a1, b1 and b2 with fuse, expose companyA's camera to the crisis domain only, ping every node from every node over the VPN, deploy containers across domains, and put cameras of two companies on the crisis centre's video wall.",
         discussion: """
             Steps: lab up; in the master's namespace 'fuse master init' and 'fuse master start'; \
             per worker a token ('fuse token create --domain D --json') and 'fuse join'; then \
             'fuse nodes' and a ping matrix over the VPN addresses (ping -c1 -W2); then 'fuse image \
             import' of a busybox image, 'fuse deploy' of a web service in companyA and a client on \
-            the master, and the client fetches the web page by service name. Unless --keep, \
+            the master, and the client fetches the web page by service name; then cameras in companyA \
+            and companyB, a relay per company ('fuse deploy'), and their streams on the master's \
+            dashboard ('fuse dashboard' prints where; with --keep also forwarded to 127.0.0.1 here). Unless --keep, \
             the workers leave, the master is destroyed and the lab torn down. Exits non-zero if \
             any step or ping fails.
             """)
@@ -81,6 +83,8 @@ struct Demo: ParsableCommand {
             progress(failures == 0 ? "all pings succeeded" : "\(failures) pings failed")
             pingFailures += try Self.fetchCamera(lab: lab, a1Address: members.first { $0.node == "a1" }?.address ?? "", progress: progress)
             pingFailures += try Self.deployWorkload(lab: lab, fuse: fuseIn, progress: progress)
+            pingFailures += try Self.showVideoWall(lab: lab, master: members.first { $0.node == lab.topology.masterNodeId }?.address ?? "", keep: keep,
+                                                   fuse: fuseIn, progress: progress)
         } catch {
             failure = oneLine(error)
             progress("failed: \(failure ?? "")")

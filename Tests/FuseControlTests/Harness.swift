@@ -55,14 +55,14 @@ struct Harness: Sendable {
     }
 
     /// Runs `body` with a harness and an in-process client of its HTTP API.
-    static func withAPI(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil,
+    static func withAPI(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil, mode: TestingSetup = .router,
                         _ body: @escaping @Sendable (Harness, any TestClientProtocol) async throws -> Void) async throws {
         try await with(cidr: cidr, engineCIDR: engineCIDR, swarm: swarm) { harness in
             let (router, _) = ControlPlaneAPI.router(harness.controlPlane)
             var logger = Logger(label: "fuse-control-tests-http")
             logger.logLevel = .critical
             let app = Application(router: router, logger: logger)
-            try await app.test(.router) { client in try await body(harness, client) }
+            try await app.test(mode) { client in try await body(harness, client) }
         }
     }
 

@@ -1,0 +1,62 @@
+import Foundation
+import FuseModel
+
+/// What the dashboard shows and who may push streams to it.
+extension ControlPlane {
+    /// The federation as the dashboard shows it, now.
+    public func federationView() async throws -> FederationView {
+        let current = now()
+        let records = try store.nodes()
+        let nodes = try await self.nodes()
+        let version = try store.mapVersion()
+        let sample = dashboard.monitor.withLock { $0 }
+        var views: [FederationView.NodeView] = []
+        for node in nodes {
+            let record = records.first { $0.name == node.name }
+            let tunnel = node.isMaster ? nil : record.flatMap { sample.peers[$0.publicKey] }.map { peer in
+                FederationView.TunnelView(
+                    lastHandshake: peer.lastHandshake > 0 ? Date(timeIntervalSince1970: TimeInterval(peer.lastHandshake)) : nil,
+                    receivedBytes: peer.receivedBytes, sentBytes: peer.sentBytes, rttMilliseconds: sample.roundTrips[node.name], endpoint: peer.endpoint)
+            }
+            views.append(FederationView.NodeView(
+                name: node.name, domain: node.domain, role: node.isMaster ? "master" : "worker", address: node.address.description,
+                online: node.online, lastSeen: node.lastSeen, appliedVersion: node.mapVersion, versionLag: node.mapVersion.map { max(0, version - $0) },
+                runsWorkloads: node.workloads, tasks: sample.tasks[node.name] ?? [], tunnel: tunnel))
+        }
+        let domains = Dictionary(grouping: views, by: \.domain).map { FederationView.DomainView(name: $0.key, nodes: $0.value.sorted { ($0.role, $0.name) < ($1.role, $1.name) }) }
+            .sorted { ($0.name.lowercased() == config.domain.lowercased() ? 0 : 1, $0.name.lowercased()) < ($1.name.lowercased() == config.domain.lowercased() ? 0 : 1, $1.name.lowercased()) }
+        let exposures = try services().map {
+            FederationView.ExposureView(name: $0.name, domain: $0.domain, node: $0.node, dnsName: $0.dnsName, port: $0.port, proto: $0.proto.rawValue, allowedFrom: $0.allowedFrom)
+        }
+        let online = views.filter(\.online)
+        let policy = FederationView.PolicyState(
+            version: try store.policy()?.version, rules: try self.policy().rules.count,
+            appliedBy: online.filter { ($0.versionLag ?? 1) == 0 }.map(\.name), pendingOn: online.filter { ($0.versionLag ?? 1) > 0 }.map(\.name))
+        return FederationView(federation: config.federation, generatedAt: current, mapVersion: version, policy: policy, domains: domains,
+                              exposures: exposures, streams: await dashboard.streams.views(at: current))
+    }
+
+    /// The node that may push a stream of `domain` from `source` (the TCP peer address): a
+    /// node's relay pushes over the tunnel, so the source is the node's VPN address, which
+    /// WireGuard binds to the node's key; the stream must belong to that node's domain.
+    func streamPusher(source: String?, domain: String) throws -> NodeRecord {
+        guard let source, let address = IPv4Address(source), config.cidr.contains(address) else {
+            throw APIError(403, "streams are pushed over the federation: connect to the master's VPN address from a node")
+        }
+        guard let node = try store.nodes().first(where: { $0.address == address }) else {
+            throw APIError(403, "\(address) is no node of the federation")
+        }
+        guard node.domain.lowercased() == domain.lowercased() else {
+            throw APIError(403, "node \(node.name) of \(node.domain) cannot push streams of \(domain)")
+        }
+        return node
+    }
+
+    /// A dashboard login for `fuse dashboard`.
+    public func dashboardLogin(ttlSeconds: Int) throws -> API.DashboardLogin {
+        guard (1...(30 * 86400)).contains(ttlSeconds) else { throw APIError(400, "bad ttl: use 1 second to 30 days") }
+        let (token, expires) = dashboard.logins.withLock { $0.issue(ttl: TimeInterval(ttlSeconds), now: now()) }
+        logger.info("dashboard login issued", metadata: ["expires": "\(expires.formatted(.iso8601))"])
+        return API.DashboardLogin(url: "https://\(config.endpoint):\(config.apiPort)/dashboard/", token: token, expiresAt: expires)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import FuseModel
+import Hummingbird
+import ServiceLifecycle
+import Synchronization
+
+/// Reads one relay's push (a chunked body that lasts as long as the camera streams) into the
+/// stream hub, box by box. It ends when the relay ends the body, when nothing arrives for
+/// `idleLimit` (a relay whose node vanished without closing the connection), or when the
+/// master shuts down (a push never ends by itself, and must not hold the server open).
+enum StreamIngest {
+    static let idleLimit: Duration = .seconds(5)
+
+    enum Stop: Error {
+        case idle
+        case shutdown
+    }
+
+    static func receive(_ body: RequestBody, connection: UUID, hub: StreamHub, now: @escaping @Sendable () -> Date) async throws {
+        let lastData = Mutex(ContinuousClock.now)
+        let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                var reader = FragmentedMP4Reader()
+                do {
+                    for try await buffer in body {
+                        lastData.withLock { $0 = .now }
+                        await hub.receive(connection, try reader.append(buffer.readableBytesView), at: now())
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    let closed = await hub.isClosed
+                    if Task.isShuttingDownGracefully || closed { return Stop.shutdown }
+                    if ContinuousClock.now - lastData.withLock({ $0 }) > idleLimit { return Stop.idle }
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        await hub.end(connection, at: now())
+        switch failure {
+        case nil: return
+        case let error as MP4Error: throw APIError(400, error.description)
+        case Stop.idle?: throw APIError(408, "no data from the relay for \(idleLimit.components.seconds) s")
+        case Stop.shutdown?: throw APIError(503, "the master is shutting down")
+        case let error?: throw error
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/// A peer's traffic and handshake as a WireGuard device reports them (`get=1`).
+public struct WireGuardPeerStats: Equatable, Sendable {
+    public var publicKey: WireGuardKey
+    /// Seconds since the epoch of the last completed handshake; 0 = never.
+    public var lastHandshake: Int64 = 0
+    public var receivedBytes: Int64 = 0
+    public var sentBytes: Int64 = 0
+    public var endpoint: String?
+
+    public init(publicKey: WireGuardKey, lastHandshake: Int64 = 0, receivedBytes: Int64 = 0, sentBytes: Int64 = 0, endpoint: String? = nil) {
+        self.publicKey = publicKey
+        self.lastHandshake = lastHandshake
+        self.receivedBytes = receivedBytes
+        self.sentBytes = sentBytes
+        self.endpoint = endpoint
+    }
+
+    /// The peers' counters from an answer to `get=1` (the configuration itself is
+    /// `WireGuardUAPI.parseGet`'s).
+    public static func parse(_ text: String) -> [WireGuardPeerStats] {
+        var peers: [WireGuardPeerStats] = []
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq], value = String(line[line.index(after: eq)...])
+            if key == "public_key" {
+                if let publicKey = WireGuardKey(hex: value) { peers.append(WireGuardPeerStats(publicKey: publicKey)) }
+                continue
+            }
+            guard !peers.isEmpty else { continue }
+            switch key {
+            case "last_handshake_time_sec": peers[peers.count - 1].lastHandshake = Int64(value) ?? 0
+            case "rx_bytes": peers[peers.count - 1].receivedBytes = Int64(value) ?? 0
+            case "tx_bytes": peers[peers.count - 1].sentBytes = Int64(value) ?? 0
+            case "endpoint": peers[peers.count - 1].endpoint = value
+            default: continue
+            }
+        }
+        return peers
+    }
+}
