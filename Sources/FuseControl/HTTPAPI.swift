@@ -3,6 +3,7 @@ import FuseModel
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// The request context of the control plane's API: who is calling, and a small body limit
 /// (no request of this API needs more than a few kilobytes).
@@ -167,7 +168,13 @@ public enum ControlPlaneAPI {
             let node = try context.node()
             let since = try request.counter("since")
             let wait = min(try request.counter("wait"), 60)
-            return JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
+            // The server shuts down first and waits for requests in flight: a parked long-poll
+            // ends at once when shutdown begins (else every `master stop` waited for it).
+            return try await withGracefulShutdownHandler {
+                JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
+            } onGracefulShutdown: {
+                Task { await controlPlane.closeLongPolls() }
+            }
         }
         on(.post, "/v1/heartbeat", .node) { request, context in
             let node = try context.node()
