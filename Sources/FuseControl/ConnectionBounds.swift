@@ -52,19 +52,24 @@ final class ConnectionCounter: Sendable {
     func count(_ source: String) -> Int { open.withLock { $0[source, default: 0] } }
 }
 
-/// Closes a connection whose source already holds the maximum number of connections.
-final class SourceLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// Enforces the bounds on one connection: closed at once when its source already holds the
+/// maximum number of connections, and closed when it has not sent a complete request head
+/// `headerTimeout` after it opened.
+final class ConnectionBoundsHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
     let counter: ConnectionCounter
     let limit: Int
+    let headerTimeout: TimeAmount
     private var source: String?
+    private var headerTimer: Scheduled<Void>?
     private var started = false
 
-    init(counter: ConnectionCounter, limit: Int) {
+    init(counter: ConnectionCounter, limit: Int, headerTimeout: Duration) {
         self.counter = counter
         self.limit = limit
+        self.headerTimeout = TimeAmount(headerTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -80,7 +85,21 @@ final class SourceLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !started else { return }
         started = true
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        if counter.admit(address, limit: limit) { source = address } else { context.close(promise: nil) }
+        guard counter.admit(address, limit: limit) else {
+            context.close(promise: nil)
+            return
+        }
+        source = address
+        let channel = context.channel
+        headerTimer = context.eventLoop.scheduleTask(in: headerTimeout) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            headerTimer?.cancel()
+            headerTimer = nil
+        }
+        context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -91,52 +110,9 @@ final class SourceLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) { end() }
 
     private func end() {
+        headerTimer?.cancel()
+        headerTimer = nil
         if let source { counter.release(source) }
         source = nil
     }
-}
-
-/// Closes a connection that has not sent a complete request head `timeout` after it opened.
-final class HeaderTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-
-    let timeout: TimeAmount
-    private var timer: Scheduled<Void>?
-    private var started = false
-
-    init(timeout: Duration) {
-        self.timeout = TimeAmount(timeout)
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { begin(context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        begin(context)
-        context.fireChannelActive()
-    }
-
-    private func begin(_ context: ChannelHandlerContext) {
-        guard !started else { return }
-        started = true
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            timer?.cancel()
-            timer = nil
-        }
-        context.fireChannelRead(data)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 }

@@ -29,8 +29,7 @@ public enum MasterServer {
         let counter = ConnectionCounter()
         let http = HTTPServerBuilder.http1(configuration: .init(
             additionalChannelHandlers: [
-                SourceLimitHandler(counter: counter, limit: bounds.maxConnectionsPerSource),
-                HeaderTimeoutHandler(timeout: bounds.headerTimeout),
+                ConnectionBoundsHandler(counter: counter, limit: bounds.maxConnectionsPerSource, headerTimeout: bounds.headerTimeout),
             ],
             idleTimeout: TimeAmount(bounds.idleTimeout)))
         guard let tls else { return http }
