@@ -52,7 +52,7 @@ extension BenchReport {
     /// bar, with `missing` written instead). Each bar carries its value.
     public static func barChartSVG(title: String, subtitle: String?, unit: String, series: [ChartSeries],
                                    groups: [(label: String, values: [Double?])], missing: String = "not measured",
-                                   valueText: (Double) -> String = { number(($0 * 10).rounded() / 10) }) -> String {
+                                   valueText: (Double) -> String = { $0 >= 100 ? String(format: "%.0f", $0) : number(($0 * 10).rounded() / 10) }) -> String {
         let width = 960.0, left = 230.0, right = 120.0, top = 78.0, bar = 16.0, gap = 18.0
         let groupHeight = Double(series.count) * bar + gap
         let plotWidth = width - left - right

@@ -221,9 +221,9 @@ public enum PaperReport {
         out += "All tunnels in the same run on the same lab WAN, one after the other. CPU is % of one core over the run (user + system of the tunnel's processes; "
         out += "the kernel's own forwarding is not in it); RSS at the end of the run. Paper (FUSE on OpenVPN, master ↔ worker): TCP 108.75, UDP 11.74 Mbit/s; "
         out += "OpenVPN took 60–100 % of one core.\n\n"
-        out += table(["tunnel", "path", "proto", "delivered Mbit/s", "loss %", "tunnel CPU %", "hub CPU %", "tunnel RSS MiB"], results.measurements.map { m in
+        out += table(["tunnel", "path", "proto", "delivered Mbit/s", "UDP offered Mbit/s", "loss %", "tunnel CPU %", "hub CPU %", "tunnel RSS MiB"], results.measurements.map { m in
             [m.peer.label, m.path.title, m.proto.rawValue.uppercased(), mbit(m.report.receivedBitsPerSecond),
-             m.proto == .udp ? String(format: "%.1f", m.report.lostPercent) : "—", String(format: "%.0f", m.tunnelCPU),
+             m.proto == .udp ? mbit(m.report.sentBitsPerSecond) : "—", m.proto == .udp ? String(format: "%.1f", m.report.lostPercent) : "—", String(format: "%.0f", m.tunnelCPU),
              m.usage.contains(where: \.process.isHub) ? String(format: "%.0f", m.hubCPU) : "—", m.usage.isEmpty ? "—" : mib(m.rssBytes)]
         })
         if !results.notes.isEmpty {

@@ -196,10 +196,12 @@ public struct TunnelPeers {
 
     // MARK: - Nebula
 
-    /// A lighthouse on the master (also the relay), a1 and b1 as nodes. Hole punching is off, so
-    /// that a1 → b1 goes through the master's relay like the other tunnels' hub (the routers'
-    /// firewalls drop unsolicited packets).
+    /// A lighthouse on the master (also the relay), a1 and b1 as nodes. Nebula finds direct
+    /// paths through NAT (both ends send handshakes at once), so that a1 → b1 goes through the
+    /// master's relay like the other tunnels' hub, the WAN drops companyA ↔ companyB traffic
+    /// while Nebula runs (a table of the lab's own in its WAN namespace).
     func nebula() throws -> PeerSession {
+        try isolateWorkerDomains()
         let dir = directory + "/nebula"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -253,9 +255,27 @@ public struct TunnelPeers {
             WatchedProcess(node: "b1", name: "nebula", pid: pids[2], isHub: false),
         ]
         return PeerSession(peer: .nebula, master: "10.78.0.1", masterPort: 5201, worker: "10.78.0.3",
-                           workerPath: "through the master's relay (hole punching off)", processes: processes) {
+                           workerPath: "through the master's relay (the WAN drops direct companyA ↔ companyB packets)", processes: processes) {
             pids.forEach { Daemon.stop($0) }
+            _ = try? self.run("wan", ["nft", "delete", "table", "inet", Self.isolationTable])
         }
+    }
+
+    static let isolationTable = "fuselab-bench"
+
+    /// Drops forwarded packets between the two worker domains' routers in the WAN namespace.
+    func isolateWorkerDomains() throws {
+        guard let a = lab.topology.domain("companyA"), let b = lab.topology.domain("companyB") else { return }
+        try run("wan", ["nft", "-f", "-"], input: """
+            table inet \(Self.isolationTable) {
+            \tchain forward {
+            \t\ttype filter hook forward priority filter; policy accept;
+            \t\tip saddr \(a.linkSubnet) ip daddr \(b.linkSubnet) drop
+            \t\tip saddr \(b.linkSubnet) ip daddr \(a.linkSubnet) drop
+            \t}
+            }
+
+            """)
     }
 
     // MARK: - Plain wireguard-go

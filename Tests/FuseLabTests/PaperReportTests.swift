@@ -61,7 +61,7 @@ import Testing
         // Every part with its context, and the video placeholder.
         #expect(report.contains("load 1.5 → 2.2") || report.contains("load 1.5 → 2.3"))
         #expect(report.contains("| 0 ms | 3.0 (2.0–4.0) | 3.0 (3.0–3.0), 1 failed |"))
-        #expect(report.contains("| FUSE | worker → master | UDP | 250 | 70.0 | 50 | 0 | 15.0 |"))
+        #expect(report.contains("| FUSE | worker → master | UDP | 250 | 3000 | 70.0 | 50 | 0 | 15.0 |"))
         #expect(report.contains("- Nebula: worker → worker through the master's relay"))
         #expect(report.contains(PaperReport.videoPlaceholder))
         #expect(report.contains("![join grid heat map](join-grid.svg)"))
