@@ -250,6 +250,16 @@ public struct ImageRegistry: Sendable {
         sides.compactMap { Daemon.pid(inFile: pidFile($0)) }.filter(Daemon.isAlive)
     }
 
+    /// Distribution's read-only mode: pulls only; no uploads to purge.
+    static let readOnlyMaintenance = """
+          maintenance:
+            uploadpurging:
+              enabled: false
+            readonly:
+              enabled: true
+
+        """
+
     /// The configuration of one side (distribution's YAML).
     static func config(_ side: Side, dataDirectory: String) -> String {
         """
@@ -263,12 +273,7 @@ public struct ImageRegistry: Sendable {
             rootdirectory: \(dataDirectory)
           delete:
             enabled: \(!side.readOnly)
-          maintenance:
-            uploadpurging:
-              enabled: \(!side.readOnly)
-            readonly:
-              enabled: \(side.readOnly)
-        http:
+        \(side.readOnly ? Self.readOnlyMaintenance : "")http:
           addr: \(side.address)
 
         """
