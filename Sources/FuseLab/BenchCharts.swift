@@ -53,7 +53,9 @@ extension BenchReport {
     public static func barChartSVG(title: String, subtitle: String?, unit: String, series: [ChartSeries],
                                    groups: [(label: String, values: [Double?])], missing: String = "not measured",
                                    valueText: (Double) -> String = { $0 >= 100 ? String(format: "%.0f", $0) : number(($0 * 10).rounded() / 10) }) -> String {
-        let width = 960.0, left = 230.0, right = 120.0, top = 78.0, bar = 16.0, gap = 18.0
+        // Room for the longest row label (bold 12 px: about 7.5 px a character).
+        let longest = Double(groups.map(\.label.count).max() ?? 10)
+        let width = 960.0, left = Swift.max(150, longest * 7.5 + 20), right = 90.0, top = 78.0, bar = 16.0, gap = 18.0
         let groupHeight = Double(series.count) * bar + gap
         let plotWidth = width - left - right
         let height = top + groupHeight * Double(groups.count) + 50

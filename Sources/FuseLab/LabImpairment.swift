@@ -85,7 +85,12 @@ extension Lab {
     }
 
     /// The argv that starts a link's forwarder: this executable's hidden subcommand.
-    public static var defaultForwarder: [String] { [Executables.current, "impair-forward"] }
+    /// (A rebuild while a bench runs leaves "/proc/self/exe" pointing at "PATH (deleted)": the new
+    /// binary at PATH speaks the same control file.)
+    public static var defaultForwarder: [String] {
+        let current = Executables.current
+        return [current.hasSuffix(" (deleted)") ? String(current.dropLast(" (deleted)".count)) : current, "impair-forward"]
+    }
 
     /// Impairs a WAN link, or changes its impairment at run time, and returns once its
     /// forwarder applies it. The first call starts the forwarder (`forwarder` + its options,

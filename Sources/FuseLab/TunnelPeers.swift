@@ -141,6 +141,13 @@ public struct TunnelPeers {
         return path
     }
 
+    /// One process each on the master (the hub), a1 and b1, in that order.
+    func hubAndWorkers(_ name: String, hub: String, _ pids: [Int32]) -> [WatchedProcess] {
+        zip(["master", "a1", "b1"], pids).map { node, pid in
+            WatchedProcess(node: node, name: node == "master" ? hub : name, pid: pid, isHub: node == "master")
+        }
+    }
+
     func forwarding(on node: String) throws {
         try run(node, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
     }
@@ -249,13 +256,9 @@ public struct TunnelPeers {
         try awaitPing("a1", "10.78.0.1", timeout: .seconds(20), log: "nebula-a1.log", pids: pids)
         try awaitPing("b1", "10.78.0.1", timeout: .seconds(20), log: "nebula-b1.log", pids: pids)
         try awaitPing("a1", "10.78.0.3", timeout: .seconds(30), log: "nebula-a1.log", pids: pids)
-        let processes = [
-            WatchedProcess(node: "master", name: "nebula (lighthouse, relay)", pid: pids[0], isHub: true),
-            WatchedProcess(node: "a1", name: "nebula", pid: pids[1], isHub: false),
-            WatchedProcess(node: "b1", name: "nebula", pid: pids[2], isHub: false),
-        ]
         return PeerSession(peer: .nebula, master: "10.78.0.1", masterPort: 5201, worker: "10.78.0.3",
-                           workerPath: "through the master's relay (the WAN drops direct companyA ↔ companyB packets)", processes: processes) {
+                           workerPath: "through the master's relay (the WAN drops direct companyA ↔ companyB packets)",
+                           processes: hubAndWorkers("nebula", hub: "nebula (lighthouse, relay)", pids)) {
             pids.forEach { Daemon.stop($0) }
             _ = try? self.run("wan", ["nft", "delete", "table", "inet", Self.isolationTable])
         }
@@ -317,13 +320,8 @@ public struct TunnelPeers {
         }
         try awaitPing("a1", "10.79.0.1", timeout: .seconds(10), log: "wireguard-go-a1.log", pids: pids)
         try awaitPing("a1", "10.79.0.3", timeout: .seconds(10), log: "wireguard-go-a1.log", pids: pids)
-        let processes = [
-            WatchedProcess(node: "master", name: "wireguard-go (hub)", pid: pids[0], isHub: true),
-            WatchedProcess(node: "a1", name: "wireguard-go", pid: pids[1], isHub: false),
-            WatchedProcess(node: "b1", name: "wireguard-go", pid: pids[2], isHub: false),
-        ]
         return PeerSession(peer: .wireguardGo, master: "10.79.0.1", masterPort: 5201, worker: "10.79.0.3",
-                           workerPath: "through the hub", processes: processes) {
+                           workerPath: "through the hub", processes: hubAndWorkers("wireguard-go", hub: "wireguard-go (hub)", pids)) {
             pids.forEach { Daemon.stop($0) }
         }
     }

@@ -46,6 +46,7 @@ struct BenchFootprint: ParsableCommand {
                                      bytes: Swift.max(afterMaster - afterWorker, 0), paperMiB: PaperFootprint.workerMemoryMiB))
             _ = try node.fuse("a1", ["leave"])
             _ = try node.fuse("master", ["master", "destroy"])
+            if let leftover = node.removeLeftovers("master") { progress("warning: \(leftover)") }
         }
         rows += try Self.disk(fuse: fusePath, scratch: NSTemporaryDirectory())
         let results = FootprintResults(rows: rows)
@@ -56,8 +57,7 @@ struct BenchFootprint: ParsableCommand {
                 title: "FUSE footprint beside the paper's (section 5.1)", subtitle: "MiB; memory: RSS totals and free-memory difference; disk: what FUSE adds to Debian with Docker",
                 unit: "MiB", series: [ChartSeries("FUSE (ours)", BenchReport.palette[0]), ChartSeries("paper", BenchReport.palette[1])],
                 groups: (memory.filter { $0.paperMiB != nil } + rows.filter { $0.kind == .disk && $0.paperMiB != nil }).map { row in
-                    (row.item.replacingOccurrences(of: " (MemAvailable before − after start)", with: "").replacingOccurrences(of: " (MemAvailable before − after join)", with: ""),
-                     [row.mebibytes, row.paperMiB])
+                    (Self.shortLabel(row), [row.mebibytes, row.paperMiB])
                 })),
         ])
         paths += try output.record(PaperResults.files.footprint, BenchPart(context: clock.context(), results: results))
@@ -67,6 +67,15 @@ struct BenchFootprint: ParsableCommand {
         }
         print(BenchLifecycle.footprintTable(rows), terminator: "")
         print("\nwrote:\n" + paths.map { "  " + $0 }.joined(separator: "\n"))
+    }
+
+    /// "master memory (RSS)", "worker disk", ...: the chart's row labels.
+    static func shortLabel(_ row: FootprintRow) -> String {
+        let node = row.item.hasPrefix("master") ? "master" : "worker"
+        switch row.kind {
+        case .disk: return "\(node) disk"
+        case .memory: return "\(node) memory (" + (row.item.contains("MemAvailable") ? "free before − after)" : "RSS)")
+        }
     }
 
     static func memAvailable() throws -> Int {
