@@ -67,6 +67,17 @@ import Testing
         #expect(report.contains("![join grid heat map](join-grid.svg)"))
     }
 
+    @Test func aCellWhereEveryJoinFailedSaysSoBesideThePaper() {
+        let grid = JoinGridResults(delaysMs: [0, 400], lossesPercent: [0, 20], runsPerCell: 2, workloads: false, joins: [
+            .init(delayMs: 0, lossPercent: 0, run: 1, seconds: 1.5),
+            .init(delayMs: 400, lossPercent: 20, run: 1, seconds: nil, error: "the tunnel carried no traffic within 60 s"),
+            .init(delayMs: 400, lossPercent: 20, run: 2, seconds: nil, error: "not run: two joins of this cell failed"),
+        ])
+        let report = PaperReport.render(PaperResults(joinGrid: BenchPart(context: Self.context, results: grid)))
+        #expect(report.contains("| worker join at 400 ms / 20 % (median) | failed (2 of 2) | 360–840 s | behind: the paper's FUSE joined |"), "\(report)")
+        #expect(report.contains("| 400 ms | — | —, 2 failed |"))
+    }
+
     @Test func missingPartsSayHowToMeasureThem() {
         let report = PaperReport.render(PaperResults())
         #expect(report.contains("No part has run yet"))
