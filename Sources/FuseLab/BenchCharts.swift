@@ -130,7 +130,8 @@ extension BenchReport {
     /// Lines over a numeric x axis on a linear y axis from 0: one line per series, each point
     /// with a min–max error bar (the paper's Fig. 5 form).
     public static func lineChartSVG(title: String, subtitle: String?, xTitle: String, yTitle: String, xs: [Double],
-                                    series: [ChartSeries], points: [[(median: Double, min: Double, max: Double)?]]) -> String {
+                                    series: [ChartSeries], points: [[(median: Double, min: Double, max: Double)?]],
+                                    failed: [[Bool]] = [], failedNote: String = "× at the top: every run failed") -> String {
         let width = 900.0, height = 520.0, left = 80.0, right = 30.0, top = 80.0, bottom = 60.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let yMax = niceCeiling(points.flatMap { $0.compactMap { $0?.max } }.max() ?? 1)
@@ -162,6 +163,13 @@ extension BenchReport {
                 svg.append(#"<line x1="\#(f(px))" y1="\#(f(y(point.min)))" x2="\#(f(px))" y2="\#(f(y(point.max)))" stroke="\#(item.colour)" stroke-width="1.5"/>"#)
                 svg.append(#"<circle cx="\#(f(px))" cy="\#(f(y(point.median)))" r="3.5" fill="\#(item.colour)"/>"#)
             }
+            let marks = index < failed.count ? failed[index] : []
+            for (value, isFailed) in zip(xs, marks) where isFailed {
+                svg.append(#"<text x="\#(f(x(value) + offset * 2))" y="\#(f(top + 4 + Double(index) * 11))" text-anchor="middle" fill="\#(item.colour)" font-weight="bold">×</text>"#)
+            }
+        }
+        if failed.contains(where: { $0.contains(true) }) {
+            svg.append(#"<text x="\#(f(left + plotWidth))" y="62" text-anchor="end" fill="\#(mutedInk)">\#(escapeXML(failedNote))</text>"#)
         }
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"

@@ -99,6 +99,11 @@ public struct JoinGridResults: Sendable, Equatable, Codable {
         }
         return BenchReport.lineChartSVG(title: "FUSE worker join time over delay at several packet losses (the paper's Fig. 5)", subtitle: subtitle,
                                         xTitle: "delay (ms, round trip)", yTitle: "join time (s): median, bar min–max", xs: delaysMs,
-                                        series: series, points: points)
+                                        series: series, points: points,
+                                        failed: lossesPercent.map { loss in delaysMs.map { delay in
+                                            let cell = cell(delayMs: delay, lossPercent: loss)
+                                            return cell.spread == nil && cell.failed > 0
+                                        } },
+                                        failedNote: "× at the top: every join of that cell failed")
     }
 }

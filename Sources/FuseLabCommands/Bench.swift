@@ -311,19 +311,26 @@ struct LifecycleBench {
                              masterDestroy: masterDestroy, joinReported: a1.seconds, joinSteps: a1.steps, deployRemote: deployRemote), memory)
     }
 
-    /// What a node's leave or destroy left in its state directory (a FUSE bug: the next run
-    /// could not start there): its processes are stopped, its mounts and files removed, and
-    /// the description returned; nil when nothing was left.
+    /// What a node's leave or destroy left in its state directory (the next run could not
+    /// start there): its processes are stopped, its mounts and files removed — again until
+    /// nothing comes back within a second — and the description returned; nil when nothing
+    /// was left.
     func removeLeftovers(_ node: String) -> String? {
         guard let directory = try? lab.node(node).stateDir,
               let entries = try? FileManager.default.subpathsOfDirectory(atPath: directory), !entries.isEmpty else { return nil }
-        let pids = DockerEngine.processes(using: [directory + "/"])
-        pids.forEach { Daemon.stop($0) }
-        DockerEngine.unmountAll(under: directory)
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+        var stopped = 0
+        for _ in 0..<5 {
+            let pids = DockerEngine.processes(using: [directory])
+            pids.forEach { Daemon.stop($0) }
+            stopped += pids.count
+            DockerEngine.unmountAll(under: directory)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+            }
+            usleep(1_000_000)
+            if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty ?? true { break }
         }
-        return "\(node)'s state dir still held \(entries.count) entries after it left (\(entries.prefix(4).joined(separator: ", "))\(entries.count > 4 ? ", …" : "")) and \(pids.count) processes; removed them so that the next run can start"
+        return "\(node)'s state dir still held \(entries.count) entries after it left (\(entries.prefix(4).joined(separator: ", "))\(entries.count > 4 ? ", …" : "")); stopped \(stopped) processes and removed them so that the next run can start"
     }
 
     /// Imports the lab image and times `fuse deploy` of one service placed in companyB, from

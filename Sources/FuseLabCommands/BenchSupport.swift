@@ -114,3 +114,4 @@ struct BenchOptions: ParsableArguments {
     @Flag(help: "Print the summary as JSON instead of tables.")
     var json = false
 }
+

@@ -176,7 +176,7 @@ public struct DockerEngine: Sendable {
 
     /// The mount points of this mount namespace at or under one of `roots`, in mount order.
     public static func mountPoints(under roots: [String]) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let table = ProcFile.text("/proc/self/mountinfo") ?? ""
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
