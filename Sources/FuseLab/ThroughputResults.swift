@@ -94,7 +94,7 @@ public struct ThroughputResults: Sendable, Equatable, Codable {
     /// Delivered Mbit/s per peer and path: TCP and UDP bars, the paper's beside OpenVPN's.
     public var svg: String {
         let series = [ChartSeries("TCP", BenchReport.palette[0]), ChartSeries("UDP delivered", BenchReport.palette[1])]
-        var groups: [(label: String, values: [Double?])] = [("paper (OpenVPN, Fig. 6)", [Self.paperTCP, Self.paperUDP])]
+        var groups: [(label: String, values: [Double?])] = [("paper, Fig. 6: 108.75 / 11.74", [Self.paperTCP, Self.paperUDP])]
         for path in ThroughputPath.allCases {
             for peer in TunnelPeer.allCases {
                 let values = ThroughputProtocol.allCases.map { measurement(peer, path, $0).map { $0.report.receivedBitsPerSecond / 1e6 } }

@@ -99,7 +99,7 @@ public struct TunnelPeers {
         switch peer {
         case .raw:
             return PeerSession(peer: peer, master: publicAddress, masterPort: port, worker: nil,
-                               workerPath: "none: both workers sit behind NAT", processes: [], teardown: {})
+                               workerPath: "not measured: both workers sit behind NAT (no path without a tunnel)", processes: [], teardown: {})
         case .openvpn: return try openVPN()
         case .nebula: return try nebula()
         case .wireguardGo: return try wireGuardGo()

@@ -57,7 +57,8 @@ struct Impair: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            printJSON(try encoder.encode(link.map { name in states.filter { $0.link.lowercased() == (try? lab.topology.impairedLink(name).domain.lowercased()) } } ?? states))
+            let domain = try link.map { try lab.topology.impairedLink($0).domain }
+            printJSON(try encoder.encode(states.filter { domain == nil || $0.link == domain }))
             return
         }
         print(renderTable(["LINK", "IMPAIRMENT", "TO DOMAIN (pkts/lost/dropped)", "FROM DOMAIN (pkts/lost/dropped)"], states.map { state in

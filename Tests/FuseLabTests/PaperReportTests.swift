@@ -116,7 +116,7 @@ import Testing
             let document = try XMLDocument(data: Data(svg.utf8))
             #expect(document.rootElement()?.name == "svg")
         }
-        #expect(Self.throughput.svg.contains("paper (OpenVPN, Fig. 6)"))
+        #expect(Self.throughput.svg.contains("paper, Fig. 6: 108.75 / 11.74"))
         #expect(Self.throughput.svg.contains("OpenVPN, w→w"), "a peer without a figure shows a gap, not nothing")
         #expect(Self.grid.heatMapSVG.contains("(1 failed)"))
         #expect(BenchReport.niceCeiling(17) == 20)
