@@ -1,4 +1,5 @@
 import Foundation
+import FuseSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,7 +52,7 @@ public struct CPUSample: Sendable {
     public static func take(_ pids: [Int32]) -> CPUSample {
         var ticks: [Int32: Int] = [:]
         for pid in pids {
-            if let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let value = Self.ticks(fromStat: text) {
+            if let text = ProcFile.text("/proc/\(pid)/stat"), let value = Self.ticks(fromStat: text) {
                 ticks[pid] = value
             }
         }
@@ -78,7 +79,7 @@ public func measureUsage<T>(_ processes: [WatchedProcess], _ body: () throws -> 
     let after = CPUSample.take(processes.map(\.pid))
     let cpu = before.percent(until: after)
     let usage = processes.map { process in
-        let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
+        let status = ProcFile.text("/proc/\(process.pid)/status") ?? ""
         return ProcessUsage(process: process, rssBytes: (BenchReport.vmRSSKiB(fromStatus: status) ?? 0) * 1024, cpuPercent: cpu[process.pid] ?? 0)
     }
     return (value, usage)
