@@ -92,7 +92,7 @@ extension BenchReport {
     /// `lo` (light) to `hi` (dark), labelled with `label(row, column)`; nil cells are grey.
     public static func heatMapSVG(title: String, subtitle: String?, rowTitle: String, columnTitle: String,
                                   rows: [String], columns: [String], values: [[Double?]], labels: [[String]]) -> String {
-        let cellWidth = 130.0, cellHeight = 54.0, left = 130.0, top = 92.0
+        let cellWidth = 140.0, cellHeight = 64.0, left = 130.0, top = 92.0
         let width = left + cellWidth * Double(columns.count) + 40, height = top + cellHeight * Double(rows.count) + 40
         let all = values.flatMap { $0.compactMap { $0 } }.filter { $0 > 0 }
         let lo = all.min() ?? 1, hi = Swift.max(all.max() ?? 10, lo * 1.0001)
@@ -119,7 +119,7 @@ extension BenchReport {
                 svg.append(#"<rect x="\#(f(x))" y="\#(f(y))" width="\#(f(cellWidth - 2))" height="\#(f(cellHeight - 2))" fill="\#(fill)"/>"#)
                 let text = row < labels.count && column < labels[row].count ? labels[row][column] : ""
                 for (line, part) in text.split(separator: "\n").enumerated() {
-                    svg.append(#"<text x="\#(f(x + cellWidth / 2 - 1))" y="\#(f(y + 22 + Double(line) * 16))" text-anchor="middle" fill="\#(ink)"\#(line == 0 ? #" font-weight="bold""# : "")>\#(escapeXML(String(part)))</text>"#)
+                    svg.append(#"<text x="\#(f(x + cellWidth / 2 - 1))" y="\#(f(y + 20 + Double(line) * 15))" text-anchor="middle" fill="\#(ink)"\#(line == 0 ? #" font-weight="bold""# : line > 1 ? #" font-size="11""# : "")>\#(escapeXML(String(part)))</text>"#)
                 }
             }
         }
@@ -165,7 +165,7 @@ extension BenchReport {
             }
             let marks = index < failed.count ? failed[index] : []
             for (value, isFailed) in zip(xs, marks) where isFailed {
-                svg.append(#"<text x="\#(f(x(value) + offset * 2))" y="\#(f(top + 4 + Double(index) * 11))" text-anchor="middle" fill="\#(item.colour)" font-weight="bold">×</text>"#)
+                svg.append(#"<text x="\#(f(x(value) + offset))" y="\#(f(top + 6 + Double(index) * 12))" text-anchor="middle" fill="\#(item.colour)" font-weight="bold">×</text>"#)
             }
         }
         if failed.contains(where: { $0.contains(true) }) {

@@ -83,7 +83,7 @@ public struct JoinGridResults: Sendable, Equatable, Codable {
                 let (spread, failed) = cell(delayMs: delay, lossPercent: loss)
                 guard let spread else { return failed > 0 ? "\(failed) of \(failed) failed" : "—" }
                 return BenchReport.secondsLabel(spread.median) + "\n" + String(format: "%.1f–%.1f", spread.min, spread.max)
-                    + (failed > 0 ? " (\(failed) of \(failed + joins.filter { $0.delayMs == delay && $0.lossPercent == loss && $0.seconds != nil }.count) failed)" : "")
+                    + (failed > 0 ? "\n\(failed) of \(failed + joins.filter { $0.delayMs == delay && $0.lossPercent == loss && $0.seconds != nil }.count) failed" : "")
             }
         }
         return BenchReport.heatMapSVG(title: "FUSE worker join time (median; min–max) over delay × loss", subtitle: subtitle,

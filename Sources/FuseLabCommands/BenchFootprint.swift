@@ -50,15 +50,9 @@ struct BenchFootprint: ParsableCommand {
         }
         rows += try Self.disk(fuse: fusePath, scratch: NSTemporaryDirectory())
         let results = FootprintResults(rows: rows)
-        let memory = rows.filter { $0.kind == .memory }
         var paths = try output.write([
             ("footprint.csv", BenchReport.memoryCSV(rows)),
-            ("footprint.svg", BenchReport.barChartSVG(
-                title: "FUSE footprint beside the paper's (section 5.1)", subtitle: "MiB; memory: RSS totals and free-memory difference; disk: what FUSE adds to Debian with Docker",
-                unit: "MiB", series: [ChartSeries("FUSE (ours)", BenchReport.palette[0]), ChartSeries("paper", BenchReport.palette[1])],
-                groups: (memory.filter { $0.paperMiB != nil } + rows.filter { $0.kind == .disk && $0.paperMiB != nil }).map { row in
-                    (Self.shortLabel(row), [row.mebibytes, row.paperMiB])
-                })),
+            ("footprint.svg", Self.chart(rows)),
         ])
         paths += try output.record(PaperResults.files.footprint, BenchPart(context: clock.context(), results: results))
         if bench.json {
@@ -67,6 +61,14 @@ struct BenchFootprint: ParsableCommand {
         }
         print(BenchLifecycle.footprintTable(rows), terminator: "")
         print("\nwrote:\n" + paths.map { "  " + $0 }.joined(separator: "\n"))
+    }
+
+    /// Ours beside the paper's for every whole-node figure.
+    static func chart(_ rows: [FootprintRow]) -> String {
+        BenchReport.barChartSVG(
+            title: "FUSE footprint beside the paper's (section 5.1)", subtitle: "MiB; memory: RSS totals and free-memory difference; disk: what FUSE adds to Debian with Docker",
+            unit: "MiB", series: [ChartSeries("FUSE (ours)", BenchReport.palette[0]), ChartSeries("paper", BenchReport.palette[1])],
+            groups: rows.filter { $0.paperMiB != nil }.map { (shortLabel($0), [$0.mebibytes, $0.paperMiB]) })
     }
 
     /// "master memory (RSS)", "worker disk", ...: the chart's row labels.

@@ -57,12 +57,19 @@ struct BenchPaper: ParsableCommand {
 struct BenchReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Rewrite report.md from the part files (footprint.json, lifecycle.json, join-grid.json, throughput.json) in --out.")
+        abstract: "Rewrite report.md and the plots from the part files (footprint.json, lifecycle.json, join-grid.json, throughput.json) in --out.")
 
     @Option(help: "The bench output directory.")
     var out: String = "bench-results"
 
     func run() throws {
-        print(try BenchOutput(out).writeReport())
+        let output = try BenchOutput(out)
+        let results = try PaperResults.load(from: out)
+        var files: [(String, String)] = []
+        if let part = results.footprint { files.append(("footprint.svg", BenchFootprint.chart(part.results.rows))) }
+        if let part = results.lifecycle { files.append(("lifecycle.svg", BenchReport.lifecycleSVG(BenchReport.summarize(part.results), runs: part.results.count))) }
+        if let part = results.joinGrid { files += [("join-grid.svg", part.results.heatMapSVG), ("join-lines.svg", part.results.linesSVG)] }
+        if let part = results.throughput { files.append(("throughput.svg", part.results.svg)) }
+        for path in try output.write(files) + [try output.writeReport()] { print(path) }
     }
 }
