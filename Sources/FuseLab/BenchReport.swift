@@ -328,7 +328,7 @@ public enum BenchReport {
     /// A horizontal range chart on a log time axis: per metric a bar from min to max with a
     /// tick at the median, ours above the paper's (the paper's worker join has no median).
     public static func lifecycleSVG(_ rows: [LifecycleSummaryRow], runs: Int) -> String {
-        let width = 900.0, left = 190.0, right = 110.0, top = 64.0, group = 64.0, bar = 18.0
+        let width = 900.0, left = 215.0, right = 110.0, top = 64.0, group = 64.0, bar = 18.0
         let plotWidth = width - left - right
         let height = top + group * Double(rows.count) + 44
         let all = rows.flatMap { [$0.ours.min, $0.ours.max] + ($0.paper.map { [$0.min, $0.max] } ?? []) }

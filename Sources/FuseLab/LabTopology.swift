@@ -14,6 +14,8 @@ public enum LabRole: String, Codable, Sendable, CaseIterable {
 public enum LabPolicy {
     /// Nodes may ping each other (the default policy denies traffic between nodes).
     public static let ping = #"{ "rules": [ { "name": "nodes ping each other", "from": ["*"], "to": ["*"], "proto": "icmp" } ] }"#
+    /// Every node may reach every other on any port (benchmarks: iperf3 between nodes).
+    public static let open = #"{ "rules": [ { "name": "benchmarks: nodes reach each other", "from": ["*"], "to": ["*"] } ] }"#
 }
 
 public struct LabError: Error, CustomStringConvertible, Sendable {

@@ -11,7 +11,7 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure FUSE in a lab and put the figures beside the paper's (CLOSER 2019, section 5).",
-        subcommands: [BenchLifecycle.self, BenchVideo.self])
+        subcommands: [BenchPaper.self, BenchFootprint.self, BenchLifecycle.self, BenchJoinGrid.self, BenchThroughput.self, BenchVideo.self, BenchReportCommand.self])
 }
 
 struct BenchLifecycle: ParsableCommand {
@@ -55,48 +55,18 @@ struct BenchLifecycle: ParsableCommand {
         guard let wireGuardGo = Executables.find("wireguard-go") else {
             throw LabError("wireguard-go not found on PATH (apt-get install wireguard-go)")
         }
-        let outDirectory = URL(fileURLWithPath: out)
-        do {
-            try FileManager.default.createDirectory(at: outDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw LabError("cannot create \(out): \(error.localizedDescription)")
-        }
-
+        let output = try BenchOutput(out)
+        let clock = BenchClock(part: "lifecycle")
         let progress = Progress()
-        // Ctrl-C or SIGTERM must not leave namespaces and daemons behind; the lab goes down once,
-        // whichever of the signal handler and the end of the run gets there first.
-        let teardown = LabTeardownOnce(prefix: prefix)
-        let signals = teardown.handleSignals()
-        progress("lab '\(prefix)' up")
-        let lab = try Lab.up(prefix: prefix, apiPort: apiPort, wgPort: wgPort)
-        guard teardown.labIsUp() else {
-            for problem in teardown.tearDown() { progress("warning: teardown: \(problem)") }
-            FileHandle.standardError.write(Data("fuse-lab: interrupted; lab '\(prefix)' torn down\n".utf8))
-            Foundation.exit(130)
-        }
-        defer {
-            progress("lab '\(lab.prefix)' down")
-            for problem in teardown.tearDown() { progress("warning: teardown: \(problem)") }
-            // Interrupted: the signal handler exits with status 130 once the lab is down.
-            while teardown.interrupted { pause() }
-            signals.forEach { $0.cancel() }
-        }
-
-        // Run a private copy: a rebuild of the shared .build during the bench would otherwise
-        // swap the binary under the running daemons ('fuse' then finds itself "(deleted)").
-        let fuseCopy = lab.topology.runDirectory + "/fuse"
-        do {
-            try FileManager.default.copyItem(atPath: URL(fileURLWithPath: fusePath).resolvingSymlinksInPath().path, toPath: fuseCopy)
-        } catch {
-            throw LabError("cannot copy \(fusePath) to \(fuseCopy): \(error.localizedDescription)")
-        }
-        let bench = LifecycleBench(lab: lab, fusePath: fuseCopy, progress: progress)
         var results: [LifecycleRun] = []
         var footprint: [FootprintRow] = []
-        for run in 1...runs {
-            let (result, memory) = try bench.run(run, of: runs, measureMemory: run == 1)
-            results.append(result)
-            if let memory { footprint = memory }
+        try withBenchLab(prefix: prefix, apiPort: apiPort, wgPort: wgPort, progress: progress) { lab in
+            let bench = LifecycleBench(lab: lab, fusePath: try copyFuse(fusePath, into: lab), progress: progress)
+            for run in 1...runs {
+                let (result, memory) = try bench.run(run, of: runs, measureMemory: run == 1)
+                results.append(result)
+                if let memory { footprint = memory }
+            }
         }
         footprint += try Self.diskFootprint(fuse: fusePath, wireGuardGo: wireGuardGo)
 
@@ -108,16 +78,8 @@ struct BenchLifecycle: ParsableCommand {
             ("memory.csv", BenchReport.memoryCSV(footprint)),
             ("lifecycle.svg", BenchReport.lifecycleSVG(summary, runs: results.count)),
         ]
-        var paths: [String] = []
-        for (name, text) in files {
-            let url = outDirectory.appendingPathComponent(name)
-            do {
-                try Data(text.utf8).write(to: url, options: .atomic)
-            } catch {
-                throw LabError("cannot write \(url.path): \(error.localizedDescription)")
-            }
-            paths.append(url.path)
-        }
+        var paths = try output.write(files)
+        paths += try output.record(PaperResults.files.lifecycle, BenchPart(context: clock.context(), results: results))
 
         if json {
             let encoder = JSONEncoder()
@@ -343,9 +305,32 @@ struct LifecycleBench {
         _ = try fuse("b1", ["leave", "--json"])
         let (_, masterDestroy) = try timed { _ = try fuse("master", ["master", "destroy"]) }
         progress("\(tag): master destroy \(String(format: "%.3f", masterDestroy)) s")
+        if let leftover = removeLeftovers("master") { progress("\(tag): warning: \(leftover)") }
 
         return (LifecycleRun(run: run, masterCreate: masterCreate, workerJoin: workerJoin, workerLeave: workerLeave,
                              masterDestroy: masterDestroy, joinReported: a1.seconds, joinSteps: a1.steps, deployRemote: deployRemote), memory)
+    }
+
+    /// What a node's leave or destroy left in its state directory (the next run could not
+    /// start there): its processes are stopped, its mounts and files removed — again until
+    /// nothing comes back within a second — and the description returned; nil when nothing
+    /// was left.
+    func removeLeftovers(_ node: String) -> String? {
+        guard let directory = try? lab.node(node).stateDir,
+              let entries = try? FileManager.default.subpathsOfDirectory(atPath: directory), !entries.isEmpty else { return nil }
+        var stopped = 0
+        for _ in 0..<5 {
+            let pids = DockerEngine.processes(using: [directory])
+            pids.forEach { Daemon.stop($0) }
+            stopped += pids.count
+            DockerEngine.unmountAll(under: directory)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+            }
+            usleep(1_000_000)
+            if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty ?? true { break }
+        }
+        return "\(node)'s state dir still held \(entries.count) entries after it left (\(entries.prefix(4).joined(separator: ", "))\(entries.count > 4 ? ", …" : "")); stopped \(stopped) processes and removed them so that the next run can start"
     }
 
     /// Imports the lab image and times `fuse deploy` of one service placed in companyB, from

@@ -175,10 +175,10 @@ struct BenchVideo: ParsableCommand {
     /// and CPU and RSS per group of processes.
     func measure(lab: Lab, streams: Int, master: String) throws -> Row {
         let processes = try Self.processGroups(lab: lab)
-        let before = try LabVideo.metrics(lab: lab), cpuBefore = processes.mapValues(ProcessUsage.ticks)
+        let before = try LabVideo.metrics(lab: lab), cpuBefore = processes.mapValues(ProcessTotals.ticks)
         let clock = ContinuousClock(), start = clock.now
         Thread.sleep(forTimeInterval: TimeInterval(window))  // the measurement window itself
-        let after = try LabVideo.metrics(lab: lab), cpuAfter = processes.mapValues(ProcessUsage.ticks)
+        let after = try LabVideo.metrics(lab: lab), cpuAfter = processes.mapValues(ProcessTotals.ticks)
         let elapsed = LifecycleBench.seconds(clock.now - start)
         let framesBefore = LabVideo.streamValues("fuse_stream_frames_total", in: before)
         let fps = LabVideo.streamValues("fuse_stream_frames_total", in: after).map { ($0.value - (framesBefore[$0.key] ?? $0.value)) / elapsed }
@@ -189,7 +189,7 @@ struct BenchVideo: ParsableCommand {
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
         for (group, pids) in processes {
             row.cpu[group] = Double((cpuAfter[group] ?? 0) - (cpuBefore[group] ?? 0)) / hertz / elapsed * 100
-            row.rssMiB[group] = Double(pids.reduce(0) { $0 + ProcessUsage.rssKiB($1) }) / 1024
+            row.rssMiB[group] = Double(pids.reduce(0) { $0 + ProcessTotals.rssKiB($1) }) / 1024
         }
         return row
     }
@@ -211,20 +211,11 @@ struct BenchVideo: ParsableCommand {
     }
 }
 
-/// CPU time and memory of processes from /proc.
-enum ProcessUsage {
-    /// utime + stime of the processes, in clock ticks.
-    static func ticks(_ pids: [pid_t]) -> Int {
-        pids.reduce(0) { total, pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return total }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            // After the command: state is field 3; utime and stime are fields 14 and 15.
-            guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return total }
-            return total + user + system
-        }
-    }
+/// CPU time (clock ticks) and memory of a group of processes, from FuseLab's /proc readers.
+enum ProcessTotals {
+    static func ticks(_ pids: [pid_t]) -> Int { CPUSample.take(pids).ticks.values.reduce(0, +) }
 
     static func rssKiB(_ pid: pid_t) -> Int {
-        (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)).flatMap(BenchReport.vmRSSKiB) ?? 0
+        ProcFile.text("/proc/\(pid)/status").flatMap(BenchReport.vmRSSKiB) ?? 0
     }
 }

@@ -15,7 +15,7 @@ public struct FuseLabCommand: ParsableCommand {
             data store). Every object carries the lab's name prefix (default 'fl-'), so several \
             labs can coexist and 'down' never touches anything else.
             """,
-        subcommands: [Up.self, Down.self, Exec.self, Status.self, Snapshot.self, Demo.self, Bench.self, Camera.self])
+        subcommands: [Up.self, Down.self, Exec.self, Status.self, Snapshot.self, Impair.self, ImpairForward.self, Demo.self, Bench.self, Camera.self])
 
     public init() {}
 
