@@ -148,18 +148,22 @@ public actor NodeDaemon: LocalAPIHandler {
         }
         try UserspaceWireGuard(interface: interface).checkNotForeign()
 
+        // A lossy or slow WAN loses requests: both steps are retried until the join's timeout
+        // (enrolment is safe to repeat: the same request id completes the same enrolment).
+        let deadline = ContinuousClock.now + timeout
         steps.begin("contacting the master at \(join.host):\(join.apiPort)")
-        let probe = try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: nil)
-        let caPEM = try await ControlPlaneClient.using(probe) { try await $0.fetchCA(pin: join.caPin) }
+        let caPEM = try await Self.retrying(until: deadline, steps: steps) {
+            try await ControlPlaneClient.using(try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: nil)) { try await $0.fetchCA(pin: join.caPin) }
+        }
         steps.done("master's CA matches the pin")
 
         steps.begin("enrolling as \(name)")
         let pending = resumableEnrolment(tokenID: join.tokenID, name: name)
         try StateFile.write(pending, to: state.pendingEnrolmentPath)
-        let enrolment = try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM)
-        let response = try await ControlPlaneClient.using(enrolment) {
-            try await $0.join(API.JoinRequest(token: "\(join.tokenID).\(join.secret)", name: name, publicKey: pending.privateKey.publicKey,
-                                              workloads: workloads, requestID: pending.requestID))
+        let request = API.JoinRequest(token: "\(join.tokenID).\(join.secret)", name: name, publicKey: pending.privateKey.publicKey,
+                                      workloads: workloads, requestID: pending.requestID)
+        let response = try await Self.retrying(until: deadline, steps: steps) {
+            try await ControlPlaneClient.using(try ControlPlaneClient(host: join.host, port: join.apiPort, caPEM: caPEM)) { try await $0.join(request) }
         }
         steps.done("enrolled in domain \(response.map.node.domain) with address \(response.map.node.address)")
         // Tests stop the daemon here, as a crash or a power cut would, before any state is written.
@@ -176,6 +180,20 @@ public actor NodeDaemon: LocalAPIHandler {
         return LocalAPI.JoinResult(name: name, domain: response.map.node.domain, address: response.map.node.address.description,
                                    interface: interface, workloads: response.map.node.runsWorkloads, federation: response.map.federation,
                                    seconds: steps.total, steps: steps.steps.map { LocalAPI.JoinResult.Step(step: $0.0, seconds: $0.1) })
+    }
+
+    /// Runs `body` again after a lost request (no answer in time) until `deadline`; a refused
+    /// connection or any answer of the master ends it at once.
+    static func retrying<T>(until deadline: ContinuousClock.Instant, steps: Steps, _ body: () async throws -> T) async throws -> T {
+        var pause = Duration.milliseconds(250)
+        while true {
+            do { return try await body() } catch ClientError.unreachable(let message) where !message.contains("connection refused") {
+                guard ContinuousClock.now + pause < deadline else { throw ClientError.unreachable(message) }
+                steps.note("no answer from the master yet (\(message)); trying again")
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(4))
+            }
+        }
     }
 
     /// The enrolment written before a crash, when this is the same join again; else a new one.
@@ -196,10 +214,11 @@ public actor NodeDaemon: LocalAPIHandler {
         // Proof of traffic: the control plane answers at the master's VPN address, through the
         // tunnel. Only once the agent has configured the interface: a connection begun before
         // would take the LAN's source address and hang until its connect timeout.
-        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM, connectTimeout: .seconds(1))
+        // Each try may take a few round trips (TCP, TLS, the request): 3 s fits a 400 ms WAN.
+        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM, connectTimeout: .seconds(3))
         let up = await waitFor(timeout, every: .milliseconds(20)) {
             guard let status = await self.status(), status.appliedVersion > 0 else { return false }
-            return (try? await overTunnel.health(timeout: .seconds(1))) != nil
+            return (try? await overTunnel.health(timeout: .seconds(3))) != nil
         }
         await overTunnel.shutdown()
         guard up else {

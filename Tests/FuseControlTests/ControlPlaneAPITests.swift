@@ -493,7 +493,9 @@ extension LongPollTests {
                 #expect(response.status == .ok)
                 #expect(try response.decode(NetworkMap.self).version == current)
             }
-            #expect(clock.now - start < .seconds(1))
+            // A blocking poll would wait a long-poll period (25 s for agents); 4 answers in well
+            // under that, also on a loaded 2-core machine (1 s flaked there under parallel tests).
+            #expect(clock.now - start < .seconds(5))
         }
     }
 }
