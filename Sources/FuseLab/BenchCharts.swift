@@ -93,7 +93,9 @@ extension BenchReport {
     public static func heatMapSVG(title: String, subtitle: String?, rowTitle: String, columnTitle: String,
                                   rows: [String], columns: [String], values: [[Double?]], labels: [[String]]) -> String {
         let cellWidth = 140.0, cellHeight = 64.0, left = 130.0, top = 92.0
-        let width = left + cellWidth * Double(columns.count) + 40, height = top + cellHeight * Double(rows.count) + 40
+        // At least as wide as the title and as tall as the rotated row title, also for a small grid.
+        let width = Swift.max(960, left + cellWidth * Double(columns.count) + 40)
+        let height = Swift.max(top + 200, top + cellHeight * Double(rows.count) + 40)
         let all = values.flatMap { $0.compactMap { $0 } }.filter { $0 > 0 }
         let lo = all.min() ?? 1, hi = Swift.max(all.max() ?? 10, lo * 1.0001)
         var svg = svgHeader(width: width, height: height, title: title, subtitle: subtitle)
