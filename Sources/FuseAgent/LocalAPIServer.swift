@@ -49,7 +49,7 @@ struct ErrorsMiddleware: RouterMiddleware {
         } catch let error as ClientError {
             throw LocalAPIError(error.status ?? 502, error.description)
         } catch {
-            throw LocalAPIError(500, LocalAPIServer.oneLine(error))
+            throw LocalAPIError(500, oneLine(error))
         }
     }
 }
@@ -95,9 +95,7 @@ public enum LocalAPIServer {
                 logger.info("local API listening", metadata: ["socket": "\(socket)"])
             },
             logger: logger)
-        try await withTaskCancellationHandler {
-            try await app.runService(gracefulShutdownSignals: [])
-        } onCancel: {}
+        try await app.runService(gracefulShutdownSignals: [])
         unlink(socket)
     }
 
@@ -117,7 +115,7 @@ public enum LocalAPIServer {
                 continuation.yield(LocalAPI.Event(kind: .result, message: "done", result: text))
             } catch {
                 let code = (error as? LocalAPIError)?.code ?? (error as? ClientError)?.status ?? 500
-                continuation.yield(LocalAPI.Event(kind: .error, message: Self.oneLine(error), code: code))
+                continuation.yield(LocalAPI.Event(kind: .error, message: oneLine(error), code: code))
             }
             continuation.finish()
         }
@@ -130,9 +128,5 @@ public enum LocalAPIServer {
             try await writer.finish(nil)
             await handler.delivered()
         })
-    }
-
-    static func oneLine(_ error: any Error) -> String {
-        "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
     }
 }

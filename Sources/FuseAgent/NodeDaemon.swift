@@ -17,15 +17,17 @@ public actor NodeDaemon: LocalAPIHandler {
     private var agentTask: Task<Void, Never>?
     /// "join" or "leave" while one runs.
     private var operation: String?
-    private var exitRequested = false
     private var client: ControlPlaneClient?
     private var clientCredential: String?
     private var retired: [ControlPlaneClient] = []
-    private var exitContinuation: AsyncStream<Void>.Continuation?
+    /// Yields when the daemon has nothing left to own and should end.
+    private let exits: AsyncStream<Void>
+    private let exitSignal: AsyncStream<Void>.Continuation
 
     public init(state: NodeState, logger: Logger) {
         self.state = state
         self.logger = logger
+        (exits, exitSignal) = AsyncStream<Void>.makeStream()
     }
 
     /// Runs until the node leaves (or is removed), a join fails, or the task is cancelled.
@@ -38,22 +40,28 @@ public actor NodeDaemon: LocalAPIHandler {
         }
         try StateFile.write(text: "\(getpid())\n", to: state.agentPIDPath)
         if state.exists { try startAgent() }
-        let (exits, continuation) = AsyncStream<Void>.makeStream()
-        exitContinuation = continuation
-        if exitRequested { continuation.yield() }
         let socket = state.agentSocketPath
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await LocalAPIServer.run(socket: socket, handler: self, logger: self.logger) }
-            group.addTask { for await _ in exits { return } }
+        // Each child says whether its end is the daemon's: the server's (it ends only with an
+        // error) and an exit's are; the idle check's is not.
+        let exits = self.exits
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await LocalAPIServer.run(socket: socket, handler: self, logger: self.logger)
+                return true
+            }
+            group.addTask {
+                for await _ in exits { break }
+                return true
+            }
             group.addTask {
                 // Started for a join that never came (its client died): nothing to own.
                 try await Task.sleep(for: .seconds(60))
-                await self.exitIfIdle()
-                try await Task.sleep(for: .seconds(3600 * 24 * 365 * 100))
+                await self.exitIfNothingToOwn()
+                return false
             }
-            try await group.next()
+            while let ends = try await group.next(), !ends {}
             group.cancelAll()
         }
         await stopAgent()
@@ -63,16 +71,16 @@ public actor NodeDaemon: LocalAPIHandler {
     }
 
     private func requestExit() {
-        exitRequested = true
-        exitContinuation?.yield()
+        exitSignal.yield()
     }
 
-    private func exitIfIdle() {
+    /// Not in a federation and no operation running: the daemon ends.
+    private func exitIfNothingToOwn() {
         if agent == nil, operation == nil { requestExit() }
     }
 
     public func delivered() async {
-        if agent == nil, operation == nil { requestExit() }
+        exitIfNothingToOwn()
     }
 
     // MARK: The reconcile loop
@@ -262,7 +270,7 @@ public actor NodeDaemon: LocalAPIHandler {
         } catch {
             guard request.force else {
                 try? startAgent()
-                throw LocalAPIError(503, "\(LocalAPIServer.oneLine(error)); nothing was changed (use --force to leave anyway)")
+                throw LocalAPIError(503, "\(oneLine(error)); nothing was changed (use --force to leave anyway)")
             }
             deregistered = false
         }

@@ -48,8 +48,6 @@ final class ConnectionCounter: Sendable {
             counts[source] = remaining > 0 ? remaining : nil
         }
     }
-
-    func count(_ source: String) -> Int { open.withLock { $0[source, default: 0] } }
 }
 
 /// Enforces the bounds on one connection: closed at once when its source already holds the

@@ -32,11 +32,24 @@ public struct EngineSwarmControl: SwarmControl {
     }
 
     public func label(node id: String, domain: String, name: String) throws {
-        try cli.run(["node", "update", "--label-add", "fuse.domain=\(domain)", "--label-add", "fuse.node=\(name)", id])
+        try update(node: id, ["--label-add", "fuse.domain=\(domain)", "--label-add", "fuse.node=\(name)"])
+    }
+
+    /// `docker node update`. Swarm refuses an update that raced another on the same node ("update
+    /// out of sequence", e.g. a restarted agent's labels while its node leaves): tried again.
+    func update(node id: String, _ options: [String]) throws {
+        for attempt in 1... {
+            let result = try cli.result(["node", "update"] + options + [id])
+            if result.succeeded { return }
+            guard result.stderr.contains("out of sequence"), attempt < 5 else {
+                throw SystemError("docker node update \(options.joined(separator: " ")) \(id) failed: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            usleep(100_000)
+        }
     }
 
     public func drain(node id: String, timeout: Duration) async throws -> Int {
-        try cli.run(["node", "update", "--availability", "drain", id])
+        try update(node: id, ["--availability", "drain"])
         let deadline = ContinuousClock.now + timeout
         while true {
             let states = try cli.run(["node", "ps", "--format", "{{.CurrentState}}", id])
@@ -99,7 +112,10 @@ extension ControlPlane {
     public func drain(node name: String, timeout: Duration = .seconds(30)) async throws -> Int {
         let node = try workloadNode(name)
         guard let id = try store.swarmID(of: node.name) else { return 0 }
-        return try await requireSwarm().drain(node: id, timeout: timeout)
+        do { return try await requireSwarm().drain(node: id, timeout: timeout) } catch let error as SystemError {
+            logger.warning("cannot drain the node", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            throw APIError(502, "the Swarm manager could not drain \(node.name): \(error)")
+        }
     }
 
     /// Takes a node that leaves or is removed out of the Swarm.

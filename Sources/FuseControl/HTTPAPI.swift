@@ -173,6 +173,7 @@ public enum ControlPlaneAPI {
             return try await withGracefulShutdownHandler {
                 JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
             } onGracefulShutdown: {
+                controlPlane.logger.debug("shutting down: ending the parked long-polls")
                 Task { await controlPlane.closeLongPolls() }
             }
         }

@@ -318,8 +318,3 @@ public func waitUntil(timeout: Duration, interval: Duration = .milliseconds(20),
     }
 }
 
-/// An error as one line (nft and ip may print several).
-public func oneLine(_ error: Error) -> String {
-    String(describing: error).split(whereSeparator: \.isNewline)
-        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
-}

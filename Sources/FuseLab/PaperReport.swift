@@ -1,4 +1,5 @@
 import Foundation
+import FuseSystem
 
 /// The conditions one part of `fuse-lab bench` ran under (a shared machine: say how loaded).
 public struct BenchContext: Sendable, Equatable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 import FuseSystem
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +62,7 @@ public struct CPUSample: Sendable {
 
     /// Each process's CPU between `self` and `later`, in % of one core.
     public func percent(until later: CPUSample) -> [Int32: Double] {
-        let elapsed = Double((later.time - time).components.seconds) + Double((later.time - time).components.attoseconds) / 1e18
+        let elapsed = (later.time - time).inSeconds
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard elapsed > 0, hertz > 0 else { return [:] }
         var result: [Int32: Double] = [:]

@@ -232,7 +232,7 @@ final class Progress: Sendable {
     let start = ContinuousClock.now
 
     func callAsFunction(_ message: String) {
-        let seconds = LifecycleBench.seconds(ContinuousClock.now - start)
+        let seconds = (ContinuousClock.now - start).inSeconds
         FileHandle.standardError.write(Data((String(format: "[%7.1fs] ", seconds) + message + "\n").utf8))
     }
 }
@@ -244,10 +244,6 @@ struct LifecycleBench {
     let progress: Progress
 
     static let commandTimeout: Duration = .seconds(120)
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// Runs `fuse ARGS` in the node; its stdout, or an error naming the command.
     func fuse(_ node: String, _ args: [String]) throws -> String {
@@ -266,7 +262,7 @@ struct LifecycleBench {
         let clock = ContinuousClock()
         let start = clock.now
         let value = try body()
-        return (value, Self.seconds(clock.now - start))
+        return (value, (clock.now - start).inSeconds)
     }
 
     func join(_ node: String, domain: String) throws -> (JoinReport, Double) {
@@ -305,32 +301,18 @@ struct LifecycleBench {
         _ = try fuse("b1", ["leave", "--json"])
         let (_, masterDestroy) = try timed { _ = try fuse("master", ["master", "destroy"]) }
         progress("\(tag): master destroy \(String(format: "%.3f", masterDestroy)) s")
-        if let leftover = removeLeftovers("master") { progress("\(tag): warning: \(leftover)") }
+        try checkNothingLeft("master")
 
         return (LifecycleRun(run: run, masterCreate: masterCreate, workerJoin: workerJoin, workerLeave: workerLeave,
                              masterDestroy: masterDestroy, joinReported: a1.seconds, joinSteps: a1.steps, deployRemote: deployRemote), memory)
     }
 
-    /// What a node's leave or destroy left in its state directory (the next run could not
-    /// start there): its processes are stopped, its mounts and files removed — again until
-    /// nothing comes back within a second — and the description returned; nil when nothing
-    /// was left.
-    func removeLeftovers(_ node: String) -> String? {
+    /// A leave or destroy that left anything in the node's state directory is FUSE's failure:
+    /// the benchmark stops and names it (the lab's teardown removes the rest).
+    func checkNothingLeft(_ node: String) throws {
         guard let directory = try? lab.node(node).stateDir,
-              let entries = try? FileManager.default.subpathsOfDirectory(atPath: directory), !entries.isEmpty else { return nil }
-        var stopped = 0
-        for _ in 0..<5 {
-            let pids = DockerEngine.processes(using: [directory])
-            pids.forEach { Daemon.stop($0) }
-            stopped += pids.count
-            DockerEngine.unmountAll(under: directory)
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-                try? FileManager.default.removeItem(atPath: directory + "/" + entry)
-            }
-            usleep(1_000_000)
-            if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty ?? true { break }
-        }
-        return "\(node)'s state dir still held \(entries.count) entries after it left (\(entries.prefix(4).joined(separator: ", "))\(entries.count > 4 ? ", …" : "")); stopped \(stopped) processes and removed them so that the next run can start"
+              let entries = try? FileManager.default.subpathsOfDirectory(atPath: directory), !entries.isEmpty else { return }
+        throw LabError("\(node)'s state dir still holds \(entries.count) entries after it left (\(entries.prefix(4).joined(separator: ", "))\(entries.count > 4 ? ", …" : ""))")
     }
 
     /// Imports the lab image and times `fuse deploy` of one service placed in companyB, from
@@ -367,7 +349,7 @@ struct LifecycleBench {
             let result = try lab.exec(node, ["ping", "-n", "-c1", "-W1", address], timeout: .seconds(5))
             if result.succeeded {
                 let rtt = result.stdout.range(of: #"time=[0-9.]+ ms"#, options: .regularExpression).map { String(result.stdout[$0].dropFirst(5)) } ?? "?"
-                let waited = attempts == 1 ? "" : String(format: " (answered on attempt %d, after %.3f s)", attempts, LifecycleBench.seconds(clock.now - start))
+                let waited = attempts == 1 ? "" : String(format: " (answered on attempt %d, after %.3f s)", attempts, (clock.now - start).inSeconds)
                 progress("\(tag): ping \(node) → b1 \(address) over the VPN: \(rtt)\(waited)")
                 return
             }

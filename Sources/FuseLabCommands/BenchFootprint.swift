@@ -46,7 +46,7 @@ struct BenchFootprint: ParsableCommand {
                                      bytes: Swift.max(afterMaster - afterWorker, 0), paperMiB: PaperFootprint.workerMemoryMiB))
             _ = try node.fuse("a1", ["leave"])
             _ = try node.fuse("master", ["master", "destroy"])
-            if let leftover = node.removeLeftovers("master") { progress("warning: \(leftover)") }
+            try node.checkNothingLeft("master")
         }
         rows += try Self.disk(fuse: fusePath, scratch: NSTemporaryDirectory())
         let results = FootprintResults(rows: rows)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import FuseSystem
+import FuseModel
 import FuseLab
 
 struct BenchPaper: ParsableCommand {
@@ -49,7 +51,7 @@ struct BenchPaper: ParsableCommand {
             }
         }
         let report = try BenchOutput(bench.out).writeReport()
-        print(String(format: "bench paper: %.0f s; report: %@", LifecycleBench.seconds(ContinuousClock.now - clock), report))
+        print(String(format: "bench paper: %.0f s; report: %@", (ContinuousClock.now - clock).inSeconds, report))
         if !failures.isEmpty { throw LabError("parts failed: \(failures.joined(separator: "; "))") }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseModel
 import FuseLab
 import FuseSystem
 #if canImport(Glibc)
@@ -94,7 +95,7 @@ struct BenchClock {
         uname(&name)
         let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
         let memory = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)).flatMap(Self.memTotalMiB) ?? 0
-        return BenchContext(part: part, started: started, seconds: LifecycleBench.seconds(ContinuousClock.now - start),
+        return BenchContext(part: part, started: started, seconds: (ContinuousClock.now - start).inSeconds,
                             cores: ProcessInfo.processInfo.activeProcessorCount, memoryMiB: memory, kernel: kernel,
                             loadBefore: loadBefore, loadAfter: Self.load())
     }

@@ -179,7 +179,7 @@ struct BenchVideo: ParsableCommand {
         let clock = ContinuousClock(), start = clock.now
         Thread.sleep(forTimeInterval: TimeInterval(window))  // the measurement window itself
         let after = try LabVideo.metrics(lab: lab), cpuAfter = processes.mapValues(ProcessTotals.ticks)
-        let elapsed = LifecycleBench.seconds(clock.now - start)
+        let elapsed = (clock.now - start).inSeconds
         let framesBefore = LabVideo.streamValues("fuse_stream_frames_total", in: before)
         let fps = LabVideo.streamValues("fuse_stream_frames_total", in: after).map { ($0.value - (framesBefore[$0.key] ?? $0.value)) / elapsed }
         let latency = Array(LabVideo.streamValues("fuse_stream_latency_seconds", in: after).values)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseModel
 import FuseLab
 import FuseSystem
 
@@ -31,9 +32,7 @@ struct Demo: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         func progress(_ message: String) {
-            let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print(String(format: "[%6.1fs] ", seconds) + message)
+            print(String(format: "[%6.1fs] ", (clock.now - start).inSeconds) + message)
             fflush(stdout)
         }
 

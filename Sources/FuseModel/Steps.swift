@@ -18,7 +18,7 @@ public final class Steps: @unchecked Sendable {
     public func done(_ what: String) {
         let seconds: Double = lock.withLock {
             let now = ContinuousClock.now
-            let seconds = Self.seconds(now - last)
+            let seconds = (now - last).inSeconds
             last = now
             finished.append((what, seconds))
             return seconds
@@ -33,7 +33,5 @@ public final class Steps: @unchecked Sendable {
     /// The finished steps with their seconds.
     public var steps: [(String, Double)] { lock.withLock { finished } }
 
-    public var total: Double { Self.seconds(ContinuousClock.now - start) }
-
-    public static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
+    public var total: Double { (ContinuousClock.now - start).inSeconds }
 }

@@ -337,3 +337,9 @@ public enum Daemon {
         for _ in 0..<100 where isAlive(pid) { usleep(10_000) }
     }
 }
+
+/// An error as one line (nft and ip may print several).
+public func oneLine(_ error: Error) -> String {
+    String(describing: error).split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
+}

@@ -28,8 +28,9 @@ extension LabTests {
             let before = try fixture.lab.snapshot("a1")
             let token = try fixture.token(domain: "companyA", uses: 2)
             // Both at once, on one state dir: each prints its exit status, then its stderr.
+            let run = fixture.lab.topology.runDirectory  // removed with the lab
             let script = ["a1", "a1x"].map { name in
-                "( \(fixture.fuse) join '\(token)' --name \(name) 2>/tmp/$$.\(name) >/dev/null; echo \"\(name) $? $(cat /tmp/$$.\(name) | tail -1)\"; rm -f /tmp/$$.\(name) ) &"
+                "( \(fixture.fuse) join '\(token)' --name \(name) 2>\(run)/join-\(name).err >/dev/null; echo \"\(name) $? $(tail -1 \(run)/join-\(name).err)\" ) &"
             }.joined(separator: "\n") + "\nwait"
             let outcomes = try fixture.shell("a1", script).stdout.split(separator: "\n").map(String.init)
             let succeeded = outcomes.filter { $0.split(separator: " ").dropFirst().first == "0" }

@@ -119,8 +119,7 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         let timed = !request.uri.path.hasPrefix("/v1/streams/")
         func seconds() -> Double? {
             guard timed else { return nil }
-            let elapsed = ContinuousClock.now - started
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return (ContinuousClock.now - started).inSeconds
         }
         do {
             let response = try await next(request, context)
