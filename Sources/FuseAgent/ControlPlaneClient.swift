@@ -2,21 +2,24 @@ import AsyncHTTPClient
 import Foundation
 import FuseModel
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 /// Why a call to the control plane failed.
 public enum ClientError: Error, CustomStringConvertible, Sendable {
     /// The master answered with an error.
     case api(status: Int, message: String)
-    /// The master could not be reached.
+    /// The master could not be reached (no answer, timed out, TLS failed).
     case unreachable(String)
+    /// The master's host refused the connection: nothing listens there (retrying will not help).
+    case refused(String)
     /// The master's CA does not match the pin of the join string.
     case pinMismatch(expected: String, got: String)
 
     public var description: String {
         switch self {
         case .api(_, let message): message
-        case .unreachable(let message): message
+        case .unreachable(let message), .refused(let message): message
         case .pinMismatch(let expected, let got):
             "the master's CA (pin \(got)) does not match the join string's pin \(expected); refusing to talk to it"
         }
@@ -130,7 +133,8 @@ public final class ControlPlaneClient: Sendable {
             response = try await client.execute(request, timeout: .init(timeout))
             bytes = try await response.body.collect(upTo: 4 << 20)
         } catch {
-            throw ClientError.unreachable("cannot reach the master at \(baseURL): \(Self.describe(error))")
+            let message = "cannot reach the master at \(baseURL): \(Self.describe(error))"
+            throw Self.isRefused(error) ? ClientError.refused(message) : ClientError.unreachable(message)
         }
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
@@ -140,12 +144,21 @@ public final class ControlPlaneClient: Sendable {
         return data
     }
 
+    /// Why a request got no answer, from the error's type (never from its text).
     static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        if text.contains("NIOSSL") || text.contains("handshake") { return "TLS failed (\(text))" }
-        return text
+        if let client = error as? HTTPClientError, [.connectTimeout, .deadlineExceeded, .readTimeout].contains(client) { return "timed out" }
+        if isRefused(error) { return "connection refused" }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError { return "TLS failed (\(error))" }
+        return "\(error)"
+    }
+
+    /// Whether the master's host refused the connection (directly, or every address tried).
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty && connection.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        return false
     }
 }
 

@@ -160,7 +160,7 @@ enum Clients {
     static func with<T>(_ client: ControlPlaneClient, _ body: (ControlPlaneClient) async throws -> T) async throws -> T {
         do {
             return try await ControlPlaneClient.using(client, body)
-        } catch ClientError.unreachable(let message) {
+        } catch ClientError.unreachable(let message), ClientError.refused(let message) {
             throw CommandFailure("\(message) (is the control plane running? `fuse master start` on the master)")
         }
     }

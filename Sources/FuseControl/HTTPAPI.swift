@@ -38,6 +38,15 @@ public struct FuseRequestContext: RequestContext {
         return name
     }
 
+    /// Who calls, in the domain's terms; only on routes whose access is `.member` (checked before).
+    func requester() throws -> Requester {
+        switch caller {
+        case .admin: return .operator
+        case .node(let name): return .node(name)
+        case .anonymous: throw HTTPError(.unauthorized, message: "a credential is required")
+        }
+    }
+
     /// The one check of who may call a route, made before its handler runs.
     func authorize(_ access: Access) throws {
         switch (access, caller) {
@@ -61,8 +70,8 @@ public enum Access: String, Sendable {
     case member
 }
 
-/// Refuses bodies over the limit from their Content-Length, before any handler reads them, and
-/// turns `APIError`s into HTTP errors; a full disk is logged and answered 507 with its reason.
+/// Refuses bodies over the limit from their Content-Length, before any handler reads them; a
+/// full disk is logged (and answered 507 with its reason, as APIErrorMapping.swift says).
 struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
     typealias Context = FuseRequestContext
     let controlPlane: ControlPlane
@@ -73,11 +82,9 @@ struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
         }
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            throw HTTPError(.init(code: error.status), message: error.message)
         } catch let full as StorageFull {
             controlPlane.logger.error("cannot store a change", metadata: ["route": "\(request.method) \(request.uri.path)", "error": "\(full)"])
-            throw HTTPError(.init(code: 507), message: full.description)
+            throw full
         }
     }
 }
@@ -223,10 +230,10 @@ public enum ControlPlaneAPI {
         }
         on(.post, "/v1/exposures", .member) { request, context in
             let body = try await request.decode(as: API.ExposeRequest.self, context: context)
-            return JSONResponse(value: try await controlPlane.expose(body, caller: context.caller), status: .created)
+            return JSONResponse(value: try await controlPlane.expose(body, by: try context.requester()), status: .created)
         }
         on(.delete, "/v1/exposures/{name}", .member) { _, context in
-            try await controlPlane.unexpose(try context.parameters.require("name"), caller: context.caller)
+            try await controlPlane.unexpose(try context.parameters.require("name"), by: try context.requester())
             return HTTPResponse.Status.noContent
         }
         on(.get, "/v1/services", .member) { _, _ in
