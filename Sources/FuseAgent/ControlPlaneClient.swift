@@ -45,7 +45,9 @@ public final class ControlPlaneClient: Sendable {
     let credential: String?
 
     /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
-    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5)) throws {
+    /// `readTimeout`: how long an answer may take (a deployment answers when its tasks run).
+    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5),
+                readTimeout: Duration = .seconds(90)) throws {
         baseURL = "https://\(host):\(port)"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
@@ -55,7 +57,7 @@ public final class ControlPlaneClient: Sendable {
             tls.certificateVerification = .none
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .init(connectTimeout), read: .seconds(90))
+        configuration.timeout = .init(connect: .init(connectTimeout), read: .init(readTimeout))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.credential = credential
@@ -110,9 +112,7 @@ public final class ControlPlaneClient: Sendable {
     /// A JSON call; `body` nil sends none.
     public func call<Response: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> Response {
         let data = try await raw(method, path, body: try body.map { try API.encoder().encode($0) }, timeout: timeout)
-        do { return try API.decoder().decode(Response.self, from: data) } catch {
-            throw ClientError.api(status: 200, message: "unexpected answer from the master: \(error)")
-        }
+        return try Self.decode(data)
     }
 
     public func text(_ method: String, _ path: String, timeout: Duration = .seconds(30)) async throws -> String {
@@ -122,11 +122,41 @@ public final class ControlPlaneClient: Sendable {
     public func raw(_ method: String, _ path: String, body: Data?, timeout: Duration) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
-        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
+        return try await send(request, timeout: timeout)
+    }
+
+    /// POSTs a file as the body, streamed (an image archive can be gigabytes); decodes the JSON answer.
+    public func upload<Response: Decodable>(_ path: String, file: String, timeout: Duration) async throws -> Response {
+        guard let handle = FileHandle(forReadingAtPath: file),
+              let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value else {
+            throw ClientError.api(status: 0, message: "cannot read \(file)")
+        }
+        defer { try? handle.close() }
+        let chunks = AsyncThrowingStream<ByteBuffer, any Error>(unfolding: {
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ByteBuffer(bytes: data)
+        })
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-tar")
+        request.body = .stream(chunks, length: .known(size))
+        let data = try await send(request, timeout: timeout)
+        return try Self.decode(data)
+    }
+
+    static func decode<Response: Decodable>(_ data: Data) throws -> Response {
+        do { return try API.decoder().decode(Response.self, from: data) } catch {
+            throw ClientError.api(status: 200, message: "unexpected answer from the master: \(error)")
+        }
+    }
+
+    private func send(_ request: HTTPClientRequest, timeout: Duration) async throws -> Data {
+        var request = request
+        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {

@@ -115,3 +115,17 @@ extension DashboardError: APIMappedError {
 extension StorageFull: APIMappedError {
     public var status: HTTPResponse.Status { .init(code: 507) }
 }
+
+extension WorkloadError: APIMappedError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .noWorkloads: .conflict
+        case .invalid, .badTimeout, .badSource, .imageMissing, .emptyImage, .imageRefused: .badRequest
+        case .imageTooLarge: .contentTooLarge
+        case .noStack: .notFound
+        case .deployFailed(_, let timedOut, _): timedOut ? .gatewayTimeout : .badGateway
+        case .notGone: .gatewayTimeout
+        case .engine: .badGateway
+        }
+    }
+}

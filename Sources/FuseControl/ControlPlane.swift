@@ -85,6 +85,8 @@ public final class ControlPlane: Sendable {
     let logger: Logger
     /// The Swarm manager, when the federation runs workloads.
     let swarm: (any SwarmControl)?
+    /// The master's engine and registry for the operator's deployments.
+    let workloads: (any WorkloadEngine)?
     /// Logins, live streams and measurements of the operator's dashboard.
     public let dashboard = Dashboard()
     /// A node is online when it was heard from within this many seconds (agents send a
@@ -92,7 +94,7 @@ public final class ControlPlane: Sendable {
     public static let onlineWindow: TimeInterval = 15
 
     public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, swarm: (any SwarmControl)? = nil,
-                now: @escaping @Sendable () -> Date = Date.init) throws {
+                workloads: (any WorkloadEngine)? = nil, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.config = config
         self.store = store
         self.caPEM = caPEM
@@ -100,6 +102,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
         self.now = now
         self.swarm = swarm
+        self.workloads = workloads
         self.joinLimits = JoinLimits(now: now())
         self.watch = MapVersionWatch(version: try store.mapVersion())
         try refreshNames()

@@ -165,3 +165,40 @@ public enum DashboardError: Error, Equatable, CustomStringConvertible, Sendable 
         }
     }
 }
+
+/// Deployments: images in the federation's registry and stacks on its Swarm.
+public enum WorkloadError: Error, Equatable, CustomStringConvertible, Sendable {
+    case noWorkloads(federation: String)
+    /// A bad stack name, image name or compose file (the reason says which).
+    case invalid(String)
+    case badTimeout(Int)
+    case badSource(String)
+    case imageMissing(String)
+    case imageTooLarge(limit: Int)
+    case emptyImage
+    /// The master's engine did not take an uploaded archive.
+    case imageRefused(String)
+    case noStack(String)
+    /// A deployment failed (`timedOut`: its tasks did not all run in time); a new stack is removed again.
+    case deployFailed(reason: String, timedOut: Bool, removed: Bool)
+    case notGone(stack: String, seconds: Int)
+    /// The master's engine or registry failed.
+    case engine(String)
+
+    public var description: String {
+        switch self {
+        case .noWorkloads(let federation): "federation \(federation) runs no workloads (it was created with --no-workloads)"
+        case .invalid(let reason): reason
+        case .badTimeout(let seconds): "bad timeout \(seconds): use 1 to 3600 seconds"
+        case .badSource(let name): "bad source image name \"\(NameRule.echo(name))\""
+        case .imageMissing(let image): "image \(image) is not in the federation's registry; add it with `fuse image import` or `fuse image push`"
+        case .imageTooLarge(let limit): "image archive over \(limit) bytes"
+        case .emptyImage: "the image archive is empty"
+        case .imageRefused(let reason): "the master's engine refused the image: \(reason)"
+        case .noStack(let name): "no stack named \(NameRule.echo(name))"
+        case .deployFailed(let reason, _, let removed): "\(reason)\(removed ? "; the stack was removed again" : "")"
+        case .notGone(let stack, let seconds): "stack \(stack) was not gone within \(seconds) s; see `fuse ps \(stack) --all`"
+        case .engine(let reason): reason
+        }
+    }
+}

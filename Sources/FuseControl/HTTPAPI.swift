@@ -6,7 +6,8 @@ import NIOCore
 import ServiceLifecycle
 
 /// The request context of the control plane's API: who is calling, and a small body limit
-/// (no request of this API needs more than a few kilobytes).
+/// (no request of this API needs more than a few kilobytes, but for a compose file or an image
+/// archive of the operator's: see `BodyLimitAndErrorsMiddleware.limit(for:)`).
 public struct FuseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
@@ -22,13 +23,17 @@ public struct FuseRequestContext: RequestContext {
     }
 
     public static let bodyLimit = 16 * 1024
+    /// A compose file (`POST /v1/stacks`).
+    public static let stackBodyLimit = 256 * 1024
+    /// This request's limit, set per route before any handler runs.
+    public var bodyLimit = Self.bodyLimit
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
 
-    public var maxUploadSize: Int { Self.bodyLimit }
+    public var maxUploadSize: Int { bodyLimit }
     public var requestDecoder: JSONDecoder { API.decoder() }
     public var responseEncoder: JSONEncoder { API.encoder() }
 
@@ -76,9 +81,21 @@ struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
     typealias Context = FuseRequestContext
     let controlPlane: ControlPlane
 
+    /// The body limit of a request's route: an image archive's, a compose file's, or the API's small one.
+    func limit(for request: Request) -> Int {
+        guard request.method == .post else { return Context.bodyLimit }
+        switch request.uri.path {
+        case "/v1/images": return controlPlane.workloads?.uploadLimit ?? Context.bodyLimit
+        case "/v1/stacks": return Context.stackBodyLimit
+        default: return Context.bodyLimit
+        }
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Context.bodyLimit {
-            throw HTTPError(.contentTooLarge, message: "request body over \(Context.bodyLimit) bytes")
+        var context = context
+        context.bodyLimit = limit(for: request)
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.bodyLimit {
+            throw HTTPError(.contentTooLarge, message: "request body over \(context.bodyLimit) bytes")
         }
         do {
             return try await next(request, context)
@@ -251,6 +268,7 @@ public enum ControlPlaneAPI {
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
         DashboardRoutes.add(to: on, controlPlane)
+        WorkloadRoutes.add(to: on, controlPlane)
         return (router, routes)
     }
 }

@@ -23,9 +23,13 @@ struct MasterRun: AsyncParsableCommand {
             LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
             let logger = options.logger("fuse.master", daemon: true)
             let store = try SQLiteFederationStore(path: state.databasePath)
-            let swarm = config.engineCIDR == nil ? nil : EngineSwarmControl(cli: options.nodeState.engine(interface: config.interface).cli)
-            let stacks = config.engineCIDR == nil ? nil : SwarmStacks(cli: options.nodeState.engine(interface: config.interface).cli)
-            let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger, swarm: swarm)
+            let engine = options.nodeState.engine(interface: config.interface).cli
+            let swarm = config.engineCIDR == nil ? nil : EngineSwarmControl(cli: engine)
+            let workloads = config.engineCIDR == nil ? nil : config.cidr.firstHost.map {
+                EngineWorkloads(cli: engine, registry: SwarmPorts.registryHost(master: $0), uploadDirectory: options.nodeState.directory + "/uploads")
+            }
+            let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger,
+                                                swarm: swarm, workloads: workloads)
             try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
             let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
                                   logger: options.logger("fuse.agent", daemon: true), role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
@@ -35,7 +39,7 @@ struct MasterRun: AsyncParsableCommand {
                 AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
                 DNSService(controlPlane: controlPlane, address: config.cidr.firstHost?.description ?? "127.0.0.1", logger: logger),
                 LocalAPIService(socket: options.nodeState.agentSocketPath, handler: MasterLocalAPI(agent: agent), logger: logger),
-                FederationMonitor(controlPlane: controlPlane, interface: config.interface, tasks: { try stacks?.tasks() ?? [] }),
+                FederationMonitor(controlPlane: controlPlane, interface: config.interface, tasks: { try workloads?.stacksOnManager.tasks() ?? [] }),
             ], logger: logger) {}
         }
     }
