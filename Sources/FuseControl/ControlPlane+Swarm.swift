@@ -63,7 +63,7 @@ public struct EngineSwarmControl: SwarmControl {
     public func remove(node id: String) throws {
         let result = try cli.result(["node", "rm", "--force", id])
         // Already gone is fine (asked of the manager, not read from the error's text).
-        guard result.succeeded || (try address(ofNode: id)) == nil else {
+        guard try result.succeeded || address(ofNode: id) == nil else {
             throw SystemError("docker node rm: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
