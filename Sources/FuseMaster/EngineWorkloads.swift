@@ -27,7 +27,7 @@ struct EngineWorkloads: WorkloadEngine {
     }
 
     func addImage(archive: String, format: API.ImageArchiveFormat, source: String?, as image: ImageReference) async throws {
-        try await Self.offThePool { try addImageNow(archive: archive, format: format, source: source, as: image) }
+        try await BlockingWork.run { try addImageNow(archive: archive, format: format, source: source, as: image) }
     }
 
     private func addImageNow(archive: String, format: API.ImageArchiveFormat, source: String?, as image: ImageReference) throws {
@@ -49,10 +49,10 @@ struct EngineWorkloads: WorkloadEngine {
         try cli.run(["push", "-q", pushName])
     }
 
-    func stacks() async throws -> [String] { try await Self.offThePool { try stacksOnManager.stacks() } }
+    func stacks() async throws -> [String] { try await BlockingWork.run { try stacksOnManager.stacks() } }
 
     func deploy(stack: String, compose: String) async throws {
-        try await Self.offThePool { try deployNow(stack: stack, compose: compose) }
+        try await BlockingWork.run { try deployNow(stack: stack, compose: compose) }
     }
 
     private func deployNow(stack: String, compose: String) throws {
@@ -63,19 +63,11 @@ struct EngineWorkloads: WorkloadEngine {
         try stacksOnManager.deploy(stack: stack, composeFile: path)
     }
 
-    func remove(stack: String) async throws { try await Self.offThePool { try stacksOnManager.remove(stack: stack) } }
+    func remove(stack: String) async throws { try await BlockingWork.run { try stacksOnManager.remove(stack: stack) } }
 
-    func isGone(stack: String) async throws -> Bool { try await Self.offThePool { try stacksOnManager.isGone(stack: stack) } }
+    func isGone(stack: String) async throws -> Bool { try await BlockingWork.run { try stacksOnManager.isGone(stack: stack) } }
 
     func tasks(stack: String?, all: Bool) async throws -> [StackTask] {
-        try await Self.offThePool { try stacksOnManager.tasks(stack: stack, all: all) }
-    }
-
-    /// Runs a docker client (it blocks while the process runs) on a thread of its own: the
-    /// master's cooperative pool also serves the API, and a deployment polls its tasks.
-    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await BlockingWork.run { try stacksOnManager.tasks(stack: stack, all: all) }
     }
 }
