@@ -41,13 +41,12 @@ struct DeployCommand: AsyncParsableCommand {
                 do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CommandFailure("cannot read \(file)") }
             }
             let clock = StepClock(quiet: options.json)
-            clock.begin("deploying stack \(stack)")
-            // The control plane checks the file, pins its images and answers when every task runs.
+            // The control plane checks the file, pins its images and answers when every task runs
+            // (no progress line before: a refused file is one line on stderr, nothing else).
             let deployed: API.Deployed = try await Clients.with(try await Clients.admin(options, readTimeout: .seconds(timeout + 60))) {
                 try await $0.call("POST", "/v1/stacks", body: API.DeployRequest(name: stack, compose: text, timeoutSeconds: timeout),
                                   timeout: .seconds(timeout + 60))
             }
-            clock.done("every task of \(deployed.services.count) service(s) runs")
             if options.json { return Console.json(DeployResult(stack: stack, seconds: clock.total, tasks: deployed.tasks)) }
             print(Console.table(PsCommand.header, deployed.tasks.map(PsCommand.row)))
             print(String(format: "stack %@ deployed in %.2f s", stack, clock.total))
@@ -116,12 +115,10 @@ struct UndeployCommand: AsyncParsableCommand {
         try await Console.run {
             guard (1...3600).contains(timeout) else { throw CommandFailure("bad --timeout \(timeout): use 1 to 3600 seconds") }
             let clock = StepClock(quiet: options.json)
-            clock.begin("removing stack \(stack)")
             // The control plane answers when nothing of the stack is left on the manager.
             let _: Data = try await Clients.with(try await Clients.admin(options, readTimeout: .seconds(timeout + 60))) {
                 try await $0.raw("DELETE", "/v1/stacks/\(Clients.urlComponent(stack))?timeout=\(timeout)", body: nil, timeout: .seconds(timeout + 60))
             }
-            clock.done("removed")
             if options.json { return Console.json(["undeployed": stack]) }
             print(String(format: "stack %@ removed in %.2f s", stack, clock.total))
         }

@@ -93,6 +93,8 @@ struct ImageList: AsyncParsableCommand {
 enum ImageUploads {
     static func upload(_ archive: String, as name: String, format: API.ImageArchiveFormat, source: String?, options: GlobalOptions,
                        clock: StepClock) async throws -> API.ImageAdded {
+        // The control plane checks the name too; checked here first, a bad one fails before any upload.
+        _ = try Compose.imageReference(name, registry: SwarmPorts.registryPushHost)
         var query = ["name=" + Clients.urlComponent(name), "format=" + format.rawValue]
         if let source { query.append("source=" + Clients.urlComponent(source)) }
         clock.begin("uploading \(archive) to the federation's registry")
