@@ -96,5 +96,5 @@ let package = Package(
         // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
         .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )
