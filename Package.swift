@@ -93,9 +93,10 @@ let package = Package(
         .testTarget(name: "FuseIntegrationTests", dependencies: [
             "FuseMaster", "FuseAgent", "FuseControl", "FuseModel", "FuseSystem",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
         .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@ import Glibc
 /// It suspends the task between polls; `pollUntil` is its blocking twin for synchronous code
 /// (the lab's).
 @discardableResult
-public func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async -> Bool {
+nonisolated(nonsending) public func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return true }

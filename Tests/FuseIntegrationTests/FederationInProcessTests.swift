@@ -3,6 +3,7 @@ import FuseAgent
 import FuseControl
 import FuseModel
 import FuseSystem
+import NIOHTTP1
 import Testing
 
 /// The life of a federation with the real agent and the real control plane in one process; the
@@ -110,6 +111,40 @@ struct FederationInProcessTests {
             #expect(await busy.host.isEmpty)
             #expect(try await federation.nodes().map(\.name) == ["master"], "the master enrolled nothing")
             #expect(!busy.state.exists)
+        }
+    }
+
+    @Test func anExposureOfTheNodesLANReachesItsTableAndABadTargetChangesNothing() async throws {
+        try await InProcessFederation.with { federation in
+            let lan = try IPv4CIDR(parsing: "192.168.10.0/24")
+            let a1 = federation.node("a1", host: RecordingHostPlane(lan: [LocalAddress(link: "eth0", address: IPv4Address("192.168.10.2")!, subnet: lan)]))
+            try await a1.startDaemon()
+            _ = try await a1.join(try await federation.joinString(domain: "companyA"))
+
+            // A target outside every LAN of the host: one line, nothing stored, the table as it was.
+            let before = try #require(await a1.plan)
+            await #expect {
+                let _: Exposure = try await a1.client.call(.POST, "/exposures", body: API.ExposeRequest(
+                    name: "camera", proto: .tcp, port: 8554, target: IPv4Address("10.20.30.40")!, targetPort: 554))
+            } throws: { error in
+                (error as? ClientError)?.status == 400 && !"\(error)".contains("\n")
+            }
+            let services: [API.ServiceInfo] = try await federation.operatorClient { try await $0.call("GET", "/v1/services") }
+            #expect(services.isEmpty)
+            #expect(await a1.plan == before)
+
+            // The camera on the LAN: by default the master's domain reaches it, so a1 forwards and
+            // translates the exposure's port to the camera.
+            let exposure: Exposure = try await a1.client.call(.POST, "/exposures", body: API.ExposeRequest(
+                name: "camera", proto: .tcp, port: 8554, target: IPv4Address("192.168.10.11")!, targetPort: 554))
+            #expect(exposure.node == "a1")
+            #expect(await a1.waitForPlan { $0.forwarding == .exposures && $0.ruleset.contains("dnat ip to 192.168.10.11:554") })
+
+            // Withdrawn: gone from the table within the next map.
+            try await a1.client.delete("/exposures/camera")
+            #expect(await a1.waitForPlan { $0.forwarding == nil && !$0.ruleset.contains("192.168.10.11") })
+            _ = try await a1.leave()
+            #expect(await a1.host.isEmpty)
         }
     }
 }
