@@ -23,7 +23,9 @@ struct RemoteOperator: Equatable {
             host = master
             port = 0
         }
-        pin = environment["FUSE_CA_PIN"].flatMap { $0.isEmpty ? nil : $0 }
+        // As `fuse master init` prints it (`sha256:HEX`) or as `fuse status --json` gives it (`HEX`).
+        let pinText = environment["FUSE_CA_PIN"].map { $0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0 }
+        pin = pinText.flatMap { $0.isEmpty ? nil : $0 }
         credential = environment["FUSE_ADMIN_CREDENTIAL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
