@@ -57,7 +57,11 @@ extension PaperReport {
         out += "for each cell (a fresh connection). Cells: mean fps per stream, with the standard deviation of single seconds (one stream) or the "
         out += "slowest stream (several). Paper (one stream, frame rate not limited, jsmpeg's render loop over 70 s): 29 fps at 100 ms / 0.2 %, "
         out += "17 fps at 50 ms / 1 %, and enough for 17 streams of 24 fps on a clean link (≈ 408 fps); its other points are only in its plot, "
-        out += "and its standard deviation was \"nearly always over 20 %\".\n\n"
+        out += "and its standard deviation was \"nearly always over 20 %\"."
+        if let algorithm = grid.congestionControl {
+            out += " The relay's TCP (the streams' sender) used congestion control `\(algorithm)`\(algorithm == "bbr" ? " (this kernel's default), which does not take random loss for congestion; the paper's hosts likely ran Linux's default, cubic, which does" : "")."
+        }
+        out += "\n\n"
         for load in grid.loads {
             out += "### \(load.title)\n\n"
             out += table(["delay \\ loss"] + grid.lossesPercent.map { BenchReport.number($0) + " %" }, grid.delaysMs.map { delay in

@@ -35,10 +35,19 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
         /// CPU (% of one core) of the master process and of the hub's wireguard-go over the window.
         public let masterCPU: Double
         public let hubCPU: Double
+        /// The ingest's latency, camera frame time (prft) → arrival, mean of the streams at the
+        /// window's end: one way of the link's delay plus what queues (real-time cameras only
+        /// say something here: an unlimited stream is stamped as fast as it is sent).
+        public let latencyMs: Double?
+        /// That the streams crossed the impaired link: the packets that the link's forwarder
+        /// saw and dropped at random during the window (both directions).
+        public let linkPackets: Int?
+        public let linkLostPercent: Double?
         public let error: String?
 
         public init(load: VideoLoad, delayMs: Double, lossPercent: Double, streamFPS: [Double], secondFPS: [[Double]],
-                    masterCPU: Double = 0, hubCPU: Double = 0, error: String? = nil) {
+                    masterCPU: Double = 0, hubCPU: Double = 0, latencyMs: Double? = nil, linkPackets: Int? = nil, linkLostPercent: Double? = nil,
+                    error: String? = nil) {
             self.load = load
             self.delayMs = delayMs
             self.lossPercent = lossPercent
@@ -46,6 +55,9 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
             self.secondFPS = secondFPS
             self.masterCPU = masterCPU
             self.hubCPU = hubCPU
+            self.latencyMs = latencyMs
+            self.linkPackets = linkPackets
+            self.linkLostPercent = linkLostPercent
             self.error = error
         }
     }
@@ -66,13 +78,18 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
     public let lossesPercent: [Double]
     public let loads: [VideoLoad]
     public let windowSeconds: Double
+    /// The TCP congestion control of the relay's network namespace, the sender of every
+    /// stream ("bbr" is this kernel's default; the paper's hosts likely ran Linux's cubic).
+    public let congestionControl: String?
     public let measurements: [Measurement]
 
-    public init(delaysMs: [Double], lossesPercent: [Double], loads: [VideoLoad], windowSeconds: Double, measurements: [Measurement]) {
+    public init(delaysMs: [Double], lossesPercent: [Double], loads: [VideoLoad], windowSeconds: Double, congestionControl: String? = nil,
+                measurements: [Measurement]) {
         self.delaysMs = delaysMs
         self.lossesPercent = lossesPercent
         self.loads = loads
         self.windowSeconds = windowSeconds
+        self.congestionControl = congestionControl
         self.measurements = measurements
     }
 
@@ -144,16 +161,20 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
                                  cell?.seconds.map { BenchReport.number(($0.max * 100).rounded() / 100) } ?? "",
                                  cell?.deviationPercent.map { BenchReport.number($0.rounded()) } ?? "",
                                  BenchReport.number(measurement.masterCPU.rounded()), BenchReport.number(measurement.hubCPU.rounded()),
+                                 measurement.latencyMs.map { BenchReport.number($0.rounded()) } ?? "",
+                                 measurement.linkPackets.map(String.init) ?? "",
+                                 measurement.linkLostPercent.map { BenchReport.number(($0 * 100).rounded() / 100) } ?? "",
                                  measurement.error ?? ""])
                 }
             }
         }
         return BenchReport.csv(["pace", "streams", "delay_ms", "loss_percent", "mean_fps", "slowest_stream_fps", "streams_at_24fps",
-                                "slowest_second_fps", "fastest_second_fps", "second_sd_percent", "master_cpu_percent", "hub_cpu_percent", "error"], rows)
+                                "slowest_second_fps", "fastest_second_fps", "second_sd_percent", "master_cpu_percent", "hub_cpu_percent", "latency_ms", "link_packets", "link_lost_percent", "error"], rows)
     }
 
     func subtitle(_ load: VideoLoad) -> String {
-        "\(load.title) from companyA's LAN via a relay on a1 across its impaired WAN link; frames at the master's ingest over \(BenchReport.number(windowSeconds)) s a cell"
+        "camera on companyA's LAN → relay on a1 → tunnel across the impaired WAN link → frames at the master's ingest; \(BenchReport.number(windowSeconds)) s a cell"
+            + (congestionControl.map { "; TCP \($0)" } ?? "")
     }
 
     /// The files of the grid's plots: a heat map and Fig. 7's lines per load.
@@ -162,7 +183,8 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
     }
 
     /// Heat map: delay down, loss across; mean fps in bold, then the slowest stream or the
-    /// spread of single seconds. Light is fast: real-time cells on a fixed 1–25 fps scale.
+    /// spread of single seconds. Light is fast, dark is slow: real-time cells from 12 (dark)
+    /// to 25 fps, the others from 24 fps (the paper's minimum) to the fastest cell.
     public func heatMapSVG(_ load: VideoLoad) -> String {
         let values = delaysMs.map { delay in lossesPercent.map { cell(load, delayMs: delay, lossPercent: $0)?.meanFPS } }
         let labels = delaysMs.map { delay in
@@ -170,7 +192,7 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
                 guard let cell = cell(load, delayMs: delay, lossPercent: loss) else {
                     return measurement(load, delayMs: delay, lossPercent: loss)?.error == nil ? "—" : "failed"
                 }
-                let detail = cell.streams > 1 ? "slowest \(Self.fpsText(cell.slowestFPS)); \(cell.atFullRate) of \(cell.streams) ≥ 24"
+                let detail = cell.streams > 1 ? "slowest \(Self.fpsText(cell.slowestFPS))\n\(cell.atFullRate) of \(cell.streams) ≥ 24 fps"
                     : cell.seconds.map { "seconds \(Self.fpsText($0.min))–\(Self.fpsText($0.max))" } ?? ""
                 return Self.fpsText(cell.meanFPS) + " fps\n" + detail
             }
@@ -179,7 +201,8 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
         return BenchReport.heatMapSVG(title: "FUSE video: frames per second delivered per stream, \(load.title), over delay × loss",
                                       subtitle: subtitle(load), rowTitle: "delay (ms, round trip)", columnTitle: "packet loss (each direction)",
                                       rows: delaysMs.map { BenchReport.number($0) + " ms" }, columns: lossesPercent.map { BenchReport.number($0) + " %" },
-                                      values: values, labels: labels, domain: (1, load.realTime ? 25 : Swift.max(top, 25)), higherIsBetter: true)
+                                      values: values, labels: labels, domain: load.realTime ? (12, 25) : (VideoGridResults.fullRate, Swift.max(top, 2 * VideoGridResults.fullRate)),
+                                      higherIsBetter: true)
     }
 
     /// The paper's Fig. 7: fps over delay, one line per loss (mean of the streams, bar: the

@@ -42,6 +42,8 @@ struct BenchVideoGrid: ParsableCommand {
     var window: Int = 5
     @Option(help: "Seconds from the streams' arrival to the measurement (TCP's slow start).")
     var warmup: Int = 2
+    @Option(help: "TCP congestion control for the relay, the streams' sender (default: the kernel's, bbr here); one of net.ipv4.tcp_allowed_congestion_control (reno bbr here: a lab namespace may not pick others).")
+    var congestion: String?
     @Option(help: "Name prefix of the lab (1–6 of a-z, 0-9, '-').")
     var prefix: String = "bg-"
     @OptionGroup var federation: FederationOptions
@@ -58,6 +60,9 @@ struct BenchVideoGrid: ParsableCommand {
         if let bad = streams.first(where: { !(1...32).contains($0) }) { throw ValidationError("--streams must be 1 to 32, not \(bad)") }
         if let bad = unlimited.first(where: { !(0...8).contains($0) }) { throw ValidationError("--unlimited must be 0 to 8, not \(bad)") }
         guard (2...120).contains(window), (0...60).contains(warmup) else { throw ValidationError("--window must be 2 to 120 s, --warmup 0 to 60 s") }
+        if let congestion, congestion.isEmpty || !congestion.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            throw ValidationError("--congestion must name an algorithm (e.g. cubic), not '\(congestion)'")
+        }
     }
 
     var grid: (delays: [Double], losses: [Double], loads: [VideoLoad]) {
@@ -73,8 +78,10 @@ struct BenchVideoGrid: ParsableCommand {
         let progress = Progress()
         let (delays, losses, loads) = grid
         var measurements: [VideoGridResults.Measurement] = []
+        var algorithm: String?
         func results() -> VideoGridResults {
-            VideoGridResults(delaysMs: delays, lossesPercent: losses, loads: loads, windowSeconds: Double(window), measurements: measurements)
+            VideoGridResults(delaysMs: delays, lossesPercent: losses, loads: loads, windowSeconds: Double(window), congestionControl: algorithm,
+                             measurements: measurements)
         }
         try withBenchLab(prefix: prefix, apiPort: federation.apiPort, wgPort: federation.wgPort, progress: progress) { lab in
             let node = LifecycleBench(lab: lab, fusePath: try copyFuse(fusePath, into: lab), progress: progress)
@@ -95,6 +102,8 @@ struct BenchVideoGrid: ParsableCommand {
                 let cameras = try meter.start(names, ports: ports, realTime: load.realTime)
                 try LabVideo.deployRelays(lab: lab, master: "\(master):\(lab.apiPort)", cameras: cameras, stack: "grid-" + load.slug, fuse: node.fuse)
                 try meter.arrive(names, since: [:], timeout: .seconds(120))
+                algorithm = try meter.relayCongestionControl(stream: names[0], set: congestion)
+                progress("the relay's TCP congestion control: \(algorithm ?? "?")")
                 try meter.stop(cameras)
                 for delay in delays {
                     for loss in losses {
@@ -158,8 +167,10 @@ struct VideoGridMeter {
     static let link = "companyA", device = "cam"
 
     /// Each camera's frames received so far, by camera name (`companyA/NAME` in /metrics).
-    func frames(_ names: [String]) throws -> [String: Double] {
-        let all = LabVideo.streamValues("fuse_stream_frames_total", in: try LabVideo.metrics(lab: lab))
+    func frames(_ names: [String]) throws -> [String: Double] { try read("fuse_stream_frames_total", names, in: try LabVideo.metrics(lab: lab)) }
+
+    func read(_ metric: String, _ names: [String], in metrics: String) throws -> [String: Double] {
+        let all = LabVideo.streamValues(metric, in: metrics)
         return Dictionary(uniqueKeysWithValues: names.map { ($0, all["\(Self.link)/\($0)"] ?? 0) })
     }
 
@@ -199,6 +210,30 @@ struct VideoGridMeter {
         }
     }
 
+    /// The TCP congestion control in the network namespace of the relay that pushes `stream`
+    /// (found by its curl, which names the stream), set to `name` first when given.
+    func relayCongestionControl(stream: String, set name: String?) throws -> String {
+        let push = "/v1/streams/\(Self.link)/\(stream)"
+        guard let relay = Daemon.commandLines().first(where: { $0.arguments.first?.hasSuffix("curl") == true && $0.arguments.contains { $0.hasSuffix(push) } }) else {
+            throw LabError("no relay process pushes \(push)")
+        }
+        let inRelay = ["nsenter", "-t", String(relay.pid), "-n"]
+        let runner = HostCommandRunner(timeout: .seconds(10))
+        if let name {
+            let set = try runner.run(inRelay + ["sysctl", "-q", "-w", "net.ipv4.tcp_congestion_control=\(name)"])
+            guard set.succeeded else { throw LabError("cannot set the relay's TCP congestion control to \(name): \(oneLine(SystemError(set.stderr)))") }
+        }
+        let read = try runner.run(inRelay + ["cat", "/proc/sys/net/ipv4/tcp_congestion_control"])
+        guard read.succeeded else { throw LabError("cannot read the relay's TCP congestion control: \(oneLine(SystemError(read.stderr)))") }
+        return read.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What companyA's forwarder has seen so far, both directions: packets and random drops.
+    func linkCounters() -> (packets: Int, lost: Int)? {
+        guard let status = lab.impairments().first(where: { $0.link == Self.link })?.status else { return nil }
+        return (status.toDomain.packets + status.fromDomain.packets, status.toDomain.lost + status.fromDomain.lost)
+    }
+
     func measure(_ load: VideoLoad, names: [String], ports: [Int], delayMs: Double, lossPercent: Double) -> VideoGridResults.Measurement {
         var cameras: [LabCamera] = []
         func failed(_ error: Error) -> VideoGridResults.Measurement {
@@ -210,19 +245,25 @@ struct VideoGridMeter {
             let baseline = try frames(names)
             cameras = try start(names, ports: ports, realTime: load.realTime)
             try arrive(names, since: baseline, timeout: BenchVideoGrid.arrival)
-            Thread.sleep(forTimeInterval: TimeInterval(warmup))  // TCP's slow start, not a wait for a condition
-            let clock = ContinuousClock(), start = clock.now
+            let clock = ContinuousClock(), arrived = clock.now
+            let warm = arrived + .seconds(warmup)
+            if warm > clock.now { Thread.sleep(forTimeInterval: (warm - clock.now).inSeconds) }  // TCP's slow start, not a wait for a condition
+            let start = clock.now
             let cpuBefore = (master: ProcessTotals.ticks([masterPID]), hub: ProcessTotals.ticks([hubPID]))
+            let linkBefore = linkCounters()
             var reads: [(at: Double, frames: [String: Double])] = [(0, try frames(names))]
+            var latency: [String: Double] = [:]
             for second in 1...window {
                 let next = start + .seconds(second)
                 if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).inSeconds) }
                 let before = clock.now
-                let counted = try frames(names)
+                let metrics = try LabVideo.metrics(lab: lab)
                 // The read takes a while: date it halfway.
-                reads.append((((before - start) + (clock.now - before) / 2).inSeconds, counted))
+                reads.append((((before - start) + (clock.now - before) / 2).inSeconds, try read("fuse_stream_frames_total", names, in: metrics)))
+                latency = try read("fuse_stream_latency_seconds", names, in: metrics)
             }
             let elapsed = (clock.now - start).inSeconds
+            let link = linkCounters().map { after in (packets: after.packets - (linkBefore?.packets ?? 0), lost: after.lost - (linkBefore?.lost ?? 0)) }
             let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
             func cpu(_ before: Int, _ pid: pid_t) -> Double { Double(ProcessTotals.ticks([pid]) - before) / hertz / elapsed * 100 }
             let (first, last) = (reads[0], reads[reads.count - 1])
@@ -232,7 +273,8 @@ struct VideoGridMeter {
                 secondFPS: names.map { name in
                     zip(reads, reads.dropFirst()).map { ((($1.frames[name] ?? 0) - ($0.frames[name] ?? 0))) / ($1.at - $0.at) }
                 },
-                masterCPU: cpu(cpuBefore.master, masterPID), hubCPU: cpu(cpuBefore.hub, hubPID))
+                masterCPU: cpu(cpuBefore.master, masterPID), hubCPU: cpu(cpuBefore.hub, hubPID), latencyMs: latency.isEmpty ? nil : latency.values.reduce(0, +) / Double(latency.count) * 1000,
+                linkPackets: link?.packets, linkLostPercent: link.flatMap { $0.packets > 0 ? Double($0.lost) / Double($0.packets) * 100 : nil })
         } catch {
             return failed(error)
         }
