@@ -32,9 +32,13 @@ extension PaperReport {
                 for point in VideoGridResults.paperPoints {
                     guard let cell = grid.cell(load, delayMs: point.delayMs, lossPercent: point.lossPercent) else { continue }
                     let ours = VideoGridResults.fpsText(cell.meanFPS) + " fps" + (cell.streams > 1 ? " (slowest \(VideoGridResults.fpsText(cell.slowestFPS)))" : "")
-                    rows.append(["video fps, \(load.title), \(lossDelay(point.delayMs, point.lossPercent)) (Fig. 7)", ours,
-                                 BenchReport.number(point.fps) + " fps" + (load == papersLoad(grid) ? "" : " (paper: 1 stream, not rate-limited)"),
-                                 times(cell.meanFPS / point.fps)])
+                    // A camera sends 25 fps at most: where the paper's stream did better, the
+                    // most ours could show is 25.
+                    let capped = load.realTime && point.fps > VideoGridResults.cameraRate
+                    let paper = BenchReport.number(point.fps) + " fps" + (!load.realTime ? "" : capped
+                        ? " (paper: 1 stream, not rate-limited; compared with the 25 fps a camera sends at most)" : " (paper: 1 stream, not rate-limited)")
+                    rows.append(["video fps, \(load.title), \(lossDelay(point.delayMs, point.lossPercent)) (Fig. 7)", ours, paper,
+                                 times(cell.meanFPS / (capped ? VideoGridResults.cameraRate : point.fps))])
                 }
             }
         }

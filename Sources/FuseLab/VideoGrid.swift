@@ -101,6 +101,8 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
     public static let quickLossesPercent: [Double] = [0, 1, 2]
     /// The paper's minimum acceptable frame rate.
     public static let fullRate = 24.0
+    /// The frame rate of the lab's cameras (and of the paper's recording).
+    public static let cameraRate = 25.0
 
     /// What the paper's text gives of Fig. 7 (one stream, frame rate not limited): "0.2 % loss
     /// combined with 100 ms delay still results in a useful stream at 29 fps, as little as 1 %

@@ -64,7 +64,7 @@ struct BenchPaper: ParsableCommand {
 struct BenchReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Rewrite report.md and the plots from the part files (footprint.json, lifecycle.json, join-grid.json, throughput.json, video-grid.json, video.json) in --out.")
+        abstract: "Rewrite report.md, the plots and the video CSV files from the part files (footprint.json, lifecycle.json, join-grid.json, throughput.json, video-grid.json, video.json) in --out.")
 
     @Option(help: "The bench output directory.")
     var out: String = "bench-results"
@@ -77,7 +77,7 @@ struct BenchReportCommand: ParsableCommand {
         if let part = results.lifecycle { files.append(("lifecycle.svg", BenchReport.lifecycleSVG(BenchReport.summarize(part.results), runs: part.results.count))) }
         if let part = results.joinGrid { files += [("join-grid.svg", part.results.heatMapSVG), ("join-lines.svg", part.results.linesSVG)] }
         if let part = results.throughput { files.append(("throughput.svg", part.results.svg)) }
-        if let part = results.videoGrid { files += part.results.charts.map { ($0.name, $0.svg) } }
+        if let part = results.videoGrid { files += [("video-grid.csv", part.results.csv)] + part.results.charts.map { ($0.name, $0.svg) } }
         if let part = results.video { files.append(("video.csv", part.results.csv)) }
         for path in try output.write(files) + [try output.writeReport()] { print(path) }
     }
