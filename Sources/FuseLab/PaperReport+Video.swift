@@ -31,7 +31,7 @@ extension PaperReport {
             for load in grid.loads.sorted(by: { ($0.realTime ? 1 : 0, $0.streams) < ($1.realTime ? 1 : 0, $1.streams) }) {
                 for point in VideoGridResults.paperPoints {
                     guard let cell = grid.cell(load, delayMs: point.delayMs, lossPercent: point.lossPercent) else { continue }
-                    let ours = VideoGridResults.fpsText(cell.meanFPS) + " fps" + (cell.streams > 1 ? " (slowest \(VideoGridResults.fpsText(cell.slowestFPS)))" : "")
+                    let ours = VideoGridResults.fpsText(cell.meanFPS) + " fps" + (cell.streams > 1 ? " (slowest \(VideoGridResults.fpsText(cell.slowestFPS, down: true)))" : "")
                     // A camera sends 25 fps at most: where the paper's stream did better, the
                     // most ours could show is 25.
                     let capped = load.realTime && point.fps > VideoGridResults.cameraRate
@@ -92,7 +92,7 @@ extension PaperReport {
         out += "latency from the camera's frame time (prft) to the ingest; CPU in % of one core.\n\n"
         out += table(["streams", "every stream ≥ 24 fps", "min fps", "mean fps", "latency ms"] + VideoStreamsResults.groups.map { "CPU \($0) %" },
                      streams.rows.map { row in
-                         [String(row.streams), row.allAtFullRate ? "yes" : "\(row.atFullRate) of \(row.streams)", VideoGridResults.fpsText(row.minFPS),
+                         [String(row.streams), row.allAtFullRate ? "yes" : "\(row.atFullRate) of \(row.streams)", VideoGridResults.fpsText(row.minFPS, down: true),
                           VideoGridResults.fpsText(row.meanFPS), String(format: "%.0f", row.latencyMilliseconds)]
                              + VideoStreamsResults.groups.map { String(format: "%.0f", row.cpu[$0] ?? 0) }
                      })

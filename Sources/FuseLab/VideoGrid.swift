@@ -133,8 +133,12 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
                     streams: fps.count, seconds: Spread(seconds), deviationPercent: deviation)
     }
 
-    /// A frame rate as the tables show it: one decimal below 100, whole frames above.
-    public static func fpsText(_ fps: Double) -> String { String(format: fps >= 100 ? "%.0f" : "%.1f", fps) }
+    /// A frame rate as the tables show it: one decimal below 100, whole frames above. A slowest
+    /// or minimum figure is rounded down (`down`), so that 23.96 never reads as the 24 it missed.
+    public static func fpsText(_ fps: Double, down: Bool = false) -> String {
+        let digits = fps >= 100 ? 1.0 : 10.0
+        return String(format: fps >= 100 ? "%.0f" : "%.1f", down ? (fps * digits + 1e-9).rounded(.down) / digits : fps)
+    }
 
     /// A cell for a table: mean fps, the slowest stream where there are several, the second's
     /// deviation where there is one stream; "failed" with the reason's start otherwise.
@@ -143,7 +147,7 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
             return measurement(load, delayMs: delayMs, lossPercent: lossPercent)?.error.map { _ in "failed" } ?? "—"
         }
         if cell.streams > 1 {
-            return Self.fpsText(cell.meanFPS) + " (slowest \(Self.fpsText(cell.slowestFPS)))"
+            return Self.fpsText(cell.meanFPS) + " (slowest \(Self.fpsText(cell.slowestFPS, down: true)))"
         }
         return Self.fpsText(cell.meanFPS) + (cell.deviationPercent.map { String(format: " (sd %.0f %%)", $0) } ?? "")
     }
@@ -194,8 +198,8 @@ public struct VideoGridResults: Sendable, Equatable, Codable {
                 guard let cell = cell(load, delayMs: delay, lossPercent: loss) else {
                     return measurement(load, delayMs: delay, lossPercent: loss)?.error == nil ? "—" : "failed"
                 }
-                let detail = cell.streams > 1 ? "slowest \(Self.fpsText(cell.slowestFPS))\n\(cell.atFullRate) of \(cell.streams) ≥ 24 fps"
-                    : cell.seconds.map { "seconds \(Self.fpsText($0.min))–\(Self.fpsText($0.max))" } ?? ""
+                let detail = cell.streams > 1 ? "slowest \(Self.fpsText(cell.slowestFPS, down: true))\n\(cell.atFullRate) of \(cell.streams) ≥ 24 fps"
+                    : cell.seconds.map { "seconds \(Self.fpsText($0.min, down: true))–\(Self.fpsText($0.max))" } ?? ""
                 return Self.fpsText(cell.meanFPS) + " fps\n" + detail
             }
         }

@@ -23,8 +23,8 @@ struct BenchVideoGrid: ParsableCommand {
             decoded in a browser) are read every second for --window seconds, with the CPU of the \
             master and the hub; then the link is clean again and the cameras stop. Writes \
             video-grid.csv, per load a heat map (video-grid-LOAD.svg) and Fig. 7's lines \
-            (video-lines-LOAD.svg), video-grid.json and report.md (after each load). About 13 \
-            minutes with the defaults; --quick about 6.
+            (video-lines-LOAD.svg), video-grid.json and report.md (after each load). About 11 \
+            minutes with the defaults; --quick about 5.
             """)
 
     @OptionGroup var bench: BenchOptions
@@ -140,8 +140,8 @@ struct BenchVideoGrid: ParsableCommand {
         if let error = measurement.error { return "failed: \(error)" }
         guard let cell = results.cell(measurement.load, delayMs: measurement.delayMs, lossPercent: measurement.lossPercent) else { return "no streams" }
         return String(format: "%@ fps a stream (slowest %@; seconds %@–%@, sd %.0f %%); CPU master %.0f %%, hub %.0f %%",
-                      VideoGridResults.fpsText(cell.meanFPS), VideoGridResults.fpsText(cell.slowestFPS),
-                      VideoGridResults.fpsText(cell.seconds?.min ?? 0), VideoGridResults.fpsText(cell.seconds?.max ?? 0),
+                      VideoGridResults.fpsText(cell.meanFPS), VideoGridResults.fpsText(cell.slowestFPS, down: true),
+                      VideoGridResults.fpsText(cell.seconds?.min ?? 0, down: true), VideoGridResults.fpsText(cell.seconds?.max ?? 0),
                       cell.deviationPercent ?? 0, measurement.masterCPU, measurement.hubCPU)
     }
 }

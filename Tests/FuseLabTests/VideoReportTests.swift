@@ -88,6 +88,14 @@ import Testing
         #expect(!report.contains("video fps"))
     }
 
+    @Test func slowestFiguresAreRoundedDownSoThatAMissReadsAsOne() {
+        #expect(VideoGridResults.fpsText(23.96) == "24.0")
+        #expect(VideoGridResults.fpsText(23.96, down: true) == "23.9")
+        #expect(VideoGridResults.fpsText(24.6, down: true) == "24.6")
+        #expect(VideoGridResults.fpsText(1036.7, down: true) == "1036")
+        #expect(VideoGridResults.fpsText(1036.7) == "1037")
+    }
+
     @Test func gridCSVHasALinePerMeasuredCell() {
         let lines = Self.grid.csv.split(separator: "\n").map(String.init)
         #expect(lines.count == 1 + 7)
