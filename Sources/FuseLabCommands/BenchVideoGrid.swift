@@ -190,7 +190,7 @@ struct VideoGridMeter {
     /// Waits until every stream has delivered frames since `baseline`.
     func arrive(_ names: [String], since baseline: [String: Double], timeout: Duration) throws {
         var late = names
-        let arrived = waitUntil(timeout: timeout, interval: .milliseconds(250)) {
+        let arrived = pollUntil(timeout, every: .milliseconds(250)) {
             guard let now = try? frames(names) else { return false }
             late = names.filter { (now[$0] ?? 0) <= (baseline[$0] ?? 0) }
             return late.isEmpty
@@ -204,7 +204,7 @@ struct VideoGridMeter {
         try lab.impair(Self.link, .none)
         cameras.forEach { $0.stop() }
         let names = cameras.map(\.name)
-        _ = waitUntil(timeout: .seconds(15), interval: .milliseconds(250)) {
+        _ = pollUntil(.seconds(15), every: .milliseconds(250)) {
             let fps = (try? LabVideo.ingestFPS(lab: lab)) ?? [:]
             return names.allSatisfy { (fps["\(Self.link)/\($0)"] ?? 0) == 0 }
         }
