@@ -26,6 +26,7 @@ struct MasterRun: AsyncParsableCommand {
             let swarm = config.engineCIDR == nil ? nil : EngineSwarmControl(cli: options.nodeState.engine(interface: config.interface).cli)
             let stacks = config.engineCIDR == nil ? nil : SwarmStacks(cli: options.nodeState.engine(interface: config.interface).cli)
             let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger, swarm: swarm)
+            controlPlane.hubEndpoints.persist(at: state.hubEndpointsPath)
             try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
             let agent = try Agent(state: options.nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName),
                                   logger: options.logger("fuse.agent", daemon: true), role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
