@@ -140,7 +140,7 @@ public actor Agent {
             await reconcile()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
-            try await Task.sleep(for: repairInterval)
+            try await DataPlaneWatch.sleep(upTo: repairInterval, wireGuardPIDFile: state.wireGuardPIDPath)
         }
     }
 

@@ -27,14 +27,31 @@ public enum PingOutage {
     /// The outage an event that began at `since` caused: the longest silence between two
     /// replies that ends after `since`, from the last reply before to the first after (about
     /// the ping interval when nothing was lost). nil when no reply came after `since`.
-    public static func outage(replies: [Double], since: Double) -> Double? {
+    public static func silence(replies: [Double], since: Double) -> (from: Double, to: Double)? {
         let sorted = replies.sorted()
         guard let lastReply = sorted.last, lastReply > since else { return nil }
-        var longest = 0.0
-        for (before, after) in zip(sorted, sorted.dropFirst()) where after > since {
-            longest = max(longest, after - before)
+        var longest: (from: Double, to: Double) = (lastReply, lastReply)
+        for (before, after) in zip(sorted, sorted.dropFirst()) where after > since && after - before > longest.to - longest.from {
+            longest = (before, after)
         }
         return longest
+    }
+
+    /// What a ping stream saw of an event that ran from `began` to `ended`.
+    public static func measure(replies: [Double], began: Double, ended: Double) -> Outage? {
+        silence(replies: replies, since: began).map { Outage(seconds: $0.to - $0.from, afterEvent: max(0, $0.to - ended)) }
+    }
+}
+
+public struct Outage: Codable, Sendable, Equatable {
+    /// From the last reply before to the first after.
+    public let seconds: Double
+    /// From the end of the event (e.g. `fuse master start` returning) to the first reply after.
+    public let afterEvent: Double
+
+    public init(seconds: Double, afterEvent: Double) {
+        self.seconds = seconds
+        self.afterEvent = afterEvent
     }
 }
 
@@ -42,14 +59,16 @@ public enum PingOutage {
 public struct RestartMeasurement: Codable, Sendable, Equatable {
     public let event: RestartEvent
     public let run: Int
-    /// Seconds; nil when traffic did not come back within the bench's wait.
-    public let outageSeconds: Double?
+    /// nil when traffic did not come back within the bench's wait.
+    public let outage: Outage?
 
-    public init(event: RestartEvent, run: Int, outageSeconds: Double?) {
+    public init(event: RestartEvent, run: Int, outage: Outage?) {
         self.event = event
         self.run = run
-        self.outageSeconds = outageSeconds
+        self.outage = outage
     }
+
+    public var outageSeconds: Double? { outage?.seconds }
 }
 
 public struct RestartResults: Codable, Sendable {
@@ -71,8 +90,10 @@ public struct RestartResults: Codable, Sendable {
     }
 
     public var csv: String {
-        "event,run,outage_s\n" + measurements.map { "\($0.event.rawValue),\($0.run),\($0.outageSeconds.map { String(format: "%.3f", $0) } ?? "")" }
-            .joined(separator: "\n") + "\n"
+        "event,run,outage_s,after_event_s\n" + measurements.map { measurement in
+            let figures = [measurement.outage?.seconds, measurement.outage?.afterEvent].map { $0.map { String(format: "%.3f", $0) } ?? "" }
+            return (["\(measurement.event.rawValue)", "\(measurement.run)"] + figures).joined(separator: ",")
+        }.joined(separator: "\n") + "\n"
     }
 
     public var summaryCSV: String {

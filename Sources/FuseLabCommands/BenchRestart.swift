@@ -66,14 +66,15 @@ struct BenchRestart: ParsableCommand {
                 if node == "a1" { a1Address = joined.host }
                 progress("\(node) joined: \(joined.host)")
             }
-            let stream = PingStream(lab: lab, from: "b1", to: a1Address, interval: Self.pingInterval)
+            let stream = PingStream(lab: lab, from: "b1", to: a1Address, interval: Self.pingInterval, recoveryLimit: Self.recoveryLimit)
             for run in 1...runs {
                 for event in events {
                     let outage = try stream.measure {
                         try RestartActions(lab: lab, session: session, fuse: fuse).perform(event)
                     }
-                    measurements.append(RestartMeasurement(event: event, run: run, outageSeconds: outage))
-                    progress("run \(run)/\(runs) \(event.rawValue): " + (outage.map { String(format: "%.3f s without traffic", $0) } ?? "traffic did not come back"))
+                    measurements.append(RestartMeasurement(event: event, run: run, outage: outage))
+                    progress("run \(run)/\(runs) \(event.rawValue): " + (outage.map { String(format: "%.3f s without traffic, back %.3f s after the event", $0.seconds, $0.afterEvent) }
+                        ?? "traffic did not come back"))
                 }
             }
         }
@@ -122,31 +123,5 @@ struct RestartActions {
     func stateDir(_ node: String) throws -> String {
         guard let stateDir = try lab.node(node).stateDir else { throw LabError("\(node) has no state dir") }
         return stateDir
-    }
-}
-
-/// A steady `ping -D` stream between two lab nodes, one per measurement.
-struct PingStream {
-    let lab: Lab
-    let from: String
-    let to: String
-    let interval: Double
-
-    /// Runs `event` while the stream flows; the outage it caused, or nil when traffic did not
-    /// come back within the limit.
-    func measure(_ event: () throws -> Void) throws -> Double? {
-        let log = lab.topology.runDirectory + "/ping-\(UUID().uuidString).log"
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let pid = try Daemon.spawn(try lab.execArguments(from, ["ping", "-D", "-n", "-i", String(interval), "-W", "1", to]), logFile: log)
-        defer { Daemon.stop(pid) }
-        func replies() -> [Double] { PingOutage.replies(in: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "") }
-        guard waitUntil(timeout: .seconds(10), { replies().count >= 10 }) else { throw LabError("no steady ping from \(from) to \(to) before the event") }
-        let began = Date().timeIntervalSince1970
-        try event()
-        let ended = Date().timeIntervalSince1970
-        // Back when half a second of steady replies followed the event.
-        let steady = Int(0.5 / interval)
-        guard waitUntil(timeout: BenchRestart.recoveryLimit, interval: .milliseconds(100), { replies().filter { $0 > ended }.count >= steady }) else { return nil }
-        return PingOutage.outage(replies: replies(), since: began)
     }
 }

@@ -19,21 +19,23 @@ import Testing
 
     @Test func theOutageRunsFromTheLastReplyBeforeToTheFirstAfter() throws {
         let replies = PingOutage.replies(in: output)
-        #expect(abs(try #require(PingOutage.outage(replies: replies, since: 1000.08)) - 1.25) < 1e-9)
-        // Nothing lost after the event: about the interval.
-        #expect(abs(try #require(PingOutage.outage(replies: replies, since: 1001.36)) - 0.05) < 1e-9)
+        let outage = try #require(PingOutage.measure(replies: replies, began: 1000.08, ended: 1001.0))
+        #expect(abs(outage.seconds - 1.25) < 1e-9 && abs(outage.afterEvent - 0.35) < 1e-9)
+        // Nothing lost after the event: about the interval; traffic back before the event ended.
+        let none = try #require(PingOutage.measure(replies: replies, began: 1001.36, ended: 1001.5))
+        #expect(abs(none.seconds - 0.05) < 1e-9 && none.afterEvent == 0)
         // No reply after the event: no figure.
-        #expect(PingOutage.outage(replies: replies, since: 1001.5) == nil)
+        #expect(PingOutage.measure(replies: replies, began: 1001.5, ended: 1001.6) == nil)
     }
 
     @Test func csvAndSummary() {
         let results = RestartResults(pingInterval: 0.05, measurements: [
-            RestartMeasurement(event: .masterRestart, run: 1, outageSeconds: 1.5),
-            RestartMeasurement(event: .masterRestart, run: 2, outageSeconds: 0.5),
-            RestartMeasurement(event: .masterRestart, run: 3, outageSeconds: nil),
-            RestartMeasurement(event: .hubKill, run: 1, outageSeconds: 0.25),
+            RestartMeasurement(event: .masterRestart, run: 1, outage: Outage(seconds: 1.5, afterEvent: 0.25)),
+            RestartMeasurement(event: .masterRestart, run: 2, outage: Outage(seconds: 0.5, afterEvent: 0)),
+            RestartMeasurement(event: .masterRestart, run: 3, outage: nil),
+            RestartMeasurement(event: .hubKill, run: 1, outage: Outage(seconds: 0.25, afterEvent: 0.25)),
         ])
-        #expect(results.csv == "event,run,outage_s\nmaster-restart,1,1.500\nmaster-restart,2,0.500\nmaster-restart,3,\nhub-kill,1,0.250\n")
+        #expect(results.csv == "event,run,outage_s,after_event_s\nmaster-restart,1,1.500,0.250\nmaster-restart,2,0.500,0.000\nmaster-restart,3,,\nhub-kill,1,0.250,0.250\n")
         #expect(results.summaryCSV == "event,runs,failed,min_s,median_s,max_s\nmaster-restart,3,1,0.500,1.000,1.500\nhub-kill,1,0,0.250,0.250,0.250\n")
     }
 }
