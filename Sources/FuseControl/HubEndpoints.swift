@@ -31,7 +31,7 @@ public final class HubEndpoints: Sendable {
     /// peer without one (not heard from since the hub started) keeps it; peers gone are
     /// forgotten. Written (0600) only when something changed.
     public func record(_ peers: [(key: WireGuardKey, endpoint: String?)]) {
-        let (changed, path, endpoints) = state.withLock { state -> (Bool, String?, [WireGuardKey: String]) in
+        let (changed, path, endpoints) = state.withLock { (state: inout State) -> (Bool, String?, [WireGuardKey: String]) in
             var next: [WireGuardKey: String] = [:]
             for peer in peers {
                 if let endpoint = peer.endpoint ?? state.endpoints[peer.key] { next[peer.key] = endpoint }

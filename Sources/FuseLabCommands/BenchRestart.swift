@@ -24,15 +24,8 @@ struct BenchRestart: ParsableCommand {
 
     @Option(help: "Runs per event (1–50).")
     var runs: Int = 10
-    @Option(help: "Events to measure, comma-separated (default: all).", transform: { text in
-        try text.split(separator: ",").map { part in
-            guard let event = RestartEvent(rawValue: String(part)) else {
-                throw ValidationError("unknown event \(part); use \(RestartEvent.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return event
-        }
-    })
-    var events: [RestartEvent] = RestartEvent.allCases
+    @Option(help: "Events to measure, comma-separated (default: all of them).")
+    var events: String = RestartEvent.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Name prefix of the lab (1–6 of a-z, 0-9, '-').")
     var prefix: String = "br-"
     @OptionGroup var federation: FederationOptions
@@ -44,12 +37,23 @@ struct BenchRestart: ParsableCommand {
 
     func validate() throws {
         guard (1...50).contains(runs) else { throw ValidationError("--runs must be 1 to 50, not \(runs)") }
+        _ = try selected()
+    }
+
+    func selected() throws -> [RestartEvent] {
+        try events.split(separator: ",").map { part in
+            guard let event = RestartEvent(rawValue: String(part)) else {
+                throw ValidationError("unknown event \(part); use \(RestartEvent.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return event
+        }
     }
 
     func run() throws {
         let fusePath = try federation.fusePath()
         let output = try BenchOutput(bench.out)
         let progress = Progress()
+        let events = try selected()
         var measurements: [RestartMeasurement] = []
         try withBenchLab(prefix: prefix, apiPort: federation.apiPort, wgPort: federation.wgPort, progress: progress) { lab in
             let fuse = try copyFuse(fusePath, into: lab)
@@ -92,8 +96,6 @@ struct BenchRestart: ParsableCommand {
         print("\nwrote:\n" + paths.map { "  " + $0 }.joined(separator: "\n"))
     }
 }
-
-extension RestartEvent: ExpressibleByArgument {}
 
 /// What each event does to the lab.
 struct RestartActions {

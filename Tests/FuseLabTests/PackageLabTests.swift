@@ -18,10 +18,10 @@ enum ReleasePackage {
 
     /// The .deb built from HEAD; builds it when there is none.
     static func deb() throws -> String {
-        let commit = try commit
-        if let deb = try built(commit: commit) { return deb }
+        let head = try Self.commit
+        if let deb = try built(commit: head) { return deb }
         let result = try HostCommandRunner(timeout: .seconds(5400)).run([LabSupport.packageRoot.path + "/scripts/package"], input: nil, environment: nil)
-        guard result.succeeded, let deb = try built(commit: commit) else {
+        guard result.succeeded, let deb = try built(commit: head) else {
             throw SystemError("scripts/package failed: \(result.stderr.split(separator: "\n").suffix(3).joined(separator: " "))")
         }
         return deb
