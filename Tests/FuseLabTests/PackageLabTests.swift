@@ -91,7 +91,8 @@ extension LabTests {
             let debug = try runner.run([debugHidden, "--version"], input: nil, environment: nil)
             #expect(debug.status != 0 && debug.stderr.contains("libswift"), "hiding \(toolchain) hides the Swift runtime: \(debug.stderr)")
             let version = try runner.check([hidden, "--version"])
-            #expect(version.hasPrefix("fuse ") && version.hasSuffix(" (commit \(try ReleasePackage.commit))\n"), "\(version)")
+            let head = try ReleasePackage.commit
+            #expect(version.hasPrefix("fuse ") && version.hasSuffix(" (commit \(head))\n"), "\(version)")
 
             // A master and a node of another domain, both the packaged binary without the toolchain.
             let fixture = try LabFixture(fuse: hidden)
@@ -117,7 +118,7 @@ extension LabTests {
             for directory in ["info", "updates", "triggers"] {
                 try FileManager.default.createDirectory(atPath: root + "/var/lib/dpkg/" + directory, withIntermediateDirectories: true)
             }
-            FileManager.default.createFile(atPath: root + "/var/lib/dpkg/status", contents: nil)
+            #expect(FileManager.default.createFile(atPath: root + "/var/lib/dpkg/status", contents: nil))
             // Its Depends are this host's packages, not the throwaway root's.
             try runner.check(["dpkg", "--root=" + root, "--force-depends", "--install", deb])
             #expect(try runner.check(["dpkg", "--root=" + root, "--status", "fuse-federation"]).contains("Status: install ok installed"))

@@ -39,7 +39,7 @@ extension LabTests {
             let master = try fixture.stateDir("master"), a1State = try fixture.stateDir("a1")
 
             let agentRestart = try #require(try stream.measure {
-                let pid = try #require(fixture.pid(a1State + "/node/agent.pid"))
+                guard let pid = fixture.pid(a1State + "/node/agent.pid") else { throw SystemError("a1 has no agent.pid") }
                 kill(pid, SIGKILL)
                 #expect(waitUntil(timeout: .seconds(5)) { !Daemon.isAlive(pid) })
                 _ = try fixture.lab.startDaemon("a1", fuse: fixture.fuse, master: false)
@@ -52,7 +52,7 @@ extension LabTests {
             }, "the master keeps both workers' endpoints")
 
             let hubKill = try #require(try stream.measure {
-                let pid = try #require(fixture.pid(master + "/node/wireguard.pid"))
+                guard let pid = fixture.pid(master + "/node/wireguard.pid") else { throw SystemError("the hub has no wireguard.pid") }
                 kill(pid, SIGKILL)
             }, "traffic comes back after the hub's wireguard-go is killed")
             #expect(hubKill.seconds < 2, "hub kill: \(hubKill.seconds) s without traffic")
