@@ -27,14 +27,15 @@ public final class HubEndpoints: Sendable {
 
     public var current: [WireGuardKey: String] { state.withLock { $0.endpoints } }
 
-    /// The hub's peers as its device reports them: a peer's endpoint replaces the one kept; a
-    /// peer without one (not heard from since the hub started) keeps it; peers gone are
-    /// forgotten. Written (0600) only when something changed.
+    /// The hub's peers as its device reports them: a peer's endpoint replaces the one kept.
+    /// Nothing is forgotten: a hub that has just started shows no peers, or peers without an
+    /// endpoint, for a moment (a removed node's entry is never used: maps name current nodes).
+    /// Written (0600) only when something changed.
     public func record(_ peers: [(key: WireGuardKey, endpoint: String?)]) {
         let (changed, path, endpoints) = state.withLock { (state: inout State) -> (Bool, String?, [WireGuardKey: String]) in
-            var next: [WireGuardKey: String] = [:]
+            var next = state.endpoints
             for peer in peers {
-                if let endpoint = peer.endpoint ?? state.endpoints[peer.key] { next[peer.key] = endpoint }
+                if let endpoint = peer.endpoint { next[peer.key] = endpoint }
             }
             guard next != state.endpoints else { return (false, nil, [:]) }
             state.endpoints = next

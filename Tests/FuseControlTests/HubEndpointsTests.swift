@@ -25,14 +25,15 @@ import Testing
             let hubPeer = try #require(try harness.controlPlane.map(for: "master")?.peers.first)
             #expect(hubPeer.lastEndpoint == "198.51.100.7:40001" && hubPeer.persistentKeepalive == 25)
 
-            // A fresh hub device knows no endpoint yet: the kept one stays; a peer gone is forgotten.
+            // A fresh hub device shows no peers, then peers without endpoints: the kept one stays.
+            restarted.record([])
             restarted.record([(key: key, endpoint: nil)])
             #expect(restarted.current == [key: "198.51.100.7:40001"])
-            restarted.record([])
-            #expect(restarted.current.isEmpty)
+            // A worker that roamed: its new endpoint is kept.
+            restarted.record([(key: key, endpoint: "198.51.100.8:5000")])
             let again = HubEndpoints()
             again.persist(at: path)
-            #expect(again.current.isEmpty)
+            #expect(again.current == [key: "198.51.100.8:5000"])
         }
     }
 
