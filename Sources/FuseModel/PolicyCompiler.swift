@@ -12,11 +12,7 @@ extension Policy {
         let compiled = rules.map(CompiledRule.init)
         let isMaster = node.name.lowercased() == context.master.name.lowercased()
         let others = nodes.filter { !same($0, node) }
-        var builtIn = isMaster ? Self.builtInFlows(apiPort: context.apiPort).map { ($0, others) } : []
-        if node.runsWorkloads {
-            builtIn += Self.workloadFlows(toMaster: isMaster).map { ($0, others.filter(\.runsWorkloads)) }
-        }
-        let inbound = inboundFlows(to: node, from: others, rules: compiled, builtIn: builtIn)
+        let inbound = inboundFlows(to: node, from: others, rules: compiled, builtIn: builtInSources(to: node, from: others, context: context))
         let exposureRules = ownExposures(of: node, exposures).map {
             ExposureRule(exposure: $0, sources: sources(of: $0, from: nodes.filter { !same($0, node) }, rules: compiled))
         }
@@ -26,8 +22,8 @@ extension Policy {
             for destination in workers {
                 let others = workers.filter { !same($0, destination) }
                 var flows: [FlowKey: Set<IPv4Address>] = [:]
-                let workloads = destination.runsWorkloads ? Self.workloadFlows(toMaster: false).map { ($0, others.filter(\.runsWorkloads)) } : []
-                for flow in inboundFlows(to: destination, from: others, rules: compiled, builtIn: workloads) {
+                let builtIn = builtInSources(to: destination, from: others, context: context)
+                for flow in inboundFlows(to: destination, from: others, rules: compiled, builtIn: builtIn) {
                     flows[FlowKey(proto: flow.proto, port: flow.port), default: []].formUnion(flow.sources)
                 }
                 for exposure in ownExposures(of: destination, exposures) {
@@ -41,6 +37,15 @@ extension Policy {
     }
 
     private func same(_ a: NodeRecord, _ b: NodeRecord) -> Bool { a.name.lowercased() == b.name.lowercased() }
+
+    /// Each built-in flow into `node` with the nodes it is built in for.
+    private func builtInSources(to node: NodeRecord, from others: [NodeRecord], context: PolicyContext) -> [(FlowKey, [NodeRecord])] {
+        var sources: [FlowKey: [NodeRecord]] = [:]
+        for other in others {
+            for builtIn in Self.builtInFlows(from: other, to: node, context: context) { sources[builtIn.flow, default: []].append(other) }
+        }
+        return sources.map { ($0.key, $0.value) }
+    }
 
     private func ownExposures(of node: NodeRecord, _ exposures: [Exposure]) -> [Exposure] {
         exposures.filter { $0.node.lowercased() == node.name.lowercased() }.sorted {
