@@ -16,7 +16,7 @@ extension Lab {
             let pids = Lab.namespacePIDs([node.namespace], runner: runner).filter { $0 != me && Daemon.isAlive($0) }
             if pids.isEmpty { break }
             pids.forEach { kill($0, SIGKILL) }
-            _ = waitUntil(timeout: .seconds(3)) { pids.allSatisfy { !Daemon.isAlive($0) } }
+            _ = pollUntil(.seconds(3)) { pids.allSatisfy { !Daemon.isAlive($0) } }
         }
         let table = NodeRuleset.tableName(interface: interface)
         _ = try? exec(id, ["sh", "-c", "ip link delete \(shellQuote(interface)) 2>/dev/null; nft delete table inet \(shellQuote(table)) 2>/dev/null; true"])

@@ -25,13 +25,13 @@ public struct PingStream {
         let pid = try Daemon.spawn(try lab.execArguments(from, ["ping", "-D", "-n", "-i", String(interval), "-W", "1", to]), logFile: log)
         defer { Daemon.stop(pid) }
         func replies() -> [Double] { PingOutage.replies(in: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "") }
-        guard waitUntil(timeout: .seconds(10), { replies().count >= 10 }) else { throw LabError("no steady ping from \(from) to \(to) before the event") }
+        guard pollUntil(.seconds(10), { replies().count >= 10 }) else { throw LabError("no steady ping from \(from) to \(to) before the event") }
         let began = Date().timeIntervalSince1970
         try event()
         let ended = Date().timeIntervalSince1970
         // Back when half a second of steady replies followed the event.
         let steady = Int(0.5 / interval)
-        guard waitUntil(timeout: recoveryLimit, interval: .milliseconds(100), { replies().filter { $0 > ended }.count >= steady }) else { return nil }
+        guard pollUntil(recoveryLimit, every: .milliseconds(100), { replies().filter { $0 > ended }.count >= steady }) else { return nil }
         return PingOutage.measure(replies: replies(), began: began, ended: ended)
     }
 }

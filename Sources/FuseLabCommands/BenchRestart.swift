@@ -114,7 +114,7 @@ struct RestartActions {
         case .agentRestart:
             let pid = try LifecycleBench.pid(from: try stateDir("a1") + "/node/agent.pid")
             kill(pid, SIGKILL)
-            guard waitUntil(timeout: .seconds(5), { !Daemon.isAlive(pid) }) else { throw LabError("a1's daemon survived SIGKILL") }
+            guard pollUntil(.seconds(5), { !Daemon.isAlive(pid) }) else { throw LabError("a1's daemon survived SIGKILL") }
             _ = try lab.startDaemon("a1", fuse: fuse, master: false)
         case .nodeReboot:
             try lab.simulateReboot("a1")

@@ -41,13 +41,13 @@ extension LabTests {
             let agentRestart = try #require(try stream.measure {
                 guard let pid = fixture.pid(a1State + "/node/agent.pid") else { throw SystemError("a1 has no agent.pid") }
                 kill(pid, SIGKILL)
-                #expect(waitUntil(timeout: .seconds(5)) { !Daemon.isAlive(pid) })
+                #expect(pollUntil(.seconds(5)) { !Daemon.isAlive(pid) })
                 _ = try fixture.lab.startDaemon("a1", fuse: fixture.fuse, master: false)
             }, "traffic comes back after a1's daemon restarts")
             #expect(agentRestart.seconds < 1, "agent restart: \(agentRestart.seconds) s without traffic")
 
             // The hub learns where a1 and b1 are, and keeps it.
-            #expect(waitUntil(timeout: .seconds(5)) {
+            #expect(pollUntil(.seconds(5)) {
                 ((try? String(contentsOfFile: master + "/master/hub-endpoints.json", encoding: .utf8)) ?? "").components(separatedBy: ":").count >= 3
             }, "the master keeps both workers' endpoints")
 
@@ -85,7 +85,7 @@ extension LabTests {
             #expect(!(try fixture.ping(from: "b1", to: a1)), "a1 is down")
             let nodeStart = clock.now
             _ = try fixture.lab.startDaemon("a1", fuse: fixture.fuse, master: false)
-            #expect(waitUntil(timeout: .seconds(20), interval: .milliseconds(50)) { (try? fixture.ping(from: "b1", to: a1)) == true }, "b1 reaches a1 again")
+            #expect(pollUntil(.seconds(20), every: .milliseconds(50)) { (try? fixture.ping(from: "b1", to: a1)) == true }, "b1 reaches a1 again")
             let nodeSeconds = (clock.now - nodeStart).inSeconds
             let status = try fixture.json(Status.self, try fixture.fuseOK("a1", ["status", "--json"]))
             #expect(status.tunnelUp && status.address?.hasPrefix(a1) == true, "a1 has its address back: \(status.address ?? "-")")
@@ -93,7 +93,7 @@ extension LabTests {
             // The master reboots: control plane and hub come back from its state dir — once the
             // master has seen where a1's new wireguard-go is (a new NAT mapping after its reboot).
             let masterDir = try fixture.stateDir("master"), hub = try fixture.interface("master")
-            #expect(waitUntil(timeout: .seconds(10)) {
+            #expect(pollUntil(.seconds(10)) {
                 let seen = ((try? fixture.shell("master", "wg show \(hub) endpoints"))?.stdout ?? "").split(separator: "\n").compactMap { $0.split(separator: "\t").last }
                 let kept = (try? String(contentsOfFile: masterDir + "/master/hub-endpoints.json", encoding: .utf8)) ?? ""
                 return seen.count == 2 && seen.allSatisfy { kept.contains(String($0)) }
@@ -104,17 +104,17 @@ extension LabTests {
             // Known gap: sometimes one worker does not answer the restarted hub's handshakes at its
             // kept endpoint, and comes back only when its own session times out (~30 s); the
             // worker-side "initiate when the control plane comes back" is not built yet.
-            let back = waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) { (try? fixture.ping(from: "b1", to: a1)) == true }
+            let back = pollUntil(.seconds(30), every: .milliseconds(50)) { (try? fixture.ping(from: "b1", to: a1)) == true }
             let seen = back ? "" : ((try? fixture.shell("master", "tail -15 \(masterDir)/master/master.log; wg show all dump; cat \(masterDir)/master/hub-endpoints.json"))?.stdout ?? "")
             withKnownIssue("a worker sometimes misses the restarted hub's first handshakes", isIntermittent: true) {
                 #expect(back, "b1 reaches a1 through the restarted hub: \(seen)")
             }
             let masterSeconds = (clock.now - masterStart).inSeconds
-            #expect(waitUntil(timeout: .seconds(15)) { (try? fixture.fuse("master", ["nodes", "--json"]))?.status == 0 }, "the control plane answers")
+            #expect(pollUntil(.seconds(15)) { (try? fixture.fuse("master", ["nodes", "--json"]))?.status == 0 }, "the control plane answers")
             #expect(try fixture.nodes().map { "\($0.name) \($0.address)" }.sorted() == nodesBefore, "the same nodes, none duplicated")
             #expect(try fixture.fuseOK("master", ["policy", "show", "--json"]) == policyBefore)
             #expect(try fixture.fuseOK("master", ["token", "list", "--json"]) == tokensBefore)
-            #expect(waitUntil(timeout: .seconds(40)) { (try? fixture.ping(from: "a1", to: "100.64.0.1")) == true }, "a1 reaches the master")
+            #expect(pollUntil(.seconds(40)) { (try? fixture.ping(from: "a1", to: "100.64.0.1")) == true }, "a1 reaches the master")
             print(String(format: "reboot to traffic: node %.2f s, master %.2f s", nodeSeconds, masterSeconds))
             try fixture.fuseOK("a1", ["leave"])
             try fixture.fuseOK("b1", ["leave"])
