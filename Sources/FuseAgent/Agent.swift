@@ -140,7 +140,7 @@ public actor Agent {
             await reconcile()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
-            try await Task.sleep(for: repairInterval)
+            try await DataPlaneWatch.sleep(upTo: repairInterval, wireGuardPIDFile: state.wireGuardPIDPath)
         }
     }
 
@@ -194,12 +194,12 @@ public actor Agent {
                            workloads: workloadState, node: config.name, interface: config.interface, isMaster: config.isMaster)
     }
 
-    /// A worker's tunnel is up when its hub peer completed a handshake recently (WireGuard
-    /// re-keys at least every two minutes while the keepalive runs); the hub's when it runs.
+    /// A worker's tunnel is up when its hub peer's last handshake still gives a usable session
+    /// (younger than WireGuard's reject-after time; it re-keys every two minutes while the
+    /// keepalive runs); the hub's when it runs.
     static func tunnelUp(device: WireGuardDevice?, isHub: Bool, now: Date = Date()) -> Bool {
         guard let device else { return false }
         if isHub { return true }
-        guard let handshake = device.peers.first?.lastHandshake, handshake > 0 else { return false }
-        return now.timeIntervalSince1970 - TimeInterval(handshake) < 200
+        return WireGuardTimers.isFresh(lastHandshake: device.peers.first?.lastHandshake ?? 0, now: now.timeIntervalSince1970)
     }
 }

@@ -15,6 +15,7 @@ public struct FuseCommand: AsyncParsableCommand {
             WireGuard hub; nodes join with a token (`fuse token create` on the master, then \
             `fuse join` on the node) and leave without a trace (`fuse leave`).
             """,
+        version: BuildInfo.versionLine,
         subcommands: [MasterCommand.self, TokenCommand.self, JoinCommand.self, LeaveCommand.self,
                       StatusCommand.self, NodesCommand.self, NodeCommand.self, ExposeCommand.self, UnexposeCommand.self,
                       ServicesCommand.self, PolicyCommand.self, ImageCommand.self, DeployCommand.self, PsCommand.self,

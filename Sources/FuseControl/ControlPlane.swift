@@ -89,6 +89,8 @@ public final class ControlPlane: Sendable {
     let workloads: (any WorkloadEngine)?
     /// Logins, live streams and measurements of the operator's dashboard.
     public let dashboard = Dashboard()
+    /// Where the hub last saw each worker, given back to a restarted hub.
+    public let hubEndpoints = HubEndpoints()
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15
@@ -172,7 +174,8 @@ public final class ControlPlane: Sendable {
         // Read the version first: a change that lands meanwhile then gives a newer version.
         let version = try store.mapVersion()
         let nodes = try store.nodes()
-        return NetworkMap.compute(for: node, nodes: nodes, facts: config.facts, version: version, firewall: try firewalls(nodes: nodes))
+        return NetworkMap.compute(for: node, nodes: nodes, facts: config.facts, version: version, firewall: try firewalls(nodes: nodes),
+                                  lastEndpoints: hubEndpoints.current)
     }
 
     /// The node's map once its version is above `since`, or the current one after `wait`.

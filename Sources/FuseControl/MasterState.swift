@@ -22,6 +22,8 @@ public struct MasterState: Sendable {
     public var adminCredentialPath: String { directory + "/admin.credential" }
     public var pidPath: String { directory + "/master.pid" }
     public var logPath: String { directory + "/master.log" }
+    /// Where the hub last saw each worker (`HubEndpoints`).
+    public var hubEndpointsPath: String { directory + "/hub-endpoints.json" }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configPath) }
 

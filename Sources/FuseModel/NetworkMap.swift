@@ -29,13 +29,18 @@ public struct MapPeer: Codable, Equatable, Sendable {
     public let endpoint: String?
     public let allowedIPs: [IPv4CIDR]
     public let persistentKeepalive: Int?
+    /// For the hub: where a worker was last seen (`IP:port`), kept across restarts of the hub
+    /// so that it reaches its workers at once instead of waiting for them to speak first.
+    public let lastEndpoint: String?
 
-    public init(name: String, publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int?) {
+    public init(name: String, publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int?,
+                lastEndpoint: String? = nil) {
         self.name = name
         self.publicKey = publicKey
         self.endpoint = endpoint
         self.allowedIPs = allowedIPs
         self.persistentKeepalive = persistentKeepalive
+        self.lastEndpoint = lastEndpoint
     }
 }
 
@@ -94,16 +99,21 @@ extension NetworkMap {
     /// behind NAT): a worker has one peer, the hub, which carries the whole range and is dialled
     /// with a keepalive so that the NAT mapping stays open; the hub has every worker as a
     /// peer with just its /32 and forwards between them. Returns nil for an unknown node.
+    /// `lastEndpoints`: where the hub last saw each worker; the hub gets them, with a keepalive
+    /// that makes it speak first after a restart (the worker's NAT mapping to the hub is open).
     public static func compute(for name: String, nodes: [NodeRecord], facts: FederationFacts, version: Int64,
-                               firewall: (NodeRecord) -> NodeFirewall = { _ in NodeFirewall() }) -> NetworkMap? {
+                               firewall: (NodeRecord) -> NodeFirewall = { _ in NodeFirewall() },
+                               lastEndpoints: [WireGuardKey: String] = [:]) -> NetworkMap? {
         guard let node = nodes.first(where: { $0.name == name }),
               let master = nodes.first(where: \.isMaster)
         else { return nil }
         let peers: [MapPeer]
         if node.isMaster {
             peers = nodes.filter { !$0.isMaster }.sorted { $0.address < $1.address }.map {
-                MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
-                        allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: nil)
+                let last = lastEndpoints[$0.publicKey]
+                return MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
+                               allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: last == nil ? nil : facts.keepalive,
+                               lastEndpoint: last)
             }
         } else {
             peers = [MapPeer(name: master.name, publicKey: master.publicKey,

@@ -40,7 +40,7 @@ public enum WireGuardCLI {
         for peer in desired.peers {
             let existing = currentPeers[peer.publicKey]
             var peerArgs: [String] = []
-            if let endpoint = peer.endpoint, existing?.endpoint != endpoint { peerArgs += ["endpoint", endpoint] }
+            if let endpoint = peer.endpointToSet(over: existing) { peerArgs += ["endpoint", endpoint] }
             if existing?.persistentKeepalive != peer.persistentKeepalive {
                 peerArgs += ["persistent-keepalive", peer.persistentKeepalive == 0 ? "off" : String(peer.persistentKeepalive)]
             }

@@ -7,13 +7,25 @@ public struct WireGuardPeer: Equatable, Sendable {
     public var persistentKeepalive: Int
     /// Seconds since the epoch of the last completed handshake; 0 = never. Read back only.
     public var lastHandshake: Int64
+    /// Where a peer that dials in was last seen (`IP:port`): set only while the device knows no
+    /// endpoint for it, so that a restarted hub can reach its workers at once and a worker that
+    /// roams keeps the endpoint WireGuard learnt. Desired only.
+    public var fallbackEndpoint: String?
 
-    public init(publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int = 0, lastHandshake: Int64 = 0) {
+    public init(publicKey: WireGuardKey, endpoint: String?, allowedIPs: [IPv4CIDR], persistentKeepalive: Int = 0, lastHandshake: Int64 = 0,
+                fallbackEndpoint: String? = nil) {
         self.publicKey = publicKey
         self.endpoint = endpoint
         self.allowedIPs = allowedIPs
         self.persistentKeepalive = persistentKeepalive
         self.lastHandshake = lastHandshake
+        self.fallbackEndpoint = fallbackEndpoint
+    }
+
+    /// The endpoint to set on the device, which holds `existing` for this peer; nil: none.
+    public func endpointToSet(over existing: WireGuardPeer?) -> String? {
+        if let endpoint { return existing?.endpoint == endpoint ? nil : endpoint }
+        return existing?.endpoint == nil ? fallbackEndpoint : nil
     }
 }
 
@@ -58,7 +70,7 @@ public enum WireGuardUAPI {
         for peer in desired.peers {
             let existing = currentPeers[peer.publicKey]
             var peerLines: [String] = []
-            if let endpoint = peer.endpoint, existing?.endpoint != endpoint {
+            if let endpoint = peer.endpointToSet(over: existing) {
                 peerLines.append("endpoint=\(endpoint)")
             }
             if existing?.persistentKeepalive != peer.persistentKeepalive {
@@ -125,7 +137,7 @@ extension WireGuardDevice {
     public init(map: NetworkMap, privateKey: WireGuardKey, listenPort: UInt16?, resolve: (String) -> String?) {
         self.init(privateKey: privateKey, listenPort: listenPort, peers: map.peers.map {
             WireGuardPeer(publicKey: $0.publicKey, endpoint: $0.endpoint.flatMap(resolve),
-                          allowedIPs: $0.allowedIPs, persistentKeepalive: $0.persistentKeepalive ?? 0)
+                          allowedIPs: $0.allowedIPs, persistentKeepalive: $0.persistentKeepalive ?? 0, fallbackEndpoint: $0.lastEndpoint)
         })
     }
 }

@@ -28,10 +28,12 @@ struct LabTests {}
 /// namespaces. `close()` tears everything down; tests call it in `defer`.
 final class LabFixture {
     let lab: Lab
-    let fuse = LabSupport.fuseBinary
+    let fuse: String
 
-    init() throws {
-        #expect(FileManager.default.isExecutableFile(atPath: LabSupport.fuseBinary), "build the fuse binary first: swift build")
+    /// `fuse`: the binary the lab's nodes run (default: the debug build).
+    init(fuse: String = LabSupport.fuseBinary) throws {
+        self.fuse = fuse
+        #expect(FileManager.default.isExecutableFile(atPath: fuse), "build the fuse binary first: swift build")
         let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         let prefix = "t" + String((0..<3).map { _ in letters.randomElement() ?? "x" }) + "-"
         // Ports differ per lab so that a leftover of one run can never answer another.

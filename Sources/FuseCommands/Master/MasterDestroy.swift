@@ -19,6 +19,7 @@ struct MasterDestroy: AsyncParsableCommand {
             let clock = StepClock(quiet: true)
             let config = try options.masterState.loadConfig()
             try Preconditions.root()
+            try DaemonUnits.master(options).remove()
             _ = options.masterState.stop()
             options.masterState.removeAll()
             await NodeTeardown(state: options.nodeState, host: options.hostPlane).all(interface: config.interface, registry: true)

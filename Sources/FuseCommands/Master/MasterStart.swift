@@ -40,10 +40,11 @@ struct MasterStart: AsyncParsableCommand {
                 throw CommandFailure("interface \(config.interface) already exists and is not FUSE's; choose another --interface at init")
             }
             clock.begin("starting control plane")
-            let pid = try Daemon.spawn([Executables.current, "master", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
-                                       logFile: state.logPath)
+            let launch = DaemonUnits.master(options)
+            let pid = try await Self.launch(launch, options: options, timeout: timeout)
             // Nothing half-started: a master that does not come up is stopped and its host objects go.
             func fail(_ reason: String) async -> CommandFailure {
+                try? launch.remove()
                 Daemon.stop(pid)
                 await options.hostPlane.tearDown(interface: config.interface, TeardownScope(keepEngineData: true, registry: true))
                 return CommandFailure(reason)
@@ -79,6 +80,23 @@ struct MasterStart: AsyncParsableCommand {
                 print(String(format: "master ready in %.2f s: pid %d, VPN address %@, API https://%@:%d", clock.total, pid, address, config.endpoint, config.apiPort))
             }
         }
+    }
+
+    /// Where systemd runs the host, the master is its unit (back after a crash or a reboot);
+    /// else a background process of ours, as before.
+    static func launch(_ launch: DaemonLaunch, options: GlobalOptions, timeout: Int) async throws -> pid_t {
+        let argv = [Executables.current, "master", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : [])
+        guard try launch.start() != .background else { return try Daemon.spawn(argv, logFile: options.masterState.logPath) }
+        var pid: pid_t?
+        _ = await waitFor(.seconds(timeout)) {
+            pid = options.masterState.pidOfRunningMaster()
+            return pid != nil
+        }
+        guard let pid else {
+            try? launch.remove()
+            throw CommandFailure("\(launch.unit.name) did not start the master (see `journalctl -u \(launch.unit.name)`)")
+        }
+        return pid
     }
 
     struct StartResult: Encodable {

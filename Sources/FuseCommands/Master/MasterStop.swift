@@ -18,7 +18,11 @@ struct MasterStop: AsyncParsableCommand {
         try await Console.run {
             let config = try options.masterState.loadConfig()
             try Preconditions.root()
-            let wasRunning = options.masterState.stop()
+            // A unit would start the master again at the next boot: it goes with the stop.
+            let launch = DaemonUnits.master(options)
+            let hadUnit = launch.manager.isInstalled(unitNamed: launch.unit.name)
+            try launch.remove()
+            let wasRunning = options.masterState.stop() || hadUnit
             await options.hostPlane.tearDown(interface: config.interface, TeardownScope(keepEngineData: true, registry: true))
             if options.json { Console.json(["stopped": wasRunning]) } else { print(wasRunning ? "master stopped" : "master was not running") }
         }

@@ -9,7 +9,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "The node daemon.",
-        subcommands: [AgentRun.self])
+        subcommands: [AgentRun.self, AgentUnit.self])
 }
 
 struct AgentRun: AsyncParsableCommand {

@@ -33,6 +33,7 @@ struct LeaveCommand: AsyncParsableCommand {
                 guard let outcome = await Self.outcome(config, caPEM: caPEM, options: options, since: started) else { throw CommandFailure(message) }
                 result = outcome
             }
+            try DaemonUnits.agent(options).remove()
             if options.json { return Console.json(result) }
             print(String(format: "%@ left the federation in %.2f s%@; nothing of FUSE is left on this host", result.node, result.seconds,
                          result.deregistered ? "" : " (the master was unreachable: remove the node there with `fuse node remove \(result.node)`)"))

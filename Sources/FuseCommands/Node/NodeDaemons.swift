@@ -13,14 +13,18 @@ enum NodeDaemons {
         let client = state.localClient
         if await client.isAnswering() { return (client, state.pid(at: state.agentPIDPath)) }
         try state.createDirectory()
-        let pid = try Daemon.spawn([Executables.current, "agent", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
+        // Where systemd runs the host, the daemon is its unit (back after a crash or a reboot).
+        var pid: pid_t?
+        if try DaemonUnits.agent(options).start() == .background {
+            pid = try Daemon.spawn([Executables.current, "agent", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
                                    logFile: state.agentLogPath)
+        }
         // Another command may have started the state dir's daemon at the same moment: ours then
         // exits (the lock is taken) and that one answers.
         var diedAt: ContinuousClock.Instant?
         let answering = await waitFor(.seconds(15), every: .milliseconds(10)) {
             if await client.isAnswering() { return true }
-            if !Daemon.isAlive(pid) { diedAt = diedAt ?? .now }
+            if let pid, !Daemon.isAlive(pid) { diedAt = diedAt ?? .now }
             return diedAt.map { ContinuousClock.now - $0 > .seconds(2) } ?? false
         }
         if answering, await client.isAnswering() { return (client, state.pid(at: state.agentPIDPath) ?? pid) }
@@ -44,8 +48,9 @@ enum NodeDaemons {
             }
             return (result, pid)
         } catch let error as ClientError where error.status != 409 && !options.nodeState.exists {
-            // The daemon undid what it had begun and goes.
+            // The daemon undid what it had begun and goes, and so does its unit.
             await waitForExit(pid)
+            try? DaemonUnits.agent(options).remove()
             throw error
         }
     }

@@ -33,7 +33,10 @@ public struct FederationMonitor: Service {
 
     func sample(slow: Bool) async {
         let interface = interface
-        guard let peers = await BlockingWork.abandonable({ (try? UAPISocket().exchange(interface: interface, request: WireGuardUAPI.getRequest)).map(WireGuardPeerStats.parse) ?? [] }) else { return }
+        guard let read = await BlockingWork.abandonable({ (try? UAPISocket().exchange(interface: interface, request: WireGuardUAPI.getRequest)).map(WireGuardPeerStats.parse) }) else { return }
+        // A hub that does not answer (restarting) changes nothing of what is kept.
+        if let read { controlPlane.hubEndpoints.record(read.map { (key: $0.publicKey, endpoint: $0.endpoint) }) }
+        let peers = read ?? []
         controlPlane.dashboard.monitor.withLock { sample in
             sample.peers = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { $1 })
         }
