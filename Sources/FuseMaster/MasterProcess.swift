@@ -48,12 +48,8 @@ public struct MasterProcess: Sendable {
             }
         }
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger,
-<<<<<<< HEAD
                                             swarm: engine.map { EngineSwarmControl(cli: $0) }, workloads: workloads)
-=======
-                                            swarm: engine.map { EngineSwarmControl(cli: $0) })
         controlPlane.hubEndpoints.persist(at: state.hubEndpointsPath)
->>>>>>> restart
         try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
         let agent = try Agent(state: nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName), host: host,
                               logger: agentLogger, role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
