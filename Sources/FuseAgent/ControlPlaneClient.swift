@@ -78,6 +78,12 @@ public final class ControlPlaneClient: Sendable {
         try await call("GET", "/v1/map?since=\(since)&wait=\(wait)", timeout: .seconds(Int64(wait) + 10))
     }
 
+    /// The long-poll for changes: the changes since `since`, or (with `full`, or when the
+    /// master does not have the node's base) the whole map.
+    public func mapUpdate(since: Int64, wait: Int, full: Bool) async throws -> MapUpdate {
+        try await call("GET", "/v1/map/updates?since=\(since)&wait=\(wait)\(full ? "&full=1" : "")", timeout: .seconds(Int64(wait) + 10))
+    }
+
     public func heartbeat(_ heartbeat: API.Heartbeat) async throws {
         _ = try await raw("POST", "/v1/heartbeat", body: try API.encoder().encode(heartbeat), timeout: .seconds(10))
     }

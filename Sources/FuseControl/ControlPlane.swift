@@ -1,6 +1,7 @@
 import Foundation
 import FuseModel
 import Logging
+import NIOCore
 import Synchronization
 
 /// Lets long-polling agents wait for the next network-map version.
@@ -66,6 +67,8 @@ actor Presence {
         lastSeen.removeValue(forKey: node)
         applied.removeValue(forKey: node)
     }
+    /// Both tables at once (one hop for all nodes instead of two per node).
+    func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }
 }
 
 /// An error with an HTTP status, shown to the caller as `{"error":{"message":...}}`.
@@ -87,6 +90,8 @@ public final class ControlPlane: Sendable {
     let store: any FederationStore
     let now: @Sendable () -> Date
     let watch: MapVersionWatch
+    /// Snapshots, deltas and per-node wake-ups (`GET /v1/map/updates`).
+    let distribution: MapDistribution
     /// The map version that the hub (the master's own agent) has applied.
     let hubApplied = MapVersionWatch(version: 0)
     let presence = Presence()
@@ -112,13 +117,36 @@ public final class ControlPlane: Sendable {
         self.now = now
         self.swarm = swarm
         self.joinLimits = JoinLimits(now: now())
-        self.watch = MapVersionWatch(version: try store.mapVersion())
-        try refreshNames()
+        let snapshot = try Self.snapshot(store: store, config: config)
+        self.watch = MapVersionWatch(version: snapshot.version)
+        self.distribution = MapDistribution(snapshot)
+        refreshNames(snapshot)
     }
 
+    /// The federation as the store holds it now, ready to compute every node's map.
+    static func snapshot(store: any FederationStore, config: MasterConfig) throws -> FederationSnapshot {
+        let stored = try store.federation()
+        let policy = try stored.policy.map { try Policy.parse($0.text) } ?? Policy.defaultPolicy(masterDomain: config.domain)
+        return FederationSnapshot(version: stored.version, nodes: stored.nodes, exposures: stored.exposures, policy: policy, facts: config.facts)
+    }
+
+    /// After every change of the store: one new snapshot (shared by changes that land
+    /// together), then the long-polls of the nodes it touches wake.
     func changed() async throws {
-        try refreshNames()
-        await watch.publish(try store.mapVersion())
+        let (store, config) = (self.store, self.config)
+        guard let change = try await distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
+        else { return }
+        refreshNames(distribution.current)
+        await distribution.watch.publish(change)
+        await watch.publish(change.version)
+    }
+
+    /// The current snapshot, rebuilt first if the store moved on without `changed()`.
+    func currentSnapshot() throws -> FederationSnapshot {
+        let snapshot = distribution.current
+        guard try store.mapVersion() > snapshot.version else { return snapshot }
+        _ = distribution.install(try Self.snapshot(store: store, config: config))
+        return distribution.current
     }
 
     // MARK: Nodes
@@ -177,10 +205,20 @@ public final class ControlPlane: Sendable {
     }
 
     public func map(for node: String) throws -> NetworkMap? {
-        // Read the version first: a change that lands meanwhile then gives a newer version.
-        let version = try store.mapVersion()
-        let nodes = try store.nodes()
-        return NetworkMap.compute(for: node, nodes: nodes, facts: config.facts, version: version, firewall: try firewalls(nodes: nodes))
+        _ = try currentSnapshot()
+        return distribution.map(for: node)
+    }
+
+    /// The node's update (`GET /v1/map/updates`), encoded, once its map changed after `since`
+    /// or after `wait`: the changes since `since` if that is the version it was last given,
+    /// else (or with `full`) its whole map.
+    public func mapUpdate(for node: String, since: Int64, wait: Duration, full: Bool) async throws -> ByteBuffer {
+        await presence.saw(node, at: now())
+        await distribution.watch.wait(node, since: since, timeout: wait)
+        guard let update = try distribution.update(for: node, since: since, full: full) else {
+            throw APIError(401, "node \(node) is not in the federation")
+        }
+        return update
     }
 
     /// The node's map once its version is above `since`, or the current one after `wait`.
@@ -198,12 +236,13 @@ public final class ControlPlane: Sendable {
 
     /// How many map long-polls are waiting for a change.
     public func waitingLongPolls() async -> Int {
-        await watch.waiting
+        await watch.waiting + distribution.watch.waiting
     }
 
     /// Ends all long-polls (on shutdown).
     public func closeLongPolls() async {
         await watch.close()
+        await distribution.watch.close()
         await hubApplied.close()
     }
 
@@ -212,16 +251,18 @@ public final class ControlPlane: Sendable {
         if let appliedVersion { await presence.applied(node, version: appliedVersion) }
     }
 
-    /// Waits until every online node reports a map version of at least `version` (agents report
-    /// right after applying a new map), or `timeout`; returns the online nodes still behind.
+    /// Waits until every online node reports a map version of at least `version` — or of the
+    /// version at which its map last changed, when that is earlier (agents report right after
+    /// applying a new map) — or `timeout`; returns the online nodes still behind.
     public func waitUntilApplied(_ version: Int64, timeout: Duration) async -> [String] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            var pending: [String] = []
+            let (lastSeen, applied) = await presence.snapshot()
+            let dues = await distribution.watch.dues()
             let current = now()
-            for node in (try? store.nodes()) ?? [] {
-                guard let seen = await presence.lastSeen(node.name), current.timeIntervalSince(seen) < Self.onlineWindow else { continue }
-                if (await presence.applied(node.name) ?? 0) < version { pending.append(node.name) }
+            let pending = distribution.current.nodes.map(\.name).filter { node in
+                guard let seen = lastSeen[node], current.timeIntervalSince(seen) < Self.onlineWindow else { return false }
+                return (applied[node] ?? 0) < min(version, max(dues.everyone, dues.nodes[node] ?? 0))
             }
             if pending.isEmpty || ContinuousClock.now >= deadline { return pending }
             try? await Task.sleep(for: .milliseconds(20))
@@ -233,6 +274,7 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(node)
         _ = try store.removeNode(node)
         await presence.forget(node)
+        await distribution.forget(node)
         logger.info("node left", metadata: ["node": "\(node)"])
         try await changed()
     }
@@ -242,19 +284,19 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(name)
         guard try store.removeNode(name) else { throw APIError(404, "no node named \(NameRule.echo(name))") }
         await presence.forget(name)
+        await distribution.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
     }
 
     public func nodes() async throws -> [API.NodeInfo] {
-        var result: [API.NodeInfo] = []
         let current = now()
-        for node in try store.nodes() {
-            let seen = await presence.lastSeen(node.name)
+        let (lastSeen, applied) = await presence.snapshot()
+        return try store.nodes().map { node in
+            let seen = lastSeen[node.name]
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
-            result.append(API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: await presence.applied(node.name)))
+            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name])
         }
-        return result
     }
 
     public func status() async throws -> API.Status {

@@ -1,5 +1,5 @@
 /// A node as the master's registry knows it.
-public struct NodeRecord: Codable, Equatable, Sendable {
+public struct NodeRecord: Codable, Hashable, Sendable {
     public let name: String
     public let domain: String
     public let address: IPv4Address
@@ -22,7 +22,7 @@ public struct NodeRecord: Codable, Equatable, Sendable {
 }
 
 /// One WireGuard peer of a node.
-public struct MapPeer: Codable, Equatable, Sendable {
+public struct MapPeer: Codable, Hashable, Sendable {
     public let name: String
     public let publicKey: WireGuardKey
     /// `host:port` for peers this node dials (the hub); nil for peers that dial in.
@@ -40,7 +40,7 @@ public struct MapPeer: Codable, Equatable, Sendable {
 }
 
 /// What the master tells one agent: its address, its peers and routes, with a version number.
-public struct NetworkMap: Codable, Equatable, Sendable {
+public struct NetworkMap: Codable, Hashable, Sendable {
     public let version: Int64
     public let federation: String
     public let cidr: IPv4CIDR
@@ -99,19 +99,23 @@ extension NetworkMap {
         guard let node = nodes.first(where: { $0.name == name }),
               let master = nodes.first(where: \.isMaster)
         else { return nil }
-        let peers: [MapPeer]
-        if node.isMaster {
-            peers = nodes.filter { !$0.isMaster }.sorted { $0.address < $1.address }.map {
-                MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
-                        allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: nil)
-            }
-        } else {
-            peers = [MapPeer(name: master.name, publicKey: master.publicKey,
-                             endpoint: "\(facts.endpointHost):\(facts.wireGuardPort)",
-                             allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
-        }
+        let peers = node.isMaster ? hubPeers(workers: nodes.filter { !$0.isMaster }) : workerPeers(master: master, facts: facts)
         return NetworkMap(version: version, federation: facts.name, cidr: facts.cidr, node: node,
                           isHub: node.isMaster, peers: peers, masterAddress: master.address, apiPort: facts.apiPort,
                           firewall: firewall(node))
+    }
+
+    /// The hub's peers: every worker with just its /32, in address order.
+    public static func hubPeers(workers: [NodeRecord]) -> [MapPeer] {
+        workers.sorted { $0.address < $1.address }.map {
+            MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
+                    allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: nil)
+        }
+    }
+
+    /// A worker's one peer: the hub, carrying the whole range, dialled with a keepalive.
+    public static func workerPeers(master: NodeRecord, facts: FederationFacts) -> [MapPeer] {
+        [MapPeer(name: master.name, publicKey: master.publicKey, endpoint: "\(facts.endpointHost):\(facts.wireGuardPort)",
+                 allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
     }
 }
