@@ -42,7 +42,10 @@ public final class ControlPlaneClient: Sendable {
     let credential: String?
 
     /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
-    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5)) throws {
+    /// `maxConnections`: how many connections to the master it keeps at most (one per request
+    /// in flight; a long-poll holds one).
+    public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5),
+                maxConnections: Int = 8) throws {
         baseURL = "https://\(host):\(port)"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
@@ -53,9 +56,21 @@ public final class ControlPlaneClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .init(connectTimeout), read: .seconds(90))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.credential = credential
+    }
+
+    private init(baseURL: String, client: HTTPClient, credential: String?) {
+        self.baseURL = baseURL
+        self.client = client
+        self.credential = credential
+    }
+
+    /// A client with another credential over this one's connections (many simulated nodes in
+    /// one process); shut down only the client it came from.
+    public func with(credential: String?) -> ControlPlaneClient {
+        ControlPlaneClient(baseURL: baseURL, client: client, credential: credential)
     }
 
     public func shutdown() async {

@@ -68,6 +68,12 @@ public struct NetworkMap: Codable, Hashable, Sendable {
     /// The interface address with the federation's prefix length: the kernel derives the one
     /// route every node needs (the whole range via the WireGuard interface) from it.
     public var interfaceAddress: String { "\(node.address)/\(cidr.prefixLength)" }
+
+    /// The same map at another version (to compare what two maps enforce, whatever their versions).
+    public func at(version: Int64) -> NetworkMap {
+        NetworkMap(version: version, federation: federation, cidr: cidr, node: node, isHub: isHub, peers: peers,
+                   masterAddress: masterAddress, apiPort: apiPort, firewall: firewall)
+    }
 }
 
 /// The federation-wide facts from which every node's map is computed.
