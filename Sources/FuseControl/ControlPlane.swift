@@ -192,12 +192,14 @@ public final class ControlPlane: Sendable {
             }
         }
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
+        // The version this join made (or a later one), read before other joins move it on.
+        let version = try store.mapVersion()
         try await changed()
         // Answer once the hub knows the new peer: a handshake that reaches the hub before
         // would be dropped, and WireGuard would retry only after 5 s.
         // (Only when a hub agent reports: an API without one, as in tests, has nothing to wait for.)
         if await hubApplied.current > 0 {
-            await hubApplied.wait(since: try store.mapVersion() - 1, timeout: .seconds(2))
+            await hubApplied.wait(since: version - 1, timeout: .seconds(2))
         }
         await presence.saw(node.name, at: now())
         guard let map = try map(for: node.name) else { throw APIError(500, "internal error") }

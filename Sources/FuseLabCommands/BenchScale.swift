@@ -30,15 +30,16 @@ struct BenchScale: ParsableCommand {
             files and database size come from /proc and the state dir. The master runs with \
             FUSE_API_MAX_CONNECTIONS_PER_SOURCE raised (every simulated node connects from \
             127.0.0.1) and this process raises its open-file limit to the hard limit. Writes \
-            scale.csv, scale.svg (propagation against node count) and scale.json to --out. \
+            scale.csv, scale.svg (propagation against node count), scale.json and the master's log \
+            (scale-master.log) to --out. \
             Requires root; the namespace and the state dir are removed at the end, also on failure.
             """)
 
     @OptionGroup var bench: BenchOptions
     @Option(parsing: .upToNextOption, help: "Federation sizes in simulated nodes, growing (default 100 500 1000 2000).")
     var sizes: [Int] = [100, 500, 1000, 2000]
-    @Option(help: "Joins in flight at once.")
-    var concurrency: Int = 16
+    @Option(help: "Joins in flight at once (devices of a federation join independently of each other).")
+    var concurrency: Int = 64
     @Option(help: "Seconds a change may take to reach every node before the rest count as not reached.")
     var deadline: Int = 20
     @Option(help: "Name prefix of the namespace, the hub's interface and the state dir (1–6 of a-z, 0-9, '-').")
@@ -105,7 +106,8 @@ struct BenchScale: ParsableCommand {
         let progress = Progress()
         let output = try BenchOutput(bench.out)
         let run = ScaleRun(fusePath: try federation.fusePath(), stateDir: stateDir, interface: interface, apiPort: federation.apiPort, wgPort: federation.wgPort, sizes: sizes,
-                           concurrency: concurrency, deadline: .seconds(deadline), progress: progress)
+                           concurrency: concurrency, deadline: .seconds(deadline), progress: progress,
+                           logCopy: bench.out + "/scale-master.log")
         let steps = try blockingAwait { try await run.run() }
         let context = clock.context()
         let subtitle = String(format: "real master (debug build) and simulated nodes on %d cores; load %.1f → %.1f", context.cores, context.loadBefore, context.loadAfter)

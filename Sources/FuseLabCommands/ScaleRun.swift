@@ -19,6 +19,8 @@ struct ScaleRun: Sendable {
     let concurrency: Int
     let deadline: Duration
     let progress: Progress
+    /// Where the master's log is copied at the end.
+    let logCopy: String
 
     var masterDirectory: String { stateDir + "/master" }
 
@@ -43,8 +45,10 @@ struct ScaleRun: Sendable {
         let admin = try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: try String(contentsOfFile: masterDirectory + "/ca.pem", encoding: .utf8),
                                            credential: try String(contentsOfFile: masterDirectory + "/admin.credential", encoding: .utf8)
                                                .trimmingCharacters(in: .whitespacesAndNewlines),
-                                           connectTimeout: .seconds(10), maxConnections: maxConnections)
+                                           connectTimeout: .seconds(30), maxConnections: maxConnections)
         let fleet = SimulatedFleet()
+        // The master's log outlives the state dir, for a look after a run.
+        defer { try? FileManager.default.copyItem(atPath: masterDirectory + "/master.log", toPath: logCopy) }
         do {
             let steps = try await grow(fleet: fleet, admin: admin, pid: pid)
             await fleet.stopAll()
@@ -121,7 +125,7 @@ struct ScaleRun: Sendable {
                                  masterOpenFiles: (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0,
                                  databaseBytes: db, load: BenchClock.load())
             progress(renderTable(ScaleResults.table([step]).header, ScaleResults.table([step]).rows).trimmingCharacters(in: .newlines)
-                     + "\n  simulated-node errors so far: \(await fleet.errorCount)")
+                     + "\n  simulated nodes so far: \(await fleet.errorCount) failed polls, \(retriedJoins.withLock { $0 }) joins asked again")
             steps.append(step)
         }
         return steps
@@ -136,7 +140,12 @@ struct ScaleRun: Sendable {
                 guard let newcomer = pending.next() else { return false }
                 group.addTask {
                     let start = ContinuousClock.now
-                    let node = try await SimulatedNode.join(name: newcomer.name, domain: newcomer.domain, token: tokens[newcomer.domain]!, anonymous: anonymous)
+                    let node: SimulatedNode
+                    do {
+                        node = try await SimulatedNode.join(name: newcomer.name, domain: newcomer.domain, token: tokens[newcomer.domain]!, anonymous: anonymous)
+                    } catch {
+                        throw LabError("join of \(newcomer.name) failed: \(error)")
+                    }
                     let seconds = (ContinuousClock.now - start).inSeconds
                     await fleet.add(node)
                     return seconds

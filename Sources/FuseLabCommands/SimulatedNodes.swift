@@ -3,6 +3,9 @@ import FuseAgent
 import FuseModel
 import Synchronization
 
+/// Joins asked again after a lost answer, over the whole bench.
+let retriedJoins = Mutex(0)
+
 /// One simulated node: a real enrolment, then what an agent does with the master — the
 /// long-poll for its map (through the agent's own `RemoteMapSource`, deltas included), a
 /// heartbeat after each new map and every 5 s — without a tunnel or a host to change.
@@ -28,7 +31,19 @@ final class SimulatedNode: Sendable {
     /// Enrols over the API with `token`.
     static func join(name: String, domain: String, key: WireGuardKey = WireGuardKey.generatePrivate().publicKey, token: String,
                      anonymous: ControlPlaneClient) async throws -> SimulatedNode {
-        let joined = try await anonymous.join(API.JoinRequest(token: token, name: name, publicKey: key, workloads: false, requestID: name))
+        // As `fuse join` does: a lost answer is asked again (idempotent by the request id),
+        // here up to 5 times.
+        var attempt = 0
+        var joined: API.JoinResponse
+        while true {
+            do {
+                joined = try await anonymous.join(API.JoinRequest(token: token, name: name, publicKey: key, workloads: false, requestID: name))
+                break
+            } catch let error as ClientError where error.status == nil && attempt < 5 {
+                attempt += 1
+                retriedJoins.withLock { $0 += 1 }
+            }
+        }
         return SimulatedNode(name: name, domain: domain, publicKey: key, client: anonymous.with(credential: joined.credential), joinedMap: joined.map)
     }
 

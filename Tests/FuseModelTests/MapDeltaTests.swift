@@ -48,7 +48,7 @@ struct EvolvingFederation {
             let gone = workers[rng.next(below: workers.count)]
             nodes.removeAll { $0.name == gone.name }
             exposures.removeAll { $0.node == gone.name }
-        case 7, 8 where !workers.isEmpty:
+        case 7...8 where !workers.isEmpty:
             serial += 1
             let owner = workers[rng.next(below: workers.count)]
             exposures.append(Exposure(name: "svc\(serial)", node: owner.name, domain: owner.domain, proto: .tcp, port: UInt16(8000 + serial),
