@@ -26,12 +26,14 @@ let package = Package(
         // Pure values and rules: no I/O.
         .target(name: "FuseModel", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Yams", package: "Yams"),
         ]),
         // The host boundary: processes, WireGuard, links/addresses/routes, nftables, sysctl.
         .target(name: "FuseSystem", dependencies: [
             "FuseModel",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The master: HTTPS API, store, CA, tokens, network-map distribution.
         .target(name: "FuseControl", dependencies: [
@@ -58,10 +60,16 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
+        // The master process: the control plane with the master's own node, in one process.
+        .target(name: "FuseMaster", dependencies: [
+            "FuseModel", "FuseSystem", "FuseControl", "FuseAgent",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Lab topologies and benchmarks on network namespaces.
         .target(name: "FuseLab", dependencies: ["FuseModel", "FuseSystem"]),
         .target(name: "FuseCommands", dependencies: [
-            "FuseModel", "FuseSystem", "FuseControl", "FuseAgent",
+            "FuseModel", "FuseSystem", "FuseControl", "FuseAgent", "FuseMaster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,8 +87,15 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The real agents against the real control plane in one process, the host recorded
+        // (RecordingHostPlane): no root, no namespaces.
+        .testTarget(name: "FuseIntegrationTests", dependencies: [
+            "FuseMaster", "FuseAgent", "FuseControl", "FuseModel", "FuseSystem",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
         .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

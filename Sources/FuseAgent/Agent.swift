@@ -52,7 +52,7 @@ public actor Agent {
     let state: NodeState
     let config: NodeConfig
     let source: any MapSource
-    let reconciler: Reconciler
+    let host: any HostPlane
     let logger: Logger
     let repairInterval: Duration
     /// Folders whose logs this daemon keeps bounded (LogRotation).
@@ -70,16 +70,16 @@ public actor Agent {
     private var workloadState: String?
 
     /// - Parameter logDirectories: More folders with logs to keep bounded, besides the node's own.
-    public init(state: NodeState, source: any MapSource, logger: Logger, role: SwarmRole = .worker, repairInterval: Duration = .seconds(5),
-                logDirectories: [String] = []) throws {
+    public init(state: NodeState, source: any MapSource, host: any HostPlane, logger: Logger, role: SwarmRole = .worker,
+                repairInterval: Duration = .seconds(5), logDirectories: [String] = []) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
-        self.reconciler = Reconciler(config: config, state: state, logger: logger)
+        self.host = host
         self.logger = logger
         self.repairInterval = repairInterval
         self.logDirectories = [state.directory, state.registryDirectory] + logDirectories
-        self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, logger: logger)
+        self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, host: host, logger: logger)
     }
 
     /// Runs until cancelled; returns normally when the node was removed from the federation
@@ -100,7 +100,7 @@ public actor Agent {
             }
         } catch is NodeRevoked {
             logger.notice("this node was removed from the federation; removing everything FUSE created here")
-            NodeTeardown(state: state).all(interface: config.interface)
+            await NodeTeardown(state: state, host: host).all(interface: config.interface)
         }
     }
 
@@ -168,12 +168,14 @@ public actor Agent {
         }
     }
 
-    /// Applies the current map and records the outcome in `status.json`.
+    /// Makes the host match the current map; remembers the outcome for `status`.
     private func reconcile() async {
         guard let map = current else { return }
         var device: WireGuardDevice?
         do {
-            device = try await reconciler.apply(map)
+            let plan = HostPlan(map: map, interface: config.interface, privateKey: config.privateKey, listenPort: config.listenPort,
+                                resolve: EndpointResolver.resolve)
+            device = try await host.apply(plan)
             lastError = nil
             appliedVersion = map.version
             await source.applied(version: map.version)

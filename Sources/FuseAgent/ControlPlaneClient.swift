@@ -80,7 +80,7 @@ public final class ControlPlaneClient: Sendable {
     /// Fetches the CA and checks it against the pin before anything else is sent.
     public func fetchCA(pin: String) async throws -> String {
         let pem = try await text("GET", "/v1/ca", timeout: .seconds(10))
-        let got = Pin.of(pem: pem) ?? "none"
+        let got = CAPin.of(pem: pem) ?? "none"
         guard Secret.constantTimeEquals(got, pin) else { throw ClientError.pinMismatch(expected: pin, got: got) }
         return pem
     }
@@ -167,15 +167,5 @@ public final class ControlPlaneClient: Sendable {
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
         if text.contains("NIOSSL") || text.contains("handshake") { return "TLS failed (\(text))" }
         return text
-    }
-}
-
-/// The CA pin: SHA-256 of the CA public key's SubjectPublicKeyInfo, hex.
-public enum Pin {
-    public static func of(pem: String) -> String? {
-        guard let certificate = try? NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem),
-              let spki = try? certificate.extractPublicKey().toSPKIBytes()
-        else { return nil }
-        return Secret.sha256Hex(spki)
     }
 }

@@ -12,6 +12,7 @@ import Logging
 /// after a leave, after a failed join, or when nobody asked it to join within a minute.
 public actor NodeDaemon: LocalAPIHandler {
     let state: NodeState
+    let host: any HostPlane
     let logger: Logger
     private var agent: Agent?
     private var agentTask: Task<Void, Never>?
@@ -24,8 +25,9 @@ public actor NodeDaemon: LocalAPIHandler {
     private let exits: AsyncStream<Void>
     private let exitSignal: AsyncStream<Void>.Continuation
 
-    public init(state: NodeState, logger: Logger) {
+    public init(state: NodeState, host: any HostPlane, logger: Logger) {
         self.state = state
+        self.host = host
         self.logger = logger
         (exits, exitSignal) = AsyncStream<Void>.makeStream()
     }
@@ -87,7 +89,7 @@ public actor NodeDaemon: LocalAPIHandler {
 
     private func startAgent() throws {
         let client = try masterClient(try state.loadConfig())
-        let agent = try Agent(state: state, source: RemoteMapSource(client: client), logger: logger)
+        let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {
@@ -144,17 +146,14 @@ public actor NodeDaemon: LocalAPIHandler {
             if let enrolled = try? state.loadConfig(), let client = try? masterClient(enrolled) {
                 _ = try? await client.leave()
             }
-            NodeTeardown(state: state).all(interface: interface)
+            await NodeTeardown(state: state, host: host).all(interface: interface)
             throw error
         }
     }
 
     private func enrolAndBringUp(join: JoinString, name: String, interface: String, workloads: Bool, timeout: Duration,
                                  steps: Steps) async throws -> LocalAPI.JoinResult {
-        guard !HostNetwork().linkExists(interface) else {
-            throw LocalAPIError(409, "interface \(interface) already exists; choose another with --interface")
-        }
-        try UserspaceWireGuard(interface: interface).checkNotForeign()
+        do { try await host.checkAvailable(interface: interface) } catch let taken as InterfaceTaken { throw LocalAPIError(409, taken.description) }
 
         // A lossy or slow WAN loses requests: both steps are retried until the join's timeout
         // (enrolment is safe to repeat: the same request id completes the same enrolment).
@@ -220,15 +219,10 @@ public actor NodeDaemon: LocalAPIHandler {
 
         steps.begin("waiting for the tunnel to carry traffic")
         // Proof of traffic: the control plane answers at the master's VPN address, through the
-        // tunnel. Only once the agent has configured the interface: a connection begun before
-        // would take the LAN's source address and hang until its connect timeout.
-        // Each try may take a few round trips (TCP, TLS, the request): 3 s fits a 400 ms WAN.
-        let overTunnel = try ControlPlaneClient(host: map.masterAddress.description, port: map.apiPort, caPEM: caPEM, connectTimeout: .seconds(3))
-        let up = await waitFor(timeout, every: .milliseconds(20)) {
-            guard let status = await self.status(), status.appliedVersion > 0 else { return false }
-            return (try? await overTunnel.health(timeout: .seconds(3))) != nil
+        // tunnel, once the agent has configured the interface.
+        let up = await host.carriesTraffic(to: map.masterAddress, port: map.apiPort, caPEM: caPEM, within: timeout) {
+            (await self.status()?.appliedVersion ?? 0) > 0
         }
-        await overTunnel.shutdown()
         guard up else {
             let reason = await status()?.error ?? "is UDP to the master's WireGuard port blocked?"
             throw LocalAPIError(504, "the tunnel to \(map.masterAddress) carried no traffic within \(timeout): \(reason)")
@@ -275,7 +269,7 @@ public actor NodeDaemon: LocalAPIHandler {
             deregistered = false
         }
         let tearing = ContinuousClock.now
-        NodeTeardown(state: state).all(interface: config.interface)
+        await NodeTeardown(state: state, host: host).all(interface: config.interface)
         logger.info("leave: host cleaned", metadata: ["seconds": "\(ContinuousClock.now - tearing)"])
         return LocalAPI.LeaveResult(node: config.name, deregistered: deregistered, tasksLeftRunning: remaining, seconds: steps.total)
     }
@@ -284,7 +278,7 @@ public actor NodeDaemon: LocalAPIHandler {
 
     public func expose(_ request: API.ExposeRequest) async throws -> Exposure {
         let config = try enrolledConfig()
-        do { try LocalLAN.check(request.target, interface: config.interface) } catch let refused as ExposureTarget.Refused {
+        do { try LocalLAN.check(request.target, interface: config.interface, local: try await host.localAddresses()) } catch let refused as ExposureTarget.Refused {
             throw LocalAPIError(400, refused.description)
         }
         return try await masterClient(config).call("POST", "/v1/exposures", body: request)

@@ -20,15 +20,17 @@ actor WorkloadSupervisor {
     let state: NodeState
     let role: SwarmRole
     let source: any MapSource
+    let host: any HostPlane
     let logger: Logger
     let engine: DockerEngine
     private var reportedSwarmID: String?
 
-    init(config: NodeConfig, state: NodeState, role: SwarmRole, source: any MapSource, logger: Logger) {
+    init(config: NodeConfig, state: NodeState, role: SwarmRole, source: any MapSource, host: any HostPlane, logger: Logger) {
         self.config = config
         self.state = state
         self.role = role
         self.source = source
+        self.host = host
         self.logger = logger
         self.engine = state.engine(interface: config.interface)
     }
@@ -38,28 +40,24 @@ actor WorkloadSupervisor {
     func ensure(_ map: NetworkMap) async throws {
         guard let subnet = map.node.engineSubnet.map(EngineSubnet.init) else { return }
         // A ready node (checked every few seconds): one question to its engine.
-        if let id = reportedSwarmID, engine.isRunning, let swarm = try? engine.cli.swarmState(), swarm.state == "active", swarm.nodeID == id {
-            return try ensureRegistry(map)
-        }
-        var changes = state.hostChanges()
-        if !changes.createdContainerdDirectory, !FileManager.default.fileExists(atPath: NodeState.containerdRunDirectory) {
-            changes.createdContainerdDirectory = true
-            try StateFile.write(changes, to: state.hostChangesPath)
+        let engine = self.engine
+        if let id = reportedSwarmID, try await BlockingWork.run({ engine.isRunning && (try? engine.cli.swarmState()).map { $0.state == "active" && $0.nodeID == id } == true }) {
+            return try await ensureRegistry(map)
         }
         // An agent that is stopping starts nothing (its engine may be going down with it).
         try Task.checkCancellation()
-        if let pid = try engine.ensureRunning(subnet: subnet, insecureRegistry: SwarmPorts.registryHost(master: map.masterAddress)) {
+        if let pid = try await host.ensureEngine(subnet, interface: config.interface, insecureRegistry: SwarmPorts.registryHost(master: map.masterAddress)) {
             logger.info("started the node's engine", metadata: ["pid": "\(pid)", "subnet": "\(subnet.subnet)"])
         }
-        try engine.ensureGatewayBridge(subnet: subnet)
-        var swarm = try engine.cli.swarmState()
-        if swarm.state == "error" || swarm.state == "pending" {
+        var swarm = try await BlockingWork.run {
+            let swarm = try engine.cli.swarmState()
+            guard swarm.state == "error" || swarm.state == "pending" else { return swarm }
             _ = try? engine.cli.run(["swarm", "leave", "--force"])
-            swarm = try engine.cli.swarmState()
+            return try engine.cli.swarmState()
         }
         if swarm.state != "active" {
             try await enterSwarm(engine.cli, address: map.node.address)
-            swarm = try engine.cli.swarmState()
+            swarm = try await BlockingWork.run { try engine.cli.swarmState() }
             guard swarm.state == "active" else { throw SystemError("the engine's Swarm state is \(swarm.state) after joining") }
         }
         if let id = swarm.nodeID, id != reportedSwarmID {
@@ -67,15 +65,15 @@ actor WorkloadSupervisor {
             reportedSwarmID = id
             logger.info("engine is in the federation's Swarm", metadata: ["swarm": "\(id)"])
         }
-        try ensureRegistry(map)
+        try await ensureRegistry(map)
     }
 
     /// On the master, the image registry.
-    private func ensureRegistry(_ map: NetworkMap) throws {
+    private func ensureRegistry(_ map: NetworkMap) async throws {
         guard case .manager = role else { return }
         try Task.checkCancellation()
         let registry = state.registry(master: map.masterAddress)
-        let started = try registry.ensureRunning()
+        let started = try await BlockingWork.run { try registry.ensureRunning() }
         if !started.isEmpty {
             logger.info("started the image registry", metadata: ["pids": "\(started)", "pull": "\(registry.pullAddress)", "push": "\(registry.pushAddress)"])
         }
@@ -86,11 +84,13 @@ actor WorkloadSupervisor {
         case .manager(let pool):
             let addressing = ["--advertise-addr", address.description, "--listen-addr", "\(address):\(SwarmPorts.manager)",
                               "--data-path-addr", address.description]
-            try cli.run(["swarm", "init"] + addressing + ["--data-path-port", String(SwarmPorts.dataPath),
-                         "--default-addr-pool", pool.description, "--default-addr-pool-mask-length", String(EngineSubnet.prefixLength)])
-            // No routing mesh in a federation (no IPVS; ports are published in host mode):
-            // without the ingress network no node sets it up.
-            _ = try? cli.result(["network", "rm", "ingress"], input: "y\n")
+            try await BlockingWork.run {
+                try cli.run(["swarm", "init"] + addressing + ["--data-path-port", String(SwarmPorts.dataPath),
+                             "--default-addr-pool", pool.description, "--default-addr-pool-mask-length", String(EngineSubnet.prefixLength)])
+                // No routing mesh in a federation (no IPVS; ports are published in host mode):
+                // without the ingress network no node sets it up.
+                _ = try? cli.result(["network", "rm", "ingress"], input: "y\n")
+            }
             logger.info("initialised the federation's Swarm")
         case .worker:
             try await EngineAPI.joinSwarm(socket: cli.socket, join: try await source.swarmJoin(), address: address)

@@ -36,6 +36,8 @@ struct GlobalOptions: ParsableArguments {
 
     var nodeState: NodeState { NodeState(stateDir: stateDir) }
     var masterState: MasterState { MasterState(stateDir: stateDir) }
+    /// The real host, for the commands that run on the master's host.
+    var hostPlane: LinuxHostPlane { LinuxHostPlane(state: nodeState, logger: logger("fuse.host")) }
 
     func logger(_ label: String, daemon: Bool = false) -> Logger {
         var logger = Logger(label: label)

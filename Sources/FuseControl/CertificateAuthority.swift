@@ -11,19 +11,7 @@ public struct CertificateAuthority: Sendable {
     public let certificate: Certificate
 
     /// SHA-256 of the CA public key's SubjectPublicKeyInfo (DER), hex: the join string's pin.
-    public var pin: String { Self.pin(of: key.publicKey) }
-
-    public static func pin(of key: P256.Signing.PublicKey) -> String {
-        Hex.encode(SHA256.hash(data: key.derRepresentation))
-    }
-
-    /// The pin of a CA certificate in PEM, or nil when it is not a P-256 certificate.
-    public static func pin(ofPEM pem: String) -> String? {
-        guard let certificate = try? Certificate(pemEncoded: pem),
-              let key = P256.Signing.PublicKey(certificate.publicKey)
-        else { return nil }
-        return pin(of: key)
-    }
+    public var pin: String { CAPin.of(key.publicKey) }
 
     /// A new CA, valid for ten years.
     public static func create(federation: String, now: Date = Date()) throws -> CertificateAuthority {

@@ -12,12 +12,13 @@ import ServiceLifecycle
 /// services of the master process (its own agent) until SIGTERM or SIGINT.
 public enum MasterServer {
     public static func run(state: MasterState, controlPlane: ControlPlane, services: [any Service], logger: Logger,
-                           bounds: ConnectionBounds = .fromEnvironment(), onRunning: @escaping @Sendable () async -> Void) async throws {
+                           bounds: ConnectionBounds = .fromEnvironment(), listenAddress: String = "0.0.0.0",
+                           onRunning: @escaping @Sendable () async -> Void) async throws {
         let (router, _) = ControlPlaneAPI.router(controlPlane)
         let app = Application(
             router: router,
             server: try server(tls: try state.tlsConfiguration(), bounds: bounds),
-            configuration: .init(address: .hostname("0.0.0.0", port: Int(controlPlane.config.apiPort)), serverName: nil),
+            configuration: .init(address: .hostname(listenAddress, port: Int(controlPlane.config.apiPort)), serverName: nil),
             services: services,
             onServerRunning: { _ in await onRunning() },
             logger: logger)

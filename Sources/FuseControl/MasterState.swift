@@ -77,7 +77,7 @@ public struct MasterState: Sendable {
     }
 
     public func caPin() throws -> String {
-        guard let pin = CertificateAuthority.pin(ofPEM: try caPEM()) else { throw MasterStateError("\(caPath) is not a P-256 certificate") }
+        guard let pin = CAPin.of(pem: try caPEM()) else { throw MasterStateError("\(caPath) is not a P-256 certificate") }
         return pin
     }
 

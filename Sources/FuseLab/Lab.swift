@@ -144,12 +144,12 @@ public struct Lab: Sendable {
         // FUSE's own processes first (agents, the master): else an agent would start its
         // engine again while it is being stopped.
         let agents = namespacePIDs(namespaces, runner: runner).filter { pid in
-            pid != me && (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "fuse"
+            pid != me && Daemon.name(of: pid) == "fuse"
         }
         agents.forEach { kill($0, SIGTERM) }
-        if !waitUntil(timeout: .seconds(5), { agents.allSatisfy { !Daemon.isAlive($0) } }) {
+        if !pollUntil(.seconds(5), { agents.allSatisfy { !Daemon.isAlive($0) } }) {
             agents.filter(Daemon.isAlive).forEach { kill($0, SIGKILL) }
-            _ = waitUntil(timeout: .seconds(2)) { agents.allSatisfy { !Daemon.isAlive($0) } }
+            _ = pollUntil(.seconds(2)) { agents.allSatisfy { !Daemon.isAlive($0) } }
         }
 
         // Then the nodes' engines, gently: dockerd stops its containers and containerd and
@@ -160,7 +160,7 @@ public struct Lab: Sendable {
             Daemon.pid(inFile: "\(engineRoot)/\(engine)/docker.pid")
         }.filter(Daemon.isAlive)
         engineDaemons.forEach { kill($0, SIGTERM) }
-        _ = waitUntil(timeout: .seconds(20)) { engineDaemons.allSatisfy { !Daemon.isAlive($0) } }
+        _ = pollUntil(.seconds(20)) { engineDaemons.allSatisfy { !Daemon.isAlive($0) } }
 
         // Kill every process in the lab's namespaces, all at once, then wait for them to go;
         // also any process started with the lab's folders (one whose namespace went already).
@@ -171,9 +171,9 @@ public struct Lab: Sendable {
                 .filter { $0 != me && Daemon.isAlive($0) }
             if pids.isEmpty { break }
             for pid in pids { kill(pid, SIGTERM) }
-            if !waitUntil(timeout: .seconds(3), { pids.allSatisfy { !Daemon.isAlive($0) } }) {
+            if !pollUntil(.seconds(3), { pids.allSatisfy { !Daemon.isAlive($0) } }) {
                 for pid in pids where Daemon.isAlive(pid) { kill(pid, SIGKILL) }
-                _ = waitUntil(timeout: .seconds(2)) { pids.allSatisfy { !Daemon.isAlive($0) } }
+                _ = pollUntil(.seconds(2)) { pids.allSatisfy { !Daemon.isAlive($0) } }
             }
             for pid in pids {
                 var status: Int32 = 0
@@ -306,15 +306,4 @@ public struct Lab: Sendable {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-@discardableResult
-public func waitUntil(timeout: Duration, interval: Duration = .milliseconds(20), _ condition: () -> Bool) -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while true {
-        if condition() { return true }
-        if clock.now >= deadline { return false }
-        usleep(UInt32(interval.components.attoseconds / 1_000_000_000_000) + UInt32(interval.components.seconds * 1_000_000))
-    }
-}
 

@@ -55,7 +55,7 @@ public struct LabCamera: Sendable {
         let pid = try Daemon.spawn(try lab.execArguments(node, ["socat", "TCP-LISTEN:\(port),reuseaddr,fork", "EXEC:sh \(script)"]),
                                    logFile: lab.topology.runDirectory + "/camera-\(name).log")
         let camera = LabCamera(node: node, name: name, port: port, pid: pid, url: "http://\(address):\(port)/")
-        guard waitUntil(timeout: .seconds(5), { camera.isListening(lab) }) else {
+        guard pollUntil(.seconds(5), { camera.isListening(lab) }) else {
             camera.stop()
             throw LabError("camera \(name) on \(node) does not listen on port \(port): \(Daemon.lastLine(of: lab.topology.runDirectory + "/camera-\(name).log") ?? "no log")")
         }

@@ -120,7 +120,7 @@ extension Lab {
             }
         }
         var applied: ImpairmentStatus?
-        guard waitUntil(timeout: .seconds(5), {
+        guard pollUntil(.seconds(5), {
             applied = currentStatus(files.status)
             return applied?.generation == control.generation
         }), let applied else {

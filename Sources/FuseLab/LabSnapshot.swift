@@ -97,9 +97,7 @@ extension Lab {
         }
         sections.append(("nftables", SnapshotText.ruleset(try runner.check(nsenterArguments(namespace: ns) + ["nft", "list", "ruleset"]))))
 
-        let processes = Lab.namespacePIDs([ns], runner: runner).compactMap { pid -> String? in
-            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let processes = Lab.namespacePIDs([ns], runner: runner).compactMap(Daemon.name(of:))
         sections.append(("processes", processes.sorted()))
 
         if let stateDir = node.stateDir {

@@ -126,7 +126,7 @@ public struct TunnelPeers {
 
     /// Waits until `node` pings `address` (the tunnel is up), or fails naming the log.
     func awaitPing(_ node: String, _ address: String, timeout: Duration, log: String, pids: [Int32]) throws {
-        let up = waitUntil(timeout: timeout, interval: .milliseconds(200)) {
+        let up = pollUntil(timeout, every: .milliseconds(200)) {
             (try? lab.exec(node, ["ping", "-n", "-c1", "-W1", address], timeout: .seconds(3)).succeeded) == true
         }
         guard up else {
@@ -300,7 +300,7 @@ public struct TunnelPeers {
         for (node, address, interface) in nodes {
             let pid = try start(node, ["wireguard-go", interface], log: "wireguard-go-\(node).log", environment: ["WG_PROCESS_FOREGROUND": "1"])
             pids.append(pid)
-            guard waitUntil(timeout: .seconds(5), { FileManager.default.fileExists(atPath: "\(LabAddressPlan.wireGuardSocketRoot)/\(interface).sock") }) else {
+            guard pollUntil(.seconds(5), { FileManager.default.fileExists(atPath: "\(LabAddressPlan.wireGuardSocketRoot)/\(interface).sock") }) else {
                 pids.forEach { Daemon.stop($0) }
                 throw LabError("wireguard-go \(interface) in \(node) made no UAPI socket within 5 s")
             }

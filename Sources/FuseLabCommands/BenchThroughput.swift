@@ -120,7 +120,7 @@ struct IperfRunner {
     func server(_ node: String, port: Int) throws -> Int32 {
         let pid = try Spawn.start(try lab.execArguments(node, ["iperf3", "-s", "-p", String(port)]), stdin: .devNull, stdout: .devNull,
                                   stderr: .devNull, environment: [:], session: .newGroup)
-        guard waitUntil(timeout: .seconds(5), interval: .milliseconds(50), {
+        guard pollUntil(.seconds(5), every: .milliseconds(50), {
             (try? lab.exec(node, ["sh", "-c", "ss -Hltn 'sport = :\(port)' | grep -q ."]).succeeded) == true
         }) else {
             Daemon.stop(pid)

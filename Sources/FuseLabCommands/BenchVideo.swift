@@ -95,7 +95,7 @@ struct BenchVideo: ParsableCommand {
             }
             cameras += added
             try LabVideo.deployRelays(lab: lab, master: "\(master):\(lab.apiPort)", cameras: added, stack: "video\(rows.count + 1)", fuse: bench.fuse)
-            let arrived = waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+            let arrived = pollUntil(.seconds(60), every: .milliseconds(500)) {
                 ((try? LabVideo.ingestFPS(lab: lab)) ?? [:]).filter { $0.value > 0 }.count >= cameras.count
             }
             guard arrived else { progress("not every stream reached the master within 60 s; stopping"); break }

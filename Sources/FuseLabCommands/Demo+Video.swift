@@ -13,7 +13,7 @@ extension Demo {
         _ = try LabVideo.start(lab: lab, master: "\(master):\(lab.apiPort)", fuse: fuse)
         let expected = LabVideo.sites.reduce(0) { $0 + $1.cameras.count }
         var fps: [String: Double] = [:]
-        let live = waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+        let live = pollUntil(.seconds(60), every: .milliseconds(500)) {
             fps = (try? LabVideo.ingestFPS(lab: lab)) ?? [:]
             return fps.count == expected && fps.values.allSatisfy { $0 >= 24 }
         }

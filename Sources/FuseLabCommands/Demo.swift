@@ -33,7 +33,7 @@ struct Demo: ParsableCommand {
         let start = clock.now
         func progress(_ message: String) {
             print(String(format: "[%6.1fs] ", (clock.now - start).inSeconds) + message)
-            fflush(stdout)
+            fflush(nil)
         }
 
         progress("bringing up lab '\(options.prefix)'")

@@ -445,13 +445,8 @@ extension Policy {
         switch destination {
         case .node(let node):
             if node.name.lowercased() == source.name.lowercased() { return PolicyDecision(allowed: true, rule: Self.sameNodeLabel) }
-            if node.name.lowercased() == context.master.name.lowercased(), let port,
-               Self.builtInFlows(apiPort: context.apiPort).contains(FlowKey(proto: proto, port: port)) {
-                return PolicyDecision(allowed: true, rule: Self.builtInLabel)
-            }
-            if source.runsWorkloads, node.runsWorkloads, let port,
-               Self.workloadFlows(toMaster: node.name.lowercased() == context.master.name.lowercased()).contains(FlowKey(proto: proto, port: port)) {
-                return PolicyDecision(allowed: true, rule: Self.workloadLabel)
+            if let port, let builtIn = Self.builtInFlows(from: source, to: node, context: context).first(where: { $0.flow == FlowKey(proto: proto, port: port) }) {
+                return PolicyDecision(allowed: true, rule: builtIn.label)
             }
         case .exposure(let exposure):
             if exposure.node.lowercased() == source.name.lowercased() { return PolicyDecision(allowed: true, rule: Self.sameNodeLabel) }
@@ -470,8 +465,19 @@ extension Policy {
         rules.indices.first { CompiledRule(rules[$0]).allows(source: source, destination: destination, proto: proto, port: port) }
     }
 
+    /// The flows from `source` to `destination` that no rule can deny, each with the label of
+    /// its decision: every node reaches the master's control plane and DNS; nodes that run
+    /// workloads reach each other's Swarm ports (and the master's manager and registry).
+    static func builtInFlows(from source: NodeRecord, to destination: NodeRecord, context: PolicyContext) -> [(flow: FlowKey, label: String)] {
+        let toMaster = destination.name.lowercased() == context.master.name.lowercased()
+        var flows: [(flow: FlowKey, label: String)] = []
+        if toMaster { flows += controlPlaneFlows(apiPort: context.apiPort).map { ($0, builtInLabel) } }
+        if source.runsWorkloads, destination.runsWorkloads { flows += workloadFlows(toMaster: toMaster).map { ($0, workloadLabel) } }
+        return flows
+    }
+
     /// The control plane and DNS at the master's address.
-    static func builtInFlows(apiPort: UInt16) -> [FlowKey] {
+    static func controlPlaneFlows(apiPort: UInt16) -> [FlowKey] {
         [FlowKey(proto: .tcp, port: 53), FlowKey(proto: .tcp, port: apiPort), FlowKey(proto: .udp, port: 53)]
     }
 

@@ -54,7 +54,7 @@ public struct CompiledPolicy: Sendable {
     public func firewall(for node: NodeRecord) -> NodeFirewall {
         let isMaster = node.name.lowercased() == context.master.name.lowercased()
         let others = allAddresses.subtracting([node.address])
-        var builtIn = isMaster ? Policy.builtInFlows(apiPort: context.apiPort).map { ($0, others) } : []
+        var builtIn = isMaster ? Policy.controlPlaneFlows(apiPort: context.apiPort).map { ($0, others) } : []
         if node.runsWorkloads {
             builtIn += Policy.workloadFlows(toMaster: isMaster).map { ($0, workloadAddresses.subtracting([node.address])) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import FuseModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -273,14 +274,15 @@ public enum Daemon {
 
     /// Spawns a daemon (see `spawn`) and waits until `ready` holds. When the daemon exits
     /// first, or `timeout` passes, it is stopped and the error names its log's last line.
-    public static func spawnAndWait(_ argv: [String], logFile: String, timeout: Duration, ready: () -> Bool) throws -> pid_t {
-        let name = (argv.first.map { ($0 as NSString).lastPathComponent }) ?? "daemon"
-        let pid = try spawn(argv, logFile: logFile)
+    public static func spawnAndWait(_ argv: [String], logFile: String, environment: [String: String] = [:], timeout: Duration,
+                                    every interval: Duration = .milliseconds(50), ready: () -> Bool) throws -> pid_t {
+        let name = argv.prefix(2).map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
+        let pid = try spawn(argv, logFile: logFile, environment: environment)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard isAlive(pid) else { throw SystemError("\(name) stopped at once: \(lastLine(of: logFile) ?? "see \(logFile)")") }
             if ready() { return pid }
-            usleep(50_000)
+            usleep(UInt32(interval.inSeconds * 1_000_000))
         }
         stop(pid)
         throw SystemError("\(name) was not ready within \(timeout): \(lastLine(of: logFile) ?? "see \(logFile)")")
@@ -294,9 +296,19 @@ public enum Daemon {
     /// The running processes (zombies excluded) with their argument vectors, from /proc.
     public static func commandLines() -> [(pid: pid_t, arguments: [String])] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
-            guard let pid = pid_t(entry), let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), isAlive(pid) else { return nil }
-            return (pid, cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+            guard let pid = pid_t(entry), let arguments = arguments(of: pid), isAlive(pid) else { return nil }
+            return (pid, arguments)
         }
+    }
+
+    /// A process's command name (`/proc/PID/comm`); nil when there is no such process.
+    public static func name(of pid: pid_t) -> String? {
+        ProcFile.text("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A process's argument vector, from /proc; nil when there is no such process.
+    public static func arguments(of pid: pid_t) -> [String]? {
+        FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } }
     }
 
     /// The PID written in a pid file, or nil.

@@ -61,6 +61,12 @@ public struct LocalAddress: Equatable, Sendable {
     public let link: String
     public let address: IPv4Address
     public let subnet: IPv4CIDR
+
+    public init(link: String, address: IPv4Address, subnet: IPv4CIDR) {
+        self.link = link
+        self.address = address
+        self.subnet = subnet
+    }
 }
 
 /// Reads and writes sysctls of the current network namespace (/proc/sys).

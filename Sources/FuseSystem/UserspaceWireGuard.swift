@@ -55,23 +55,11 @@ public struct UserspaceWireGuard: Sendable {
         }
         // A stale socket from a killed process would make wireguard-go refuse to start.
         try? FileManager.default.removeItem(atPath: socketPath)
-        let pid = try Daemon.spawn([Self.program, interface], logFile: logFile, environment: [
+        return try Daemon.spawnAndWait([Self.program, interface], logFile: logFile, environment: [
             "WG_PROCESS_FOREGROUND": "1",
             // FUSE_WIREGUARD_LOG=verbose shows handshakes in wireguard.log (debugging).
             "LOG_LEVEL": ProcessInfo.processInfo.environment["FUSE_WIREGUARD_LOG"] ?? "error",
-        ])
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while clock.now < deadline {
-            if isResponding { return pid }
-            guard Daemon.isAlive(pid) else {
-                let log = (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
-                throw SystemError("wireguard-go \(interface) exited at start\(log.isEmpty ? "" : ": \(log)")")
-            }
-            usleep(10_000)
-        }
-        Daemon.stop(pid)
-        throw SystemError("wireguard-go \(interface) did not open \(socketPath) within 5 s")
+        ], timeout: .seconds(5), every: .milliseconds(10)) { isResponding }
     }
 
     public func get() throws -> String {

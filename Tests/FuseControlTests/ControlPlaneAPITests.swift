@@ -21,7 +21,7 @@ import Testing
             #expect(response.headers[.contentType] == "application/x-pem-file")
             #expect(response.text == harness.controlPlane.caPEM)
             #expect(response.text.hasPrefix("-----BEGIN CERTIFICATE-----"))
-            #expect(CertificateAuthority.pin(ofPEM: response.text) == harness.controlPlane.caPin)
+            #expect(CAPin.of(pem: response.text) == harness.controlPlane.caPin)
         }
     }
 }
@@ -518,7 +518,7 @@ extension LongPollTests {
         }
         let store = try SQLiteFederationStore(path: state.databasePath)
         #expect(try store.nodes().map(\.address.description) == ["10.5.0.1"])
-        #expect(CertificateAuthority.pin(ofPEM: try state.caPEM()) == (try state.caPin()))
+        #expect(CAPin.of(pem: try state.caPEM()) == (try state.caPin()))
         #expect(throws: MasterStateError.self) {
             try state.initialize(config: draft, masterPublicKey: WireGuardKey.generatePrivate().publicKey)
         }

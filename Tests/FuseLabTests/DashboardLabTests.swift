@@ -79,7 +79,7 @@ extension LabTests {
             try fixture.fuseOK("a1", ["expose", "gate", "--target", "\(try #require(try fixture.lab.node("cam").lanAddress)):\(gate.port)", "--port", "8554"])
             try fixture.setPolicy(Self.policy(cameraRule: true))
             var fps: [String: Double] = [:]
-            let streaming = waitUntil(timeout: .seconds(60), interval: .milliseconds(500)) {
+            let streaming = pollUntil(.seconds(60), every: .milliseconds(500)) {
                 fps = (try? LabVideo.ingestFPS(lab: fixture.lab)) ?? [:]
                 return fps.count == 4 && fps.values.allSatisfy { $0 >= 24 }
             }

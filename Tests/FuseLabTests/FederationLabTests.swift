@@ -59,12 +59,12 @@ extension LabTests {
             // within a second and its host is exactly as before.
             let camera = try #require(try fixture.lab.node("cam").lanAddress)
             try fixture.fuseOK("a1", ["expose", "camera", "--target", "\(camera):554"])
-            #expect(waitUntil(timeout: .seconds(2)) {
+            #expect(pollUntil(.seconds(2)) {
                 (try? fixture.lab.exec("a1", ["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == "1"
             }, "a1 forwards to its LAN device once it exposes one")
             try fixture.fuseOK("a1", ["leave"])
             try fixture.expectUnchanged("a1", since: a1Before)
-            #expect(waitUntil(timeout: .seconds(2)) { (try? fixture.nodes().map(\.name))?.contains("a1") == false })
+            #expect(pollUntil(.seconds(2)) { (try? fixture.nodes().map(\.name))?.contains("a1") == false })
             #expect(try fixture.ping(from: "b1", to: addresses["b2"] ?? ""), "the others keep talking")
 
             // The master's leave: destroy removes every trace.
@@ -130,7 +130,7 @@ extension LabTests {
 
             let masterPID = try #require(fixture.pid(try fixture.stateDir("master") + "/master/master.pid"))
             #expect(kill(masterPID, SIGKILL) == 0)
-            #expect(waitUntil(timeout: .seconds(5)) { !Daemon.isAlive(masterPID) })
+            #expect(pollUntil(.seconds(5)) { !Daemon.isAlive(masterPID) })
             #expect(try fixture.ping(from: "a1", to: b1.address, count: 3), "a1 → b1 while the control plane is down")
             #expect(try fixture.ping(from: "b1", to: a1.address), "b1 → a1 while the control plane is down")
 
@@ -140,18 +140,18 @@ extension LabTests {
             for file in ["agent.pid", "wireguard.pid"] {
                 let pid = try #require(fixture.pid("\(a1State)/\(file)"))
                 kill(pid, SIGKILL)
-                #expect(waitUntil(timeout: .seconds(5)) { !Daemon.isAlive(pid) })
+                #expect(pollUntil(.seconds(5)) { !Daemon.isAlive(pid) })
             }
             #expect(!(try fixture.ping(from: "a1", to: b1.address)), "the tunnel is really down")
             let agent = try Daemon.spawn(try fixture.lab.execArguments("a1", [fixture.fuse, "agent", "run"]), logFile: "\(a1State)/agent.log",
                                          environment: try fixture.lab.execEnvironment("a1"))
-            #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.ping(from: "a1", to: b1.address)) == true },
+            #expect(pollUntil(.seconds(10)) { (try? fixture.ping(from: "a1", to: b1.address)) == true },
                     "a1's tunnel came back from the cache while the control plane is down")
 
             try fixture.fuseOK("master", ["master", "start"])
             let after = try fixture.nodes().map { "\($0.name)=\($0.address)" }.sorted()
             #expect(after == before)
-            #expect(waitUntil(timeout: .seconds(12)) { (try? fixture.nodes().allSatisfy { $0.online }) == true }, "every node reports in again")
+            #expect(pollUntil(.seconds(12)) { (try? fixture.nodes().allSatisfy { $0.online }) == true }, "every node reports in again")
             Daemon.stop(agent)
         }
 
@@ -170,10 +170,10 @@ extension LabTests {
             let clock = ContinuousClock()
             let start = clock.now
             try fixture.fuseOK("master", ["node", "remove", "b1"])
-            #expect(waitUntil(timeout: .seconds(1)) { hubPeers() == 1 }, "the hub dropped b1's peer within 1 s")
+            #expect(pollUntil(.seconds(1)) { hubPeers() == 1 }, "the hub dropped b1's peer within 1 s")
             #expect(!(try fixture.ping(from: "a1", to: b1.address)), "b1 is unreachable once removed")
             // The removed node's agent learns it on its next map poll (a long-poll wakes at once).
-            #expect(waitUntil(timeout: .seconds(10)) { (try? fixture.lab.snapshot("b1")) == b1Before }, "b1 cleaned up after its removal")
+            #expect(pollUntil(.seconds(10)) { (try? fixture.lab.snapshot("b1")) == b1Before }, "b1 cleaned up after its removal")
             print("node removal: hub peer gone and node clean after \(clock.now - start)")
             #expect(try fixture.nodes().map(\.name).sorted() == ["a1", "master"])
             let unknown = try fixture.fuse("master", ["node", "remove", "ghost"])
@@ -216,7 +216,7 @@ extension LabTests {
             let blocker = try Daemon.spawn(try fixture.lab.execArguments("master", ["socat", "TCP-LISTEN:\(fixture.lab.apiPort),reuseaddr", "-"]),
                                            logFile: "/dev/null")
             defer { Daemon.stop(blocker) }
-            #expect(waitUntil(timeout: .seconds(5)) { (try? fixture.lab.exec("master", ["ss", "-ltn"]).stdout.contains(":\(fixture.lab.apiPort)")) == true })
+            #expect(pollUntil(.seconds(5)) { (try? fixture.lab.exec("master", ["ss", "-ltn"]).stdout.contains(":\(fixture.lab.apiPort)")) == true })
             try refused("master", ["master", "start"], "API port \(fixture.lab.apiPort)/tcp is in use")
             #expect(try fixture.lab.exec("master", ["ip", "-o", "link"]).stdout.contains(try fixture.interface("master")) == false)
             Daemon.stop(blocker)

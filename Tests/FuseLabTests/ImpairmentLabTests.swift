@@ -43,7 +43,7 @@ extension LabTests {
             let server = try fixture.lab.execArguments("master", ["iperf3", "-s", "-1", "-B", master, "-p", "5201"])
             let pid = try Spawn.start(server, stdin: .devNull, stdout: .devNull, stderr: .devNull, environment: [:], session: .newGroup)
             defer { Daemon.stop(pid) }
-            #expect(waitUntil(timeout: .seconds(5)) {
+            #expect(pollUntil(.seconds(5)) {
                 (try? fixture.lab.exec("master", ["sh", "-c", "ss -ltn | grep -q '\(master):5201 '"]).succeeded) == true
             }, "iperf3 server listens")
             let result = try fixture.lab.exec("a1", ["iperf3", "-c", master, "-p", "5201", "--json"] + arguments, timeout: .seconds(60))

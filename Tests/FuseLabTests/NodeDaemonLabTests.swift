@@ -52,17 +52,17 @@ extension LabTests {
             #expect(status.agentRunning && status.tunnelUp)
             let pid = try #require(Self.daemons(stateDir: stateDir).first)
             kill(pid, SIGKILL)
-            #expect(waitUntil(timeout: .seconds(5)) { !Daemon.isAlive(pid) })
+            #expect(pollUntil(.seconds(5)) { !Daemon.isAlive(pid) })
             status = try fixture.json(Status.self, try fixture.fuseOK("a1", ["status", "--json"]))
             #expect(!status.agentRunning && !status.tunnelUp)
             _ = try Daemon.spawn(try fixture.lab.execArguments("a1", [fixture.fuse, "agent", "run"]), logFile: stateDir + "/node/agent.log",
                                  environment: try fixture.lab.execEnvironment("a1"))
-            #expect(waitUntil(timeout: .seconds(10)) {
+            #expect(pollUntil(.seconds(10)) {
                 (try? fixture.json(Status.self, try fixture.fuseOK("a1", ["status", "--json"])))?.tunnelUp == true
             }, "the restarted daemon brings the tunnel back")
             #expect(try fixture.ping(from: "a1", to: "100.64.0.1"))
             try fixture.fuseOK("a1", ["leave"])
-            #expect(waitUntil(timeout: .seconds(5)) { Self.daemons(stateDir: stateDir).isEmpty }, "the daemon exits after the leave")
+            #expect(pollUntil(.seconds(5)) { Self.daemons(stateDir: stateDir).isEmpty }, "the daemon exits after the leave")
             try fixture.expectUnchanged("a1", since: before)
         }
 
@@ -110,7 +110,7 @@ extension LabTests {
             // A new exposure on a1 (the operator's, on the master) reaches a1's table although a1 cannot cache the map.
             let camera = try #require(try fixture.lab.node("cam").lanAddress)
             try fixture.fuseOK("master", ["expose", "camera", "--node", "a1", "--target", "\(camera):8080", "--port", "8554"])
-            #expect(waitUntil(timeout: .seconds(5)) {
+            #expect(pollUntil(.seconds(5)) {
                 (try? fixture.lab.exec("a1", ["nft", "list", "ruleset"]).stdout)?.contains("dnat ip to \(camera):8080") == true
             }, "a1 applied the new map with a full disk")
             try FileManager.default.removeItem(atPath: filler)

@@ -39,7 +39,7 @@ extension LabTests {
                 _ = try Daemon.spawn(try fixture.lab.execArguments(node.id, ["socat", "UDP-RECVFROM:\(Self.udpPort),fork,reuseaddr", "SYSTEM:echo ok"]), logFile: "/dev/null")
             }
             for node in fixture.lab.nodes where node.isHost {
-                #expect(waitUntil(timeout: .seconds(5)) {
+                #expect(pollUntil(.seconds(5)) {
                     let listening = (try? fixture.lab.exec(node.id, ["ss", "-lntu"]).stdout) ?? ""
                     return listening.contains(":\(Self.tcpPort)") && listening.contains(":\(Self.udpPort)")
                 }, "listeners on \(node.id)")
@@ -204,7 +204,7 @@ extension LabTests {
             let clock = ContinuousClock()
             var start = clock.now
             try fixture.fuseOK("master", ["policy", "set", policyFile])
-            #expect(waitUntil(timeout: .seconds(1), interval: .milliseconds(20)) { (try? probe(fixture, source: "master", cells: [masterToCamera], wait: 0.2)) == [false] })
+            #expect(pollUntil(.seconds(1), every: .milliseconds(20)) { (try? probe(fixture, source: "master", cells: [masterToCamera], wait: 0.2)) == [false] })
             print("policy change in force after \(clock.now - start)")
 
             // Unexpose: gone within a second.
@@ -212,7 +212,7 @@ extension LabTests {
             #expect(try probe(fixture, source: "b2", cells: [b2ToStore]) == [true])
             start = clock.now
             try fixture.fuseOK("b1", ["unexpose", "store"])
-            #expect(waitUntil(timeout: .seconds(1), interval: .milliseconds(20)) { (try? probe(fixture, source: "b2", cells: [b2ToStore], wait: 0.2)) == [false] })
+            #expect(pollUntil(.seconds(1), every: .milliseconds(20)) { (try? probe(fixture, source: "b2", cells: [b2ToStore], wait: 0.2)) == [false] })
             print("unexpose in force after \(clock.now - start)")
 
             // Node removal: its exposures and its reachability go with it.
@@ -220,7 +220,7 @@ extension LabTests {
             #expect(try probe(fixture, source: "b2", cells: [b2ToMaster]) == [true])
             start = clock.now
             try fixture.fuseOK("master", ["node", "remove", "b2"])
-            #expect(waitUntil(timeout: .seconds(1), interval: .milliseconds(20)) { (try? probe(fixture, source: "b2", cells: [b2ToMaster], wait: 0.2)) == [false] })
+            #expect(pollUntil(.seconds(1), every: .milliseconds(20)) { (try? probe(fixture, source: "b2", cells: [b2ToMaster], wait: 0.2)) == [false] })
             print("node removal in force after \(clock.now - start)")
         }
 
@@ -232,8 +232,8 @@ extension LabTests {
             let a1 = try fixture.join("a1", domain: "companyA")
             try fixture.join("b1", domain: "companyB")
             // The new policy reaches every node within a second.
-            #expect(waitUntil(timeout: .seconds(1)) { (try? fixture.ping(from: "b1", to: "100.64.0.1")) == true }, "b1 pings the master with its own address")
-            #expect(waitUntil(timeout: .seconds(1)) { (try? fixture.ping(from: "b1", to: a1.address)) == true }, "b1 pings a1 with its own address")
+            #expect(pollUntil(.seconds(1)) { (try? fixture.ping(from: "b1", to: "100.64.0.1")) == true }, "b1 pings the master with its own address")
+            #expect(pollUntil(.seconds(1)) { (try? fixture.ping(from: "b1", to: a1.address)) == true }, "b1 pings a1 with its own address")
             // b1 claims a1's address.
             let interface = try fixture.interface("b1")
             _ = try fixture.shell("b1", "ip addr add \(a1.address)/32 dev \(interface)")

@@ -79,7 +79,7 @@ extension LabTests {
             ]), logFile: run + "/hostdocker.log")
             let cli = DockerCLI(socket: run + "/hd/docker.sock", configDirectory: run + "/docker-cli")
             do {
-                try #require(waitUntil(timeout: .seconds(30)) { cli.isResponding }, "the host's own dockerd answers")
+                try #require(pollUntil(.seconds(30)) { cli.isResponding }, "the host's own dockerd answers")
                 try cli.run(["import", image, "hostbox:1"])
                 let container = try cli.run(["run", "-d", "--name", "host-workload", "hostbox:1", "sleep", "86400"]).trimmingCharacters(in: .whitespacesAndNewlines)
                 return HostDocker(cli: cli, pid: pid, cgroup: cgroup, container: container)
@@ -186,7 +186,7 @@ extension LabTests {
             // The master stops and starts again: the Swarm, its stacks and the registry's images are kept.
             try fixture.fuseOK("master", ["master", "stop"])
             try fixture.fuseOK("master", ["master", "start"])
-            #expect(waitUntil(timeout: .seconds(30)) {
+            #expect(pollUntil(.seconds(30)) {
                 ((try? tasks(fixture, "lab")) ?? []).filter { $0.state == "running" }.count == 4
             }, "the stack runs after the master's restart: \((try? tasks(fixture, "lab")) ?? [])")
             #expect(try fixture.fuseOK("master", ["image", "ls"]).contains("labbox:1"))
@@ -235,7 +235,7 @@ extension LabTests {
             #expect(try tasks(fixture).isEmpty)
             let stackContainers = ["ps", "-aq", "--filter", "label=\(SwarmStacks.stackLabel)=lab"]
             #expect(try fixture.lab.engine("master").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no container of the stack left on the master")
-            #expect(waitUntil(timeout: .seconds(15)) {
+            #expect(pollUntil(.seconds(15)) {
                 (try? fixture.lab.engine("b1").run(stackContainers).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty) == true
             }, "b1 removed the stack's containers")
         }

@@ -21,7 +21,7 @@ struct MasterDestroy: AsyncParsableCommand {
             try Preconditions.root()
             _ = options.masterState.stop()
             options.masterState.removeAll()
-            NodeTeardown(state: options.nodeState).all(interface: config.interface)
+            await NodeTeardown(state: options.nodeState, host: options.hostPlane).all(interface: config.interface, registry: true)
             if options.json {
                 Console.json(["destroyed": config.federation, "seconds": String(format: "%.3f", clock.total)])
             } else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FuseAgent
 import FuseControl
+import FuseMaster
 import FuseModel
 import FuseSystem
 import Logging
@@ -72,21 +73,7 @@ struct MasterInit: AsyncParsableCommand {
             guard !options.masterState.exists else {
                 throw CommandFailure("a federation master already exists in \(options.stateDir); `fuse master destroy` it first")
             }
-            let key = WireGuardKey.generatePrivate()
-            do {
-                // The node folder first: it records whether the state dir is ours to remove.
-                try nodeState.createDirectory()
-                try options.masterState.initialize(config: config, masterPublicKey: key.publicKey)
-                try FileManager.default.copyItem(atPath: options.masterState.caPath, toPath: nodeState.caPath)
-                try StateFile.write(NodeConfig(
-                    name: config.nodeName, interface: config.interface, masterHost: "127.0.0.1", apiPort: config.apiPort,
-                    caPin: try options.masterState.caPin(), credential: nil, privateKey: key, listenPort: config.wireGuardPort,
-                    isMaster: true), to: nodeState.configPath)
-            } catch {
-                options.masterState.removeAll()
-                NodeTeardown(state: nodeState).removeFiles()
-                throw error
-            }
+            try MasterSetup.create(config, master: options.masterState, node: nodeState)
             let pin = try options.masterState.caPin()
             if options.json {
                 Console.json(InitResult(federation: config.federation, cidr: config.cidr, endpoint: config.endpoint, apiPort: config.apiPort,

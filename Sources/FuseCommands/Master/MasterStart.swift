@@ -43,9 +43,9 @@ struct MasterStart: AsyncParsableCommand {
             let pid = try Daemon.spawn([Executables.current, "master", "run", "--state-dir", options.stateDir] + (options.debug ? ["--debug"] : []),
                                        logFile: state.logPath)
             // Nothing half-started: a master that does not come up is stopped and its host objects go.
-            func fail(_ reason: String) -> CommandFailure {
+            func fail(_ reason: String) async -> CommandFailure {
                 Daemon.stop(pid)
-                NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
+                await options.hostPlane.tearDown(interface: config.interface, TeardownScope(keepEngineData: true, registry: true))
                 return CommandFailure(reason)
             }
             let client = try ControlPlaneClient(host: "127.0.0.1", port: config.apiPort, caPEM: try state.caPEM())
@@ -54,21 +54,21 @@ struct MasterStart: AsyncParsableCommand {
                 return (try? await client.health(timeout: .seconds(1))) != nil
             }
             await client.shutdown()
-            guard ready, Daemon.isAlive(pid) else { throw fail("the master did not start: \(state.lastLogLine() ?? "no log")") }
+            guard ready, Daemon.isAlive(pid) else { throw await fail("the master did not start: \(state.lastLogLine() ?? "no log")") }
             clock.done("control plane up")
             // The master's own node reports through its local API, as every node's daemon does.
             let local = options.nodeState.localClient
             clock.begin("bringing up the hub \(config.interface)")
             let hubUp = await waitFor(.seconds(timeout)) { (try? await local.status())?.tunnelUp == true || !Daemon.isAlive(pid) }
             guard hubUp, Daemon.isAlive(pid) else {
-                throw fail("the hub did not come up: \((try? await local.status())?.error ?? state.lastLogLine() ?? "timed out")")
+                throw await fail("the hub did not come up: \((try? await local.status())?.error ?? state.lastLogLine() ?? "timed out")")
             }
             clock.done("hub up")
             if config.engineCIDR != nil {
                 clock.begin("starting the engine, the Swarm manager and the image registry")
                 let workloads = await waitFor(.seconds(timeout)) { (try? await local.status())?.workloads == "ready" || !Daemon.isAlive(pid) }
                 guard workloads, Daemon.isAlive(pid) else {
-                    throw fail("the node's engine did not join the Swarm within \(timeout) seconds: \((try? await local.status())?.workloads ?? "the master stopped")")
+                    throw await fail("the node's engine did not join the Swarm within \(timeout) seconds: \((try? await local.status())?.workloads ?? "the master stopped")")
                 }
                 clock.done("Swarm manager and registry at \(config.cidr.firstHost?.description ?? ""):\(SwarmPorts.manager)/\(SwarmPorts.registry)")
             }

@@ -19,7 +19,7 @@ struct MasterStop: AsyncParsableCommand {
             let config = try options.masterState.loadConfig()
             try Preconditions.root()
             let wasRunning = options.masterState.stop()
-            NodeTeardown(state: options.nodeState).removeHostObjects(interface: config.interface, keepEngineData: true)
+            await options.hostPlane.tearDown(interface: config.interface, TeardownScope(keepEngineData: true, registry: true))
             if options.json { Console.json(["stopped": wasRunning]) } else { print(wasRunning ? "master stopped" : "master was not running") }
         }
     }
@@ -27,10 +27,8 @@ struct MasterStop: AsyncParsableCommand {
 
 extension MasterState {
     func pidOfRunningMaster() -> pid_t? {
-        guard let text = try? String(contentsOfFile: pidPath, encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), Daemon.isAlive(pid),
-              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-              String(decoding: cmdline, as: UTF8.self).contains("master\0run")
+        guard let pid = Daemon.pid(inFile: pidPath), Daemon.isAlive(pid), let arguments = Daemon.arguments(of: pid),
+              arguments.dropFirst().starts(with: ["master", "run"])
         else { return nil }
         return pid
     }

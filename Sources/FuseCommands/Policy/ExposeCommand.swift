@@ -45,7 +45,7 @@ struct ExposeCommand: AsyncParsableCommand {
             if options.masterState.exists {
                 // The operator, on the master: for the master's own LAN, checked here.
                 if node == nil || node?.lowercased() == (try? options.nodeState.loadConfig())?.name.lowercased() {
-                    try Self.checkOnThisHost(address, options: options)
+                    try await Self.checkOnThisHost(address, options: options)
                 }
                 exposure = try await Clients.with(try Clients.admin(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
             } else {
@@ -60,8 +60,10 @@ struct ExposeCommand: AsyncParsableCommand {
     }
 
     /// On the master's own LAN (a node's daemon checks its own).
-    static func checkOnThisHost(_ target: IPv4Address, options: GlobalOptions) throws {
-        do { try LocalLAN.check(target, interface: (try? options.nodeState.loadConfig())?.interface ?? "") } catch {
+    static func checkOnThisHost(_ target: IPv4Address, options: GlobalOptions) async throws {
+        do {
+            try LocalLAN.check(target, interface: (try? options.nodeState.loadConfig())?.interface ?? "", local: try await options.hostPlane.localAddresses())
+        } catch {
             throw CommandFailure("\(error)")
         }
     }

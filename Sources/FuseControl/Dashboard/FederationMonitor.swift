@@ -33,18 +33,18 @@ public struct FederationMonitor: Service {
 
     func sample(slow: Bool) async {
         let interface = interface
-        guard let peers = await offload({ (try? UAPISocket().exchange(interface: interface, request: "get=1\n\n")).map(WireGuardPeerStats.parse) ?? [] }) else { return }
+        guard let peers = await BlockingWork.abandonable({ (try? UAPISocket().exchange(interface: interface, request: WireGuardUAPI.getRequest)).map(WireGuardPeerStats.parse) ?? [] }) else { return }
         controlPlane.dashboard.monitor.withLock { sample in
             sample.peers = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { $1 })
         }
         guard slow, let nodes = try? await controlPlane.nodes() else { return }
         let targets = nodes.filter { $0.online && !$0.isMaster }.map { ($0.name, $0.address.description) }
         let tasks = tasks
-        async let placed = offload { (try? tasks()) ?? [] }
+        async let placed = BlockingWork.abandonable { (try? tasks()) ?? [] }
         var roundTrips: [String: Double] = [:]
         await withTaskGroup(of: (String, Double?).self) { group in
             for (name, address) in targets {
-                group.addTask { (name, await offload { Self.ping(address) } ?? nil) }
+                group.addTask { (name, await BlockingWork.abandonable { Self.ping(address) } ?? nil) }
             }
             for await (name, rtt) in group { roundTrips[name] = rtt }
         }
@@ -64,49 +64,3 @@ public struct FederationMonitor: Service {
     }
 }
 
-/// Runs blocking work (commands, sockets) on a thread of its own, not on the few threads of
-/// Swift's cooperative pool that serve the API. Cancellation returns nil at once (the work
-/// finishes on its thread), so that a slow docker call never holds up the master's shutdown.
-func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T? {
-    let once = ResumeOnce<T?>()
-    return await withTaskCancellationHandler {
-        await withCheckedContinuation { continuation in
-            once.set(continuation)
-            Thread.detachNewThread { once.resume(work()) }
-        }
-    } onCancel: {
-        once.resume(nil)
-    }
-}
-
-/// A continuation resumed by whichever comes first, also when that comes before it is set.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, Never>?, value: T?, done: Bool)>((nil, nil, false))
-
-    func set(_ continuation: CheckedContinuation<T, Never>) {
-        let ready: T? = state.withLock { state in
-            guard !state.done else { return nil }
-            if let value = state.value {
-                state.done = true
-                return value
-            }
-            state.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(returning: ready) }
-    }
-
-    func resume(_ value: T) {
-        let continuation: CheckedContinuation<T, Never>? = state.withLock { state in
-            guard !state.done, state.value == nil else { return nil }
-            guard let continuation = state.continuation else {
-                state.value = value
-                return nil
-            }
-            state.done = true
-            state.continuation = nil
-            return continuation
-        }
-        continuation?.resume(returning: value)
-    }
-}

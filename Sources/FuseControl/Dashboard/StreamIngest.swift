@@ -11,19 +11,24 @@ import Synchronization
 enum StreamIngest {
     static let idleLimit: Duration = .seconds(5)
 
+    /// When the push last brought data; shared by its reader and its idle watch.
+    final class LastArrival: Sendable {
+        let instant = Mutex(ContinuousClock.now)
+    }
+
     enum Stop: Error {
         case idle
         case shutdown
     }
 
     static func receive(_ body: RequestBody, connection: UUID, hub: StreamHub, now: @escaping @Sendable () -> Date) async throws {
-        let lastData = Mutex(ContinuousClock.now)
+        let lastData = LastArrival()
         let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
                 var reader = FragmentedMP4Reader()
                 do {
                     for try await buffer in body {
-                        lastData.withLock { $0 = .now }
+                        lastData.instant.withLock { $0 = .now }
                         await hub.receive(connection, try reader.append(buffer.readableBytesView), at: now())
                     }
                     return nil
@@ -36,7 +41,7 @@ enum StreamIngest {
                     try? await Task.sleep(for: .milliseconds(250))
                     let closed = await hub.isClosed
                     if Task.isShuttingDownGracefully || closed { return Stop.shutdown }
-                    if ContinuousClock.now - lastData.withLock({ $0 }) > idleLimit { return Stop.idle }
+                    if ContinuousClock.now - lastData.instant.withLock({ $0 }) > idleLimit { return Stop.idle }
                 }
                 return nil
             }

@@ -1,0 +1,169 @@
+import Foundation
+import FuseModel
+import FuseSystem
+import Logging
+
+/// The real host: wireguard-go (or kernel WireGuard) with its peers, the interface's address
+/// (and with it the route of the whole range), the node's nftables table, IPv4 forwarding and
+/// the engine's dockerd. Requires root. The only writer of the node's `host.json` after the
+/// node's folder was created: what FUSE changed on the host besides its own objects, so that
+/// teardown undoes exactly that.
+///
+/// Every call runs on NIO's thread pool (it spawns `ip`, `nft` and daemons and waits for them),
+/// one at a time.
+public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
+    let state: NodeState
+    let runner: any CommandRunning
+    let logger: Logger
+    /// Serialises host changes; guards the two fields below.
+    private let lock = NSLock()
+    private var backend: (any WireGuardBackend)?
+    private var appliedRuleset: String?
+
+    public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
+        self.state = state
+        self.logger = logger
+        self.runner = runner
+    }
+
+    private func serialised<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await BlockingWork.run { try self.lock.withLock(body) }
+    }
+
+    /// Records a change to the host. A full disk does not stop the host from converging: the
+    /// failure is logged loudly, and the change made.
+    private func record(_ change: (inout HostChanges) -> Void) {
+        var changes = state.hostChanges()
+        change(&changes)
+        do { try StateFile.write(changes, to: state.hostChangesPath) } catch {
+            logger.error("cannot record the host's changes; leave may not restore them", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func checkAvailable(interface: String) async throws {
+        try await serialised { [runner] in
+            guard !HostNetwork(runner: runner).linkExists(interface) else {
+                throw InterfaceTaken(description: "interface \(interface) already exists; choose another with --interface")
+            }
+            do { try UserspaceWireGuard(interface: interface).checkNotForeign() } catch { throw InterfaceTaken(description: "\(error)") }
+        }
+    }
+
+    public func apply(_ plan: HostPlan) async throws -> WireGuardDevice {
+        try await serialised { try self.converge(plan) }
+    }
+
+    private func converge(_ plan: HostPlan) throws -> WireGuardDevice {
+        if !FileManager.default.fileExists(atPath: UAPISocket.directory) { record { $0.createdRunDirectory = true } }
+        let wireGuard = try backend ?? WireGuardBackends.choose(interface: plan.interface, runner: runner)
+        backend = wireGuard
+        if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
+            do { try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath) } catch {
+                logger.error("cannot record wireguard-go's PID; going on", metadata: ["error": "\(error)"])
+            }
+            logger.info("started wireguard-go", metadata: ["interface": "\(plan.interface)", "pid": "\(pid)"])
+            appliedRuleset = nil
+        }
+        // The link goes up before the peers are set: a handshake that wireguard-go starts while
+        // its device is down is lost, and WireGuard retries only after 5 s.
+        try HostNetwork(runner: runner).configure(link: plan.interface, address: plan.address, mtu: plan.mtu)
+        var current = try wireGuard.read()
+        if try wireGuard.apply(desired: plan.device, current: current) {
+            logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
+            current = try wireGuard.read()
+        }
+        if let reason = plan.forwarding {
+            let sysctl = Sysctl()
+            let forwarding = try sysctl.get("net.ipv4.ip_forward")
+            if forwarding != "1" {
+                record { $0.ipForwardBefore = forwarding }
+                try sysctl.set("net.ipv4.ip_forward", "1")
+                logger.info("enabled IPv4 forwarding", metadata: ["why": "\(reason.rawValue)"])
+            }
+        }
+        if plan.ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", plan.tableName]) {
+            try runner.check(["nft", "-f", "-"], input: plan.ruleset)
+            appliedRuleset = plan.ruleset
+        }
+        return current
+    }
+
+    public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
+                               once ready: @escaping @Sendable () async -> Bool) async -> Bool {
+        // Each try may take a few round trips (TCP, TLS, the request): 3 s fits a 400 ms WAN.
+        guard let client = try? ControlPlaneClient(host: master.description, port: port, caPEM: caPEM, connectTimeout: .seconds(3)) else {
+            return false
+        }
+        let up = await waitFor(timeout, every: .milliseconds(20)) {
+            // Only once the interface is configured: a connection begun before would take the
+            // LAN's source address and hang until its connect timeout.
+            guard await ready() else { return false }
+            return (try? await client.health(timeout: .seconds(3))) != nil
+        }
+        await client.shutdown()
+        return up
+    }
+
+    public func ensureEngine(_ engine: EngineSubnet, interface: String, insecureRegistry: String) async throws -> pid_t? {
+        try await serialised {
+            if !self.state.hostChanges().createdContainerdDirectory, !FileManager.default.fileExists(atPath: NodeState.containerdRunDirectory) {
+                self.record { $0.createdContainerdDirectory = true }
+            }
+            let dockerd = self.state.engine(interface: interface)
+            let pid = try dockerd.ensureRunning(subnet: engine, insecureRegistry: insecureRegistry)
+            try dockerd.ensureGatewayBridge(subnet: engine)
+            return pid
+        }
+    }
+
+    public func localAddresses() async throws -> [LocalAddress] {
+        try await BlockingWork.run { [runner] in try HostNetwork(runner: runner).localAddresses() }
+    }
+
+    public func tearDown(interface: String, _ scope: TeardownScope) async {
+        _ = try? await serialised {
+            self.removeHostObjects(interface: interface, scope)
+            self.backend = nil
+            self.appliedRuleset = nil
+        }
+    }
+
+    /// In the order that leaves nothing behind: engine, registry, WireGuard (with its interface
+    /// and socket), nftables table, sysctls, machine-wide folders FUSE created.
+    private func removeHostObjects(interface: String, _ scope: TeardownScope) {
+        let engine = state.engine(interface: interface)
+        if scope.keepEngineData { engine.stop() } else { engine.remove() }
+        if scope.registry { ImageRegistry(directory: state.registryDirectory, pullAddress: "").stop() }
+        let network = HostNetwork(runner: runner)
+        let wireGuard = UserspaceWireGuard(interface: interface)
+        wireGuard.stop(pid: state.pid(at: state.wireGuardPIDPath))
+        // A wireguard-go not started by us (e.g. a previous run whose PID file was lost).
+        if wireGuard.isResponding, network.linkExists(interface), let pid = Self.pidOfWireGuard(interface: interface) {
+            wireGuard.stop(pid: pid)
+        }
+        // Kernel WireGuard: the link is the device.
+        try? network.deleteLink(interface)
+        let table = NodeRuleset.tableName(interface: interface)
+        if runner.succeeds(["nft", "list", "table", "inet", table]) {
+            _ = runner.succeeds(["nft", "delete", "table", "inet", table])
+        }
+        let changes = state.hostChanges()
+        if let before = changes.ipForwardBefore { try? Sysctl().set("net.ipv4.ip_forward", before) }
+        if changes.createdRunDirectory { Self.removeIfEmpty(UAPISocket.directory) }
+        if changes.createdContainerdDirectory {
+            Self.removeIfEmpty(NodeState.containerdRunDirectory + "/s")
+            Self.removeIfEmpty(NodeState.containerdRunDirectory)
+        }
+    }
+
+    private static func removeIfEmpty(_ directory: String) {
+        if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Finds a `wireguard-go IFNAME` process by its command line.
+    static func pidOfWireGuard(interface: String) -> pid_t? {
+        Daemon.commandLines().first { $0.arguments.count == 2 && $0.arguments[0].hasSuffix("wireguard-go") && $0.arguments[1] == interface }?.pid
+    }
+}

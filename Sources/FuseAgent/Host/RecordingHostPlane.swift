@@ -1,0 +1,78 @@
+import Foundation
+import FuseModel
+import FuseSystem
+
+/// A host that only records: what `LinuxHostPlane` would have made of each plan, kept in
+/// memory. It stands in for the real host in tests that run without root; its tunnel "carries
+/// traffic" as soon as the interface has a peer for the master.
+public actor RecordingHostPlane: HostPlane {
+    /// What one interface looks like on this host.
+    public struct Interface: Equatable, Sendable {
+        public var plan: HostPlan
+        public var engine: EngineSubnet?
+    }
+
+    /// The interfaces FUSE made, by name.
+    public private(set) var interfaces: [String: Interface] = [:]
+    /// Every plan applied, in order.
+    public private(set) var applied: [HostPlan] = []
+    /// Interfaces that exist on this host without being FUSE's.
+    private var foreign: Set<String>
+    private let addresses: [LocalAddress]
+
+    /// - Parameters:
+    ///   - foreignInterfaces: links that exist already (a join asking for one is refused).
+    ///   - lan: the host's own addresses besides FUSE's (for exposure checks).
+    public init(foreignInterfaces: Set<String> = [], lan: [LocalAddress] = []) {
+        foreign = foreignInterfaces
+        addresses = lan
+    }
+
+    /// Whether FUSE holds nothing on this host.
+    public var isEmpty: Bool { interfaces.isEmpty }
+
+    public func checkAvailable(interface: String) async throws {
+        if foreign.contains(interface) || interfaces[interface] != nil {
+            throw InterfaceTaken(description: "interface \(interface) already exists; choose another with --interface")
+        }
+    }
+
+    public func apply(_ plan: HostPlan) async throws -> WireGuardDevice {
+        applied.append(plan)
+        interfaces[plan.interface, default: Interface(plan: plan)].plan = plan
+        // Every peer answers at once.
+        var device = plan.device
+        let now = Int64(Date().timeIntervalSince1970)
+        for index in device.peers.indices { device.peers[index].lastHandshake = now }
+        return device
+    }
+
+    public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
+                               once ready: @escaping @Sendable () async -> Bool) async -> Bool {
+        await waitFor(timeout, every: .milliseconds(10)) {
+            guard await ready() else { return false }
+            return self.routes(to: master)
+        }
+    }
+
+    private func routes(to address: IPv4Address) -> Bool {
+        interfaces.values.contains { $0.plan.device.peers.contains { $0.allowedIPs.contains { $0.contains(address) } } }
+    }
+
+    public func ensureEngine(_ engine: EngineSubnet, interface: String, insecureRegistry: String) async throws -> pid_t? {
+        interfaces[interface]?.engine = engine
+        return nil
+    }
+
+    public func localAddresses() async throws -> [LocalAddress] {
+        addresses + interfaces.values.compactMap { interface in
+            let parts = interface.plan.address.split(separator: "/")
+            guard let address = parts.first.flatMap({ IPv4Address(String($0)) }), let prefix = parts.last.flatMap({ Int($0) }) else { return nil }
+            return LocalAddress(link: interface.plan.interface, address: address, subnet: IPv4CIDR(network: address, prefixLength: prefix))
+        }
+    }
+
+    public func tearDown(interface: String, _ scope: TeardownScope) async {
+        interfaces[interface] = nil
+    }
+}
