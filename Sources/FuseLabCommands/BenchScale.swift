@@ -93,7 +93,7 @@ struct BenchScale: ParsableCommand {
     func cleanUp(stateDir: String, runner: HostCommandRunner) {
         let pids = ((try? runner.run(["ip", "netns", "pids", namespace]))?.stdout ?? "").split(whereSeparator: \.isNewline).compactMap { Int32($0) }
         for pid in pids { kill(pid, SIGTERM) }
-        _ = waitUntil(timeout: .seconds(5)) { pids.allSatisfy { !Daemon.isAlive($0) } }
+        _ = pollUntil(.seconds(5)) { pids.allSatisfy { !Daemon.isAlive($0) } }
         for pid in pids where Daemon.isAlive(pid) { kill(pid, SIGKILL) }
         _ = runner.succeeds(["ip", "netns", "delete", namespace])
         try? FileManager.default.removeItem(atPath: "\(UAPISocket.directory)/\(interface).sock")

@@ -103,9 +103,8 @@ struct ScaleRun: Sendable {
             probes += 1
             let key = WireGuardKey.generatePrivate().publicKey
             let addStart = ContinuousClock.now
-            let probeJoin = Task { [tokens] in
-                try await SimulatedNode.join(name: "probe\(probes)", domain: "ops", key: key, token: tokens["ops"]!, anonymous: anonymous)
-            }
+            let probeName = "probe\(probes)", opsToken = tokens["ops"]!
+            let probeJoin = Task { try await SimulatedNode.join(name: probeName, domain: "ops", key: key, token: opsToken, anonymous: anonymous) }
             let added = await hub(has: key, true, since: addStart)
             let probe = try await probeJoin.value
             await fleet.add(probe)

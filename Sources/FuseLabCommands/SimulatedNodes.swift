@@ -18,6 +18,9 @@ final class SimulatedNode: Sendable {
     /// Each map version this node got, with when it arrived.
     private let versions = Mutex<[(version: Int64, at: ContinuousClock.Instant)]>([])
     private let polling = Mutex(false)
+    /// The version last applied (what heartbeats report).
+    private let applied: Mutex<Int64>
+    private let source: RemoteMapSource
     let errors = Mutex(0)
 
     init(name: String, domain: String, publicKey: WireGuardKey, client: ControlPlaneClient, joinedMap: NetworkMap) {
@@ -26,6 +29,8 @@ final class SimulatedNode: Sendable {
         self.publicKey = publicKey
         self.client = client
         self.joinedMap = joinedMap
+        applied = Mutex(joinedMap.version)
+        source = RemoteMapSource(client: client)
     }
 
     /// Enrols over the API with `token`.
@@ -56,19 +61,17 @@ final class SimulatedNode: Sendable {
 
     /// Long-polls and heartbeats until cancelled or removed.
     func run() async {
-        let source = RemoteMapSource(client: client)
-        let applied = Mutex(joinedMap.version)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var version = self.joinedMap.version
                 while !Task.isCancelled {
                     self.polling.withLock { $0 = true }
                     do {
-                        let map = try await source.map(since: version, wait: 25)
+                        let map = try await self.source.map(since: version, wait: 25)
                         guard map.version != version else { continue }
                         version = map.version
                         self.versions.withLock { $0.append((version, .now)) }
-                        applied.withLock { $0 = version }
+                        self.applied.withLock { $0 = version }
                         try? await self.client.heartbeat(API.Heartbeat(mapVersion: version, tunnelUp: true))
                     } catch is NodeRevoked {
                         return
@@ -83,7 +86,7 @@ final class SimulatedNode: Sendable {
                 // Spread the heartbeats over the 5 s period, as agents started at different times do.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<5000)))
                 while !Task.isCancelled {
-                    try? await self.client.heartbeat(API.Heartbeat(mapVersion: applied.withLock { $0 }, tunnelUp: true))
+                    try? await self.client.heartbeat(API.Heartbeat(mapVersion: self.applied.withLock { $0 }, tunnelUp: true))
                     try? await Task.sleep(for: .seconds(5))
                 }
             }
