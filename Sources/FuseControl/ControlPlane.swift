@@ -133,12 +133,11 @@ public final class ControlPlane: Sendable {
     /// After every change of the store: one new snapshot (shared by changes that land
     /// together), then the long-polls of the nodes it touches wake.
     func changed() async throws {
-        let (store, config) = (self.store, self.config)
-        guard let change = try await distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
+        guard let change = try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
         else { return }
         refreshNames(distribution.current)
-        await distribution.watch.publish(change)
         await watch.publish(change.version)
+        await distribution.watch.publish(change)
     }
 
     /// The current snapshot, rebuilt first if the store moved on without `changed()`.
@@ -276,9 +275,9 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(node)
         _ = try store.removeNode(node)
         await presence.forget(node)
-        await distribution.forget(node)
         logger.info("node left", metadata: ["node": "\(node)"])
         try await changed()
+        await distribution.forget(node)
     }
 
     public func removeNode(_ name: String) async throws {
@@ -286,9 +285,9 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(name)
         guard try store.removeNode(name) else { throw APIError(404, "no node named \(NameRule.echo(name))") }
         await presence.forget(name)
-        await distribution.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
+        await distribution.forget(name)
     }
 
     public func nodes() async throws -> [API.NodeInfo] {

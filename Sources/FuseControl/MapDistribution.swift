@@ -24,7 +24,8 @@ final class MapDistribution: Sendable {
 
     private let state: Mutex<State>
     let watch: NodeMapWatch
-    private let builder = SnapshotBuilder()
+    /// Held while a snapshot is built: one build at a time, without a hop to another actor.
+    private let building = Mutex(())
 
     init(_ snapshot: FederationSnapshot) {
         state = Mutex(State(snapshot: snapshot))
@@ -35,8 +36,8 @@ final class MapDistribution: Sendable {
 
     /// Builds and installs the snapshot for `wanted` unless one at least as new is in place;
     /// changes that land together share one build.
-    func refresh(wanted: Int64, build: @escaping @Sendable () throws -> FederationSnapshot) async throws -> Change? {
-        try await builder.run { [self] in
+    func refresh(wanted: Int64, build: () throws -> FederationSnapshot) throws -> Change? {
+        try building.withLock { _ in
             guard current.version < wanted else { return nil }
             return install(try build())
         }
@@ -82,11 +83,6 @@ final class MapDistribution: Sendable {
     private static func encode(_ update: MapUpdate) throws -> ByteBuffer {
         ByteBuffer(bytes: try API.encoder().encode(update))
     }
-}
-
-/// Runs one snapshot build at a time.
-actor SnapshotBuilder {
-    func run<T: Sendable>(_ body: @Sendable () throws -> T) rethrows -> T { try body() }
 }
 
 /// Long-polls that wait for a change of their own node's map.
