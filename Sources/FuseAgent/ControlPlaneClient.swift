@@ -2,21 +2,24 @@ import AsyncHTTPClient
 import Foundation
 import FuseModel
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 /// Why a call to the control plane failed.
 public enum ClientError: Error, CustomStringConvertible, Sendable {
     /// The master answered with an error.
     case api(status: Int, message: String)
-    /// The master could not be reached.
+    /// The master could not be reached (no answer, timed out, TLS failed).
     case unreachable(String)
+    /// The master's host refused the connection: nothing listens there (retrying will not help).
+    case refused(String)
     /// The master's CA does not match the pin of the join string.
     case pinMismatch(expected: String, got: String)
 
     public var description: String {
         switch self {
         case .api(_, let message): message
-        case .unreachable(let message): message
+        case .unreachable(let message), .refused(let message): message
         case .pinMismatch(let expected, let got):
             "the master's CA (pin \(got)) does not match the join string's pin \(expected); refusing to talk to it"
         }
@@ -42,10 +45,11 @@ public final class ControlPlaneClient: Sendable {
     let credential: String?
 
     /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
+    /// `readTimeout`: how long an answer may take (a deployment answers when its tasks run).
     /// `maxConnections`: how many connections to the master it keeps at most (one per request
     /// in flight; a long-poll holds one).
     public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5),
-                maxConnections: Int = 8) throws {
+                readTimeout: Duration = .seconds(90), maxConnections: Int = 8) throws {
         baseURL = "https://\(host):\(port)"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
@@ -55,7 +59,7 @@ public final class ControlPlaneClient: Sendable {
             tls.certificateVerification = .none
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .init(connectTimeout), read: .seconds(90))
+        configuration.timeout = .init(connect: .init(connectTimeout), read: .init(readTimeout))
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.credential = credential
@@ -128,9 +132,7 @@ public final class ControlPlaneClient: Sendable {
     /// A JSON call; `body` nil sends none.
     public func call<Response: Decodable>(_ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none, timeout: Duration = .seconds(30)) async throws -> Response {
         let data = try await raw(method, path, body: try body.map { try API.encoder().encode($0) }, timeout: timeout)
-        do { return try API.decoder().decode(Response.self, from: data) } catch {
-            throw ClientError.api(status: 200, message: "unexpected answer from the master: \(error)")
-        }
+        return try Self.decode(data)
     }
 
     public func text(_ method: String, _ path: String, timeout: Duration = .seconds(30)) async throws -> String {
@@ -140,18 +142,49 @@ public final class ControlPlaneClient: Sendable {
     public func raw(_ method: String, _ path: String, body: Data?, timeout: Duration) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
-        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
+        return try await send(request, timeout: timeout)
+    }
+
+    /// POSTs a file as the body, streamed (an image archive can be gigabytes); decodes the JSON answer.
+    public func upload<Response: Decodable>(_ path: String, file: String, timeout: Duration) async throws -> Response {
+        guard let handle = FileHandle(forReadingAtPath: file),
+              let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value else {
+            throw ClientError.api(status: 0, message: "cannot read \(file)")
+        }
+        defer { try? handle.close() }
+        let chunks = AsyncThrowingStream<ByteBuffer, any Error>(unfolding: {
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ByteBuffer(bytes: data)
+        })
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-tar")
+        request.body = .stream(chunks, length: .known(size))
+        let data = try await send(request, timeout: timeout)
+        return try Self.decode(data)
+    }
+
+    static func decode<Response: Decodable>(_ data: Data) throws -> Response {
+        do { return try API.decoder().decode(Response.self, from: data) } catch {
+            throw ClientError.api(status: 200, message: "unexpected answer from the master: \(error)")
+        }
+    }
+
+    private func send(_ request: HTTPClientRequest, timeout: Duration) async throws -> Data {
+        var request = request
+        if let credential { request.headers.add(name: "Authorization", value: "Bearer \(credential)") }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
             response = try await client.execute(request, timeout: .init(timeout))
             bytes = try await response.body.collect(upTo: 4 << 20)
         } catch {
-            throw ClientError.unreachable("cannot reach the master at \(baseURL): \(Self.describe(error))")
+            let message = "cannot reach the master at \(baseURL): \(Self.describe(error))"
+            throw Self.isRefused(error) ? ClientError.refused(message) : ClientError.unreachable(message)
         }
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
@@ -161,11 +194,20 @@ public final class ControlPlaneClient: Sendable {
         return data
     }
 
+    /// Why a request got no answer, from the error's type (never from its text).
     static func describe(_ error: any Error) -> String {
-        let text = "\(error)"
-        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        if text.contains("NIOSSL") || text.contains("handshake") { return "TLS failed (\(text))" }
-        return text
+        if let client = error as? HTTPClientError, [.connectTimeout, .deadlineExceeded, .readTimeout].contains(client) { return "timed out" }
+        if isRefused(error) { return "connection refused" }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError { return "TLS failed (\(error))" }
+        return "\(error)"
+    }
+
+    /// Whether the master's host refused the connection (directly, or every address tried).
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty && connection.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        return false
     }
 }

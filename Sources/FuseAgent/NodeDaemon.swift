@@ -194,7 +194,7 @@ public actor NodeDaemon: LocalAPIHandler {
     static func retrying<T>(until deadline: ContinuousClock.Instant, steps: Steps, _ body: () async throws -> T) async throws -> T {
         var pause = Duration.milliseconds(250)
         while true {
-            do { return try await body() } catch ClientError.unreachable(let message) where !message.contains("connection refused") {
+            do { return try await body() } catch ClientError.unreachable(let message) {
                 guard ContinuousClock.now + pause < deadline else { throw ClientError.unreachable(message) }
                 steps.note("no answer from the master yet (\(message)); trying again")
                 try await Task.sleep(for: pause)

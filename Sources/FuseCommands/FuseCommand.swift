@@ -142,27 +142,41 @@ extension Steps {
     }
 }
 
-/// The operator's client of the local control plane (on the master), or a node's client.
+/// The operator's client of the control plane (on the master, or from another host with
+/// `FUSE_MASTER`, `FUSE_CA_PIN` and `FUSE_ADMIN_CREDENTIAL`), or a node's client.
 enum Clients {
-    static func admin(_ options: GlobalOptions) throws -> ControlPlaneClient {
+    /// On the master: the local control plane with the credential in its state dir. Elsewhere,
+    /// when `FUSE_MASTER` is set: that master, once its CA matches `FUSE_CA_PIN`.
+    static func admin(_ options: GlobalOptions, readTimeout: Duration = .seconds(90)) async throws -> ControlPlaneClient {
         let state = options.masterState
+        if !state.exists, let remote = RemoteOperator(environment: ProcessInfo.processInfo.environment) {
+            return try await remote.client(readTimeout: readTimeout)
+        }
         let config = try state.loadConfig()
-        return try ControlPlaneClient(host: "127.0.0.1", port: config.apiPort, caPEM: try state.caPEM(), credential: try state.adminCredential())
+        return try ControlPlaneClient(host: "127.0.0.1", port: config.apiPort, caPEM: try state.caPEM(), credential: try state.adminCredential(),
+                                      readTimeout: readTimeout)
     }
 
-    /// The operator's client on the master, else the node's client.
-    static func any(_ options: GlobalOptions) throws -> ControlPlaneClient {
-        if options.masterState.exists { return try admin(options) }
+    /// The operator's client on the master (or a remote operator's), else the node's client.
+    static func any(_ options: GlobalOptions) async throws -> ControlPlaneClient {
+        if options.masterState.exists || RemoteOperator(environment: ProcessInfo.processInfo.environment) != nil { return try await admin(options) }
         let state = options.nodeState
         let config = try state.loadConfig()
         return try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
     }
 
+    /// A value for a URL's path or query, percent-encoded.
+    static func urlComponent(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:")
+
     /// Runs `body` with a client and shuts the client down afterwards.
     static func with<T>(_ client: ControlPlaneClient, _ body: (ControlPlaneClient) async throws -> T) async throws -> T {
         do {
             return try await ControlPlaneClient.using(client, body)
-        } catch ClientError.unreachable(let message) {
+        } catch ClientError.unreachable(let message), ClientError.refused(let message) {
             throw CommandFailure("\(message) (is the control plane running? `fuse master start` on the master)")
         }
     }

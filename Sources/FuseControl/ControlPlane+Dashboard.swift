@@ -43,20 +43,20 @@ extension ControlPlane {
     /// WireGuard binds to the node's key; the stream must belong to that node's domain.
     func streamPusher(source: String?, domain: String) throws -> NodeRecord {
         guard let source, let address = IPv4Address(source), config.cidr.contains(address) else {
-            throw APIError(403, "streams are pushed over the federation: connect to the master's VPN address from a node")
+            throw StreamError.notOverTheFederation
         }
         guard let node = try store.nodes().first(where: { $0.address == address }) else {
-            throw APIError(403, "\(address) is no node of the federation")
+            throw StreamError.notANode(address)
         }
         guard node.domain.lowercased() == domain.lowercased() else {
-            throw APIError(403, "node \(node.name) of \(node.domain) cannot push streams of \(domain)")
+            throw StreamError.otherDomain(node: node.name, nodeDomain: node.domain, domain: domain)
         }
         return node
     }
 
     /// A dashboard login for `fuse dashboard`.
     public func dashboardLogin(ttlSeconds: Int) throws -> API.DashboardLogin {
-        guard (1...(30 * 86400)).contains(ttlSeconds) else { throw APIError(400, "bad ttl: use 1 second to 30 days") }
+        guard (1...(30 * 86400)).contains(ttlSeconds) else { throw DashboardError.badTTL }
         let (token, expires) = dashboard.logins.withLock { $0.issue(ttl: TimeInterval(ttlSeconds), now: now()) }
         logger.info("dashboard login issued", metadata: ["expires": "\(expires.formatted(.iso8601))"])
         return API.DashboardLogin(url: "https://\(config.endpoint):\(config.apiPort)/dashboard/", token: token, expiresAt: expires)

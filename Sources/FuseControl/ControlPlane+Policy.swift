@@ -4,7 +4,7 @@ import FuseModel
 /// Exposures, the policy and names: what each domain shares, and with whom.
 extension ControlPlane {
     func policyContext(_ nodes: [NodeRecord]) throws -> PolicyContext {
-        guard let master = nodes.first(where: \.isMaster) else { throw APIError(500, "the federation has no master node") }
+        guard let master = nodes.first(where: \.isMaster) else { throw PolicyError.noMaster }
         return PolicyContext(master: master, apiPort: config.apiPort)
     }
 
@@ -14,53 +14,45 @@ extension ControlPlane {
         return Policy.defaultPolicy(masterDomain: config.domain)
     }
 
-    public func expose(_ request: API.ExposeRequest, caller: FuseRequestContext.Caller) async throws -> Exposure {
+    public func expose(_ request: API.ExposeRequest, by requester: Requester) async throws -> Exposure {
         let nodeName: String
-        switch caller {
+        switch requester {
         case .node(let name):
-            guard request.node == nil || request.node?.lowercased() == name.lowercased() else {
-                throw APIError(403, "a node can only expose services of its own LAN")
-            }
+            guard request.node == nil || request.node?.lowercased() == name.lowercased() else { throw ExposureError.notOwnLAN }
             nodeName = name
-        case .admin: nodeName = request.node ?? config.nodeName
-        case .anonymous: throw APIError(401, "a credential is required")
+        case .operator: nodeName = request.node ?? config.nodeName
         }
         let name: String
-        do { name = try NameRule.label(request.name, kind: "exposure") } catch { throw APIError(400, "\(error)") }
-        guard request.proto != .icmp else { throw APIError(400, "an exposure is tcp or udp") }
-        guard request.port > 0, request.targetPort > 0 else { throw APIError(400, "bad port 0: use 1-65535") }
+        do { name = try NameRule.label(request.name, kind: "exposure") } catch { throw ExposureError.invalid("\(error)") }
+        guard request.proto != .icmp else { throw ExposureError.notTCPOrUDP }
+        guard request.port > 0, request.targetPort > 0 else { throw ExposureError.portZero }
         let nodes = try store.nodes()
-        guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw APIError(404, "no node named \(NameRule.echo(nodeName))") }
+        guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw NodeError.unknown(nodeName) }
         // Nodes and exposures share one name space (NAME.DOMAIN.fuse).
         if let other = nodes.first(where: { $0.name.lowercased() == name.lowercased() }) {
-            throw APIError(409, "\(other.name) is a node's name; an exposure needs a name of its own")
+            throw ExposureError.nameOfNode(other.name)
         }
         if node.isMaster, request.proto == .tcp, request.port == config.apiPort {
-            throw APIError(409, "tcp port \(request.port) on the master is the control plane's")
+            throw ExposureError.controlPlanePort(request.port)
         }
         do { try ExposureTarget.check(request.target, federationRanges: config.federationRanges, ownAddresses: [node.address]) } catch {
-            throw APIError(400, "\(error)")
+            throw ExposureError.invalid("\(error)")
         }
         let exposure = Exposure(name: name, node: node.name, domain: node.domain, proto: request.proto, port: request.port,
                                 target: request.target, targetPort: request.targetPort)
-        do { try store.addExposure(exposure) } catch let refusal as ExposureRefusal {
-            throw APIError(409, refusal.description)
-        }
+        try store.addExposure(exposure)
         logger.info("exposure added", metadata: ["exposure": "\(name)", "node": "\(node.name)", "port": "\(request.proto.rawValue)/\(request.port)"])
         try await changed()
         return exposure
     }
 
-    public func unexpose(_ name: String, caller: FuseRequestContext.Caller) async throws {
+    public func unexpose(_ name: String, by requester: Requester) async throws {
         let owner: String?
-        switch caller {
+        switch requester {
         case .node(let node): owner = node
-        case .admin: owner = nil
-        case .anonymous: throw APIError(401, "a credential is required")
+        case .operator: owner = nil
         }
-        guard try store.removeExposure(name, node: owner) else {
-            throw APIError(404, "no exposure named \(NameRule.echo(name))\(owner.map { " on \($0)" } ?? "")")
-        }
+        guard try store.removeExposure(name, node: owner) else { throw ExposureError.unknown(name: name, owner: owner) }
         logger.info("exposure removed", metadata: ["exposure": "\(name)"])
         try await changed()
     }
@@ -96,7 +88,7 @@ extension ControlPlane {
             policy = try Policy.parse(text)
             try policy.validate(catalogue: try catalogue())
         } catch {
-            throw APIError(400, "\(error)")
+            throw PolicyError.invalid("\(error)")
         }
         let version = try store.setPolicy(text, now: now())
         logger.info("policy set", metadata: ["version": "\(version)", "rules": "\(policy.rules.count)"])
@@ -120,7 +112,7 @@ extension ControlPlane {
         let exposures = try store.exposures()
         let sourceName = request.source.hasPrefix("node:") ? String(request.source.dropFirst(5)) : request.source
         guard let source = nodes.first(where: { $0.name.lowercased() == sourceName.lowercased() }) else {
-            throw APIError(404, "no node named \(NameRule.echo(sourceName))")
+            throw NodeError.unknown(sourceName)
         }
         let destination: PolicyDestination
         let text = request.destination
@@ -130,9 +122,9 @@ extension ControlPlane {
         } else if let node = nodes.first(where: { $0.name.lowercased() == (named("node:") ?? text).lowercased() }), named("exposure:") == nil {
             destination = .node(node)
         } else {
-            throw APIError(404, "no exposure or node named \(NameRule.echo(text))")
+            throw PolicyError.unknownDestination(text)
         }
-        if request.proto == .icmp, request.port != nil { throw APIError(400, "icmp has no port") }
+        if request.proto == .icmp, request.port != nil { throw PolicyError.icmpHasNoPort }
         return try policy().decide(source: source, destination: destination, proto: request.proto, port: request.port, context: try policyContext(nodes))
     }
 

@@ -36,12 +36,13 @@ public struct EngineSwarmControl: SwarmControl {
     }
 
     /// `docker node update`. Swarm refuses an update that raced another on the same node ("update
-    /// out of sequence", e.g. a restarted agent's labels while its node leaves): tried again.
+    /// out of sequence", e.g. a restarted agent's labels while its node leaves); the docker client
+    /// gives that no code of its own, so a failed update (idempotent) is tried again a few times.
     func update(node id: String, _ options: [String]) throws {
         for attempt in 1... {
             let result = try cli.result(["node", "update"] + options + [id])
             if result.succeeded { return }
-            guard result.stderr.contains("out of sequence"), attempt < 5 else {
+            guard attempt < 5 else {
                 throw SystemError("docker node update \(options.joined(separator: " ")) \(id) failed: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             usleep(100_000)
@@ -61,8 +62,8 @@ public struct EngineSwarmControl: SwarmControl {
 
     public func remove(node id: String) throws {
         let result = try cli.result(["node", "rm", "--force", id])
-        // Already gone is fine.
-        guard result.succeeded || result.stderr.contains("not found") else {
+        // Already gone is fine (asked of the manager, not read from the error's text).
+        guard try result.succeeded || address(ofNode: id) == nil else {
             throw SystemError("docker node rm: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
@@ -71,14 +72,14 @@ public struct EngineSwarmControl: SwarmControl {
 extension ControlPlane {
     private func workloadNode(_ name: String) throws -> NodeRecord {
         guard let node = try store.nodes().first(where: { $0.name.lowercased() == name.lowercased() }) else {
-            throw APIError(404, "no node named \(NameRule.echo(name))")
+            throw NodeError.unknown(name)
         }
-        guard node.runsWorkloads else { throw APIError(409, "node \(node.name) runs no workloads (it joined with --no-workloads, or the federation has none)") }
+        guard node.runsWorkloads else { throw SwarmError.nodeRunsNoWorkloads(node.name) }
         return node
     }
 
     private func requireSwarm() throws -> any SwarmControl {
-        guard let swarm else { throw APIError(503, "this federation runs no workloads") }
+        guard let swarm else { throw SwarmError.noWorkloads }
         return swarm
     }
 
@@ -90,7 +91,7 @@ extension ControlPlane {
         do {
             return SwarmJoin(manager: "\(master.address):\(SwarmPorts.manager)", token: try swarm.workerJoinToken())
         } catch {
-            throw APIError(503, "the master's Swarm manager is not ready: \(error)")
+            throw SwarmError.managerNotReady("\(error)")
         }
     }
 
@@ -99,9 +100,9 @@ extension ControlPlane {
     public func swarmJoined(node name: String, id: String) throws {
         let node = try workloadNode(name)
         let swarm = try requireSwarm()
-        guard id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber }) else { throw APIError(400, "bad Swarm node ID") }
-        guard let address = try swarm.address(ofNode: id) else { throw APIError(404, "no Swarm node \(id)") }
-        guard address == node.address.description else { throw APIError(403, "Swarm node \(id) is not \(node.name)'s engine") }
+        guard id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber }) else { throw SwarmError.badSwarmID }
+        guard let address = try swarm.address(ofNode: id) else { throw SwarmError.unknownSwarmNode(id) }
+        guard address == node.address.description else { throw SwarmError.notTheNodesEngine(id: id, node: node.name) }
         if let previous = try store.swarmID(of: node.name), previous != id { try? swarm.remove(node: previous) }
         try store.setSwarmID(id, of: node.name)
         try swarm.label(node: id, domain: node.domain, name: node.name)
@@ -114,7 +115,7 @@ extension ControlPlane {
         guard let id = try store.swarmID(of: node.name) else { return 0 }
         do { return try await requireSwarm().drain(node: id, timeout: timeout) } catch let error as SystemError {
             logger.warning("cannot drain the node", metadata: ["node": "\(node.name)", "error": "\(error)"])
-            throw APIError(502, "the Swarm manager could not drain \(node.name): \(error)")
+            throw SwarmError.drainFailed(node: node.name, reason: "\(error)")
         }
     }
 

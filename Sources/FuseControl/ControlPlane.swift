@@ -71,17 +71,6 @@ actor Presence {
     func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }
 }
 
-/// An error with an HTTP status, shown to the caller as `{"error":{"message":...}}`.
-public struct APIError: Error, CustomStringConvertible, Sendable {
-    public let status: Int
-    public let message: String
-    public init(_ status: Int, _ message: String) {
-        self.status = status
-        self.message = message
-    }
-    public var description: String { message }
-}
-
 /// The master's logic, independent of HTTP: joins, maps, tokens, presence.
 public final class ControlPlane: Sendable {
     public let config: MasterConfig
@@ -101,6 +90,8 @@ public final class ControlPlane: Sendable {
     let logger: Logger
     /// The Swarm manager, when the federation runs workloads.
     let swarm: (any SwarmControl)?
+    /// The master's engine and registry for the operator's deployments.
+    let workloads: (any WorkloadEngine)?
     /// Logins, live streams and measurements of the operator's dashboard.
     public let dashboard = Dashboard()
     /// A node is online when it was heard from within this many seconds (agents send a
@@ -108,7 +99,7 @@ public final class ControlPlane: Sendable {
     public static let onlineWindow: TimeInterval = 15
 
     public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, swarm: (any SwarmControl)? = nil,
-                now: @escaping @Sendable () -> Date = Date.init) throws {
+                workloads: (any WorkloadEngine)? = nil, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.config = config
         self.store = store
         self.caPEM = caPEM
@@ -116,6 +107,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
         self.now = now
         self.swarm = swarm
+        self.workloads = workloads
         self.joinLimits = JoinLimits(now: now())
         let snapshot = try Self.snapshot(store: store, config: config)
         self.watch = MapVersionWatch(version: snapshot.version)
@@ -155,10 +147,10 @@ public final class ControlPlane: Sendable {
         let source = source ?? "unknown"
         let tokenID = NameRule.echo(String(request.token.prefix { $0 != "." }))
         if let wait = joinLimits.wait(source: source, tokenID: tokenID, now: now()) {
-            throw APIError(429, "too many refused joins from \(source) or for this token; try again in \(Int(wait.rounded(.up))) s")
+            throw JoinError.tooManyRefusals(source: source, retryAfterSeconds: Int(wait.rounded(.up)))
         }
         let name: String
-        do { name = try NameRule.label(request.name, kind: "node") } catch { throw APIError(400, "\(error)") }
+        do { name = try NameRule.label(request.name, kind: "node") } catch { throw JoinError.invalidName("\(error)") }
         let parts = request.token.split(separator: ".", omittingEmptySubsequences: false)
         let node: NodeRecord
         let secret = Secret.random(bytes: 32)
@@ -172,10 +164,10 @@ public final class ControlPlane: Sendable {
             switch refusal {
             case .nameTaken, .nameTakenByExposure, .keyTaken:
                 logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
-                throw APIError(409, refusal.description)
+                throw refusal
             case .exhausted:
                 logger.error("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
-                throw APIError(503, refusal.description)
+                throw refusal
             case .invalidToken:
                 // Unknown id or wrong secret: what guessing looks like. Limited and sparsely logged.
                 let (log, unlogged) = joinLimits.refused(source: source, tokenID: tokenID, now: now())
@@ -183,11 +175,11 @@ public final class ControlPlane: Sendable {
                     logger.notice("join refused", metadata: ["node": "\(name)", "source": "\(source)", "reason": "\(refusal)",
                                                              "unlogged": "\(unlogged)"])
                 }
-                throw APIError(401, refusal.description)
+                throw refusal
             default:
                 // The right secret of a token that expired, was revoked or is used up.
                 logger.notice("join refused", metadata: ["node": "\(name)", "reason": "\(refusal)"])
-                throw APIError(401, refusal.description)
+                throw refusal
             }
         }
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
@@ -201,7 +193,7 @@ public final class ControlPlane: Sendable {
             await hubApplied.wait(since: version - 1, timeout: .seconds(2))
         }
         await presence.saw(node.name, at: now())
-        guard let map = try map(for: node.name) else { throw APIError(500, "internal error") }
+        guard let map = try map(for: node.name) else { throw JoinError.noMap }
         return API.JoinResponse(credential: "\(node.name).\(secret)", map: map)
     }
 
@@ -217,7 +209,7 @@ public final class ControlPlane: Sendable {
         await presence.saw(node, at: now())
         await distribution.watch.wait(node, since: since, timeout: wait)
         guard let update = try distribution.update(for: node, since: since, full: full) else {
-            throw APIError(401, "node \(node) is not in the federation")
+            throw NodeError.notInFederation(node)
         }
         return update
     }
@@ -226,7 +218,7 @@ public final class ControlPlane: Sendable {
     public func map(for node: String, since: Int64, wait: Duration) async throws -> NetworkMap {
         await presence.saw(node, at: now())
         await watch.wait(since: since, timeout: wait)
-        guard let map = try map(for: node) else { throw APIError(401, "node \(node) is not in the federation") }
+        guard let map = try map(for: node) else { throw NodeError.notInFederation(node) }
         return map
     }
 
@@ -271,7 +263,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func leave(_ node: String) async throws {
-        guard node != config.nodeName else { throw APIError(400, "the master cannot leave; use `fuse master destroy`") }
+        guard node != config.nodeName else { throw NodeError.masterCannotLeave }
         removeFromSwarm(node)
         _ = try store.removeNode(node)
         await presence.forget(node)
@@ -281,9 +273,9 @@ public final class ControlPlane: Sendable {
     }
 
     public func removeNode(_ name: String) async throws {
-        guard name.lowercased() != config.nodeName.lowercased() else { throw APIError(400, "the master cannot be removed; use `fuse master destroy`") }
+        guard name.lowercased() != config.nodeName.lowercased() else { throw NodeError.masterCannotBeRemoved }
         removeFromSwarm(name)
-        guard try store.removeNode(name) else { throw APIError(404, "no node named \(NameRule.echo(name))") }
+        guard try store.removeNode(name) else { throw NodeError.unknown(name) }
         await presence.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
@@ -311,9 +303,9 @@ public final class ControlPlane: Sendable {
 
     public func createToken(_ request: API.TokenCreateRequest) throws -> API.TokenCreateResponse {
         let domain: String
-        do { domain = try NameRule.label(request.domain, kind: "domain") } catch { throw APIError(400, "\(error)") }
-        guard (1...(366 * 86400)).contains(request.ttlSeconds) else { throw APIError(400, "bad ttl: use 1 second to 366 days") }
-        guard (1...10000).contains(request.uses) else { throw APIError(400, "bad uses: use 1 to 10000") }
+        do { domain = try NameRule.label(request.domain, kind: "domain") } catch { throw TokenError.invalidDomain("\(error)") }
+        guard (1...(366 * 86400)).contains(request.ttlSeconds) else { throw TokenError.badTTL }
+        guard (1...10000).contains(request.uses) else { throw TokenError.badUses }
         let (token, secret) = JoinToken.issue(domain: domain, ttl: .seconds(request.ttlSeconds), maxUses: request.uses, now: now())
         try store.addToken(token)
         logger.info("token created", metadata: ["token": "\(token.id)", "domain": "\(domain)"])
@@ -327,7 +319,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func revokeToken(_ id: String) throws {
-        guard try store.revokeToken(id) else { throw APIError(404, "no token with id \(NameRule.echo(id))") }
+        guard try store.revokeToken(id) else { throw TokenError.unknown(id) }
         logger.info("token revoked", metadata: ["token": "\(id)"])
     }
 

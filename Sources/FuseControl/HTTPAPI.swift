@@ -6,7 +6,8 @@ import NIOCore
 import ServiceLifecycle
 
 /// The request context of the control plane's API: who is calling, and a small body limit
-/// (no request of this API needs more than a few kilobytes).
+/// (no request of this API needs more than a few kilobytes, but for a compose file or an image
+/// archive of the operator's: see `BodyLimitAndErrorsMiddleware.limit(for:)`).
 public struct FuseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
@@ -22,13 +23,17 @@ public struct FuseRequestContext: RequestContext {
     }
 
     public static let bodyLimit = 16 * 1024
+    /// A compose file (`POST /v1/stacks`).
+    public static let stackBodyLimit = 256 * 1024
+    /// This request's limit, set per route before any handler runs.
+    public var bodyLimit = Self.bodyLimit
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
 
-    public var maxUploadSize: Int { Self.bodyLimit }
+    public var maxUploadSize: Int { bodyLimit }
     public var requestDecoder: JSONDecoder { API.decoder() }
     public var responseEncoder: JSONEncoder { API.encoder() }
 
@@ -36,6 +41,15 @@ public struct FuseRequestContext: RequestContext {
     func node() throws -> String {
         guard case .node(let name) = caller else { throw HTTPError(.unauthorized, message: "a node credential is required") }
         return name
+    }
+
+    /// Who calls, in the domain's terms; only on routes whose access is `.member` (checked before).
+    func requester() throws -> Requester {
+        switch caller {
+        case .admin: return .operator
+        case .node(let name): return .node(name)
+        case .anonymous: throw HTTPError(.unauthorized, message: "a credential is required")
+        }
     }
 
     /// The one check of who may call a route, made before its handler runs.
@@ -61,23 +75,33 @@ public enum Access: String, Sendable {
     case member
 }
 
-/// Refuses bodies over the limit from their Content-Length, before any handler reads them, and
-/// turns `APIError`s into HTTP errors; a full disk is logged and answered 507 with its reason.
+/// Refuses bodies over the limit from their Content-Length, before any handler reads them; a
+/// full disk is logged (and answered 507 with its reason, as APIErrorMapping.swift says).
 struct BodyLimitAndErrorsMiddleware: RouterMiddleware {
     typealias Context = FuseRequestContext
     let controlPlane: ControlPlane
 
+    /// The body limit of a request's route: an image archive's, a compose file's, or the API's small one.
+    func limit(for request: Request) -> Int {
+        guard request.method == .post else { return Context.bodyLimit }
+        switch request.uri.path {
+        case "/v1/images": return controlPlane.workloads?.uploadLimit ?? Context.bodyLimit
+        case "/v1/stacks": return Context.stackBodyLimit
+        default: return Context.bodyLimit
+        }
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Context.bodyLimit {
-            throw HTTPError(.contentTooLarge, message: "request body over \(Context.bodyLimit) bytes")
+        var context = context
+        context.bodyLimit = limit(for: request)
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.bodyLimit {
+            throw HTTPError(.contentTooLarge, message: "request body over \(context.bodyLimit) bytes")
         }
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            throw HTTPError(.init(code: error.status), message: error.message)
         } catch let full as StorageFull {
             controlPlane.logger.error("cannot store a change", metadata: ["route": "\(request.method) \(request.uri.path)", "error": "\(full)"])
-            throw HTTPError(.init(code: 507), message: full.description)
+            throw full
         }
     }
 }
@@ -238,10 +262,10 @@ public enum ControlPlaneAPI {
         }
         on(.post, "/v1/exposures", .member) { request, context in
             let body = try await request.decode(as: API.ExposeRequest.self, context: context)
-            return JSONResponse(value: try await controlPlane.expose(body, caller: context.caller), status: .created)
+            return JSONResponse(value: try await controlPlane.expose(body, by: try context.requester()), status: .created)
         }
         on(.delete, "/v1/exposures/{name}", .member) { _, context in
-            try await controlPlane.unexpose(try context.parameters.require("name"), caller: context.caller)
+            try await controlPlane.unexpose(try context.parameters.require("name"), by: try context.requester())
             return HTTPResponse.Status.noContent
         }
         on(.get, "/v1/services", .member) { _, _ in
@@ -259,6 +283,7 @@ public enum ControlPlaneAPI {
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
         DashboardRoutes.add(to: on, controlPlane)
+        WorkloadRoutes.add(to: on, controlPlane)
         return (router, routes)
     }
 }

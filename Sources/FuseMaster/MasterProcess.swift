@@ -42,8 +42,13 @@ public struct MasterProcess: Sendable {
         let config = try state.loadConfig()
         let store = try SQLiteFederationStore(path: state.databasePath)
         let engine = config.engineCIDR == nil ? nil : nodeState.engine(interface: config.interface).cli
+        let workloads = engine.flatMap { engine in
+            config.cidr.firstHost.map {
+                EngineWorkloads(cli: engine, registry: SwarmPorts.registryHost(master: $0), uploadDirectory: nodeState.directory + "/uploads")
+            }
+        }
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger,
-                                            swarm: engine.map { EngineSwarmControl(cli: $0) })
+                                            swarm: engine.map { EngineSwarmControl(cli: $0) }, workloads: workloads)
         try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
         let agent = try Agent(state: nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName), host: host,
                               logger: agentLogger, role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
@@ -56,8 +61,7 @@ public struct MasterProcess: Sendable {
             services.append(DNSService(controlPlane: controlPlane, address: config.cidr.firstHost?.description ?? "127.0.0.1", logger: logger))
         }
         if options.monitor {
-            let stacks = engine.map { SwarmStacks(cli: $0) }
-            services.append(FederationMonitor(controlPlane: controlPlane, interface: config.interface, tasks: { try stacks?.tasks() ?? [] }))
+            services.append(FederationMonitor(controlPlane: controlPlane, interface: config.interface, tasks: { try workloads?.stacksOnManager.tasks() ?? [] }))
         }
         logger.info("control plane starting", metadata: ["port": "\(config.apiPort)", "federation": "\(config.federation)"])
         try await MasterServer.run(state: state, controlPlane: controlPlane, services: services, logger: logger,

@@ -1,19 +1,5 @@
 import Foundation
-
-/// One task of a deployed stack, with the federation node it runs on.
-public struct StackTask: Codable, Equatable, Sendable {
-    public let stack: String
-    public let service: String
-    public let slot: Int?
-    public let id: String
-    /// The FUSE node (from the Swarm node's `fuse.node` label), or the Swarm node ID.
-    public let node: String?
-    public let domain: String?
-    public let state: String
-    public let desiredState: String
-    public let error: String?
-    public let image: String
-}
+import FuseModel
 
 /// Stacks on the Swarm manager, through the docker client: deploy, list tasks with their
 /// nodes, remove. Nodes are named by their `fuse.node` labels (every lab node has the same

@@ -23,7 +23,7 @@ struct DashboardCommand: AsyncParsableCommand {
     func run() async throws {
         try await Console.run {
             let ttl = try DurationText.parse(ttl)
-            let login: API.DashboardLogin = try await Clients.with(try Clients.admin(options)) {
+            let login: API.DashboardLogin = try await Clients.with(try await Clients.admin(options)) {
                 try await $0.call("POST", "/v1/dashboard/logins", body: API.DashboardLoginRequest(ttlSeconds: Int(ttl.components.seconds)))
             }
             if options.json { return Console.json(login) }

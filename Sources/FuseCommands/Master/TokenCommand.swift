@@ -33,7 +33,7 @@ struct TokenCreate: AsyncParsableCommand {
             let ttl = try DurationText.parse(ttl)
             guard (1...10000).contains(uses) else { throw CommandFailure("bad --uses \(uses): use 1 to 10000") }
             let request = API.TokenCreateRequest(domain: domain, ttlSeconds: Int(ttl.components.seconds), uses: uses)
-            let created: API.TokenCreateResponse = try await Clients.with(try Clients.admin(options)) {
+            let created: API.TokenCreateResponse = try await Clients.with(try await Clients.admin(options)) {
                 try await $0.call("POST", "/v1/tokens", body: request)
             }
             if options.json {
@@ -53,7 +53,7 @@ struct TokenList: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let tokens: [API.TokenInfo] = try await Clients.with(try Clients.admin(options)) { try await $0.call("GET", "/v1/tokens") }
+            let tokens: [API.TokenInfo] = try await Clients.with(try await Clients.admin(options)) { try await $0.call("GET", "/v1/tokens") }
             if options.json { return Console.json(tokens) }
             print(Console.table(["ID", "DOMAIN", "USES", "EXPIRES", "STATE"], tokens.map {
                 [$0.id, $0.domain, "\($0.uses)/\($0.maxUses)", $0.expiresAt.formatted(.iso8601), $0.state.rawValue]
@@ -75,7 +75,7 @@ struct TokenRevoke: AsyncParsableCommand {
             guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
                 throw CommandFailure("bad token id \"\(id)\"")
             }
-            let _: Data = try await Clients.with(try Clients.admin(options)) { try await $0.raw("DELETE", "/v1/tokens/\(id)", body: nil, timeout: .seconds(10)) }
+            let _: Data = try await Clients.with(try await Clients.admin(options)) { try await $0.raw("DELETE", "/v1/tokens/\(id)", body: nil, timeout: .seconds(10)) }
             if options.json { Console.json(["revoked": id]) } else { print("token \(id) revoked") }
         }
     }

@@ -11,7 +11,7 @@ struct NodesCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let nodes: [API.NodeInfo] = try await Clients.with(try Clients.any(options)) { try await $0.call("GET", "/v1/nodes") }
+            let nodes: [API.NodeInfo] = try await Clients.with(try await Clients.any(options)) { try await $0.call("GET", "/v1/nodes") }
             if options.json { return Console.json(nodes) }
             print(Console.table(["NAME", "DOMAIN", "ADDRESS", "ROLE", "STATE", "LAST SEEN", "WORKLOADS"], nodes.map {
                 [$0.name, $0.domain, $0.address.description, $0.isMaster ? "master" : "worker", $0.online ? "online" : "offline",
@@ -38,7 +38,7 @@ struct NodeRemove: AsyncParsableCommand {
     func run() async throws {
         try await Console.run {
             let name = try NameRule.label(name, kind: "node")
-            let _: Data = try await Clients.with(try Clients.admin(options)) { try await $0.raw("DELETE", "/v1/nodes/\(name)", body: nil, timeout: .seconds(10)) }
+            let _: Data = try await Clients.with(try await Clients.admin(options)) { try await $0.raw("DELETE", "/v1/nodes/\(name)", body: nil, timeout: .seconds(10)) }
             if options.json { Console.json(["removed": name]) } else { print("node \(name) removed") }
         }
     }

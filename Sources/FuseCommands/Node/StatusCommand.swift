@@ -35,7 +35,7 @@ struct StatusCommand: AsyncParsableCommand {
             var federation: API.Status?
             var masterError: String?
             do {
-                federation = try await Clients.with(try Clients.any(options)) { try await $0.call("GET", "/v1/status", timeout: .seconds(3)) }
+                federation = try await Clients.with(try await Clients.any(options)) { try await $0.call("GET", "/v1/status", timeout: .seconds(3)) }
             } catch {
                 masterError = Console.oneLine(error)
             }

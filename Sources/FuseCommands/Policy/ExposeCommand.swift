@@ -47,7 +47,7 @@ struct ExposeCommand: AsyncParsableCommand {
                 if node == nil || node?.lowercased() == (try? options.nodeState.loadConfig())?.name.lowercased() {
                     try await Self.checkOnThisHost(address, options: options)
                 }
-                exposure = try await Clients.with(try Clients.admin(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
+                exposure = try await Clients.with(try await Clients.admin(options)) { try await $0.call("POST", "/v1/exposures", body: request) }
             } else {
                 // A node: its daemon checks the target against this host's LAN and asks the master.
                 guard node == nil else { throw CommandFailure("--node is for the operator on the master; a node exposes for itself") }
@@ -81,7 +81,7 @@ struct UnexposeCommand: AsyncParsableCommand {
         try await Console.run {
             let name = try NameRule.label(name, kind: "exposure")
             if options.masterState.exists {
-                let _: Data = try await Clients.with(try Clients.admin(options)) { try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10)) }
+                let _: Data = try await Clients.with(try await Clients.admin(options)) { try await $0.raw("DELETE", "/v1/exposures/\(name)", body: nil, timeout: .seconds(10)) }
             } else {
                 _ = try options.nodeState.loadConfig()
                 try await options.nodeState.localClient.delete("/exposures/\(name)")
@@ -98,7 +98,7 @@ struct ServicesCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let services: [API.ServiceInfo] = try await Clients.with(try Clients.any(options)) { try await $0.call("GET", "/v1/services") }
+            let services: [API.ServiceInfo] = try await Clients.with(try await Clients.any(options)) { try await $0.call("GET", "/v1/services") }
             if options.json { return Console.json(services) }
             print(Console.table(["NAME", "DOMAIN", "NODE", "ADDRESS", "PROTO", "DNS NAME", "ALLOWED FROM"], services.map {
                 [$0.name, $0.domain, $0.node, "\($0.address):\($0.port)", $0.proto.rawValue, $0.dnsName,

@@ -17,7 +17,7 @@ struct PolicyShow: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let info: API.PolicyInfo = try await Clients.with(try Clients.admin(options)) { try await $0.call("GET", "/v1/policy") }
+            let info: API.PolicyInfo = try await Clients.with(try await Clients.admin(options)) { try await $0.call("GET", "/v1/policy") }
             if options.json { return Console.json(info) }
             Console.progress(info.isDefault ? "# the default policy (none was set)" : "# policy version \(info.version ?? 0)")
             print(info.text, terminator: info.text.hasSuffix("\n") ? "" : "\n")
@@ -45,7 +45,7 @@ struct PolicySet: AsyncParsableCommand {
                 do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CommandFailure("cannot read \(file): \(error.localizedDescription)") }
             }
             guard text.utf8.count <= 12 * 1024 else { throw CommandFailure("\(file) is over 12 KiB; a policy this large is not supported") }
-            let info: API.PolicyInfo = try await Clients.with(try Clients.admin(options)) {
+            let info: API.PolicyInfo = try await Clients.with(try await Clients.admin(options)) {
                 try await $0.call("PUT", "/v1/policy", body: API.PolicyBody(text: text))
             }
             if options.json { return Console.json(info) }
@@ -84,7 +84,7 @@ struct PolicyTest: AsyncParsableCommand {
             if proto != .icmp, port == nil { throw CommandFailure("give a PORT for \(proto.rawValue)") }
             let request = API.PolicyTestRequest(source: source, destination: destination,
                                                 port: try port.map { try NameRule.port($0, kind: "destination") }, proto: proto)
-            let decision: PolicyDecision = try await Clients.with(try Clients.admin(options)) { try await $0.call("POST", "/v1/policy/test", body: request) }
+            let decision: PolicyDecision = try await Clients.with(try await Clients.admin(options)) { try await $0.call("POST", "/v1/policy/test", body: request) }
             if options.json { return Console.json(decision) }
             print("\(decision.allowed ? "allow" : "deny") (\(decision.rule))")
         }

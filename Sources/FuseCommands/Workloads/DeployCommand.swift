@@ -9,7 +9,8 @@ struct DeployCommand: AsyncParsableCommand {
         commandName: "deploy",
         abstract: "Deploy a compose file as a stack on the federation's Swarm; returns when every task runs.",
         discussion: """
-            Runs on the master. The file is checked before anything is deployed: images must be in the \
+            Asks the control plane with the operator's credential: on the master, or from another host with \
+            FUSE_MASTER, FUSE_CA_PIN and FUSE_ADMIN_CREDENTIAL. The file is checked before anything is deployed: images must be in the \
             federation's registry (`fuse image import|push`), placement must name known domains or nodes \
             (`node.labels.fuse.domain == companyA`, `node.labels.fuse.node == a1`, or the shorthand \
             `x-fuse-domain: companyA` in a service), host bind mounts and privileged settings are refused. \
@@ -39,59 +40,17 @@ struct DeployCommand: AsyncParsableCommand {
             } else {
                 do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CommandFailure("cannot read \(file)") }
             }
-            let context = try WorkloadContext.load(options)
             let clock = StepClock(quiet: options.json)
-            let nodes: [API.NodeInfo] = try await Clients.with(try Clients.admin(options)) { try await $0.call("GET", "/v1/nodes") }
-            let workers = nodes.filter(\.workloads)
-            let catalogue = PlacementCatalogue(domains: Array(Set(workers.map(\.domain))).sorted(), nodes: workers.map(\.name).sorted())
-            // Every image is pinned to the digest its tag has now: what runs is what the
-            // operator checked, whatever happens to the tag later.
-            var digests: [ImageReference: String] = [:]
-            for image in try Compose.prepare(yaml: text, catalogue: catalogue, registry: context.registry).images {
-                guard let digest = try await context.registryClient.digest(image) else {
-                    throw CommandFailure("image \(image.repository):\(image.tag) is not in the federation's registry; add it with `fuse image import` or `fuse image push`")
-                }
-                digests[image] = digest
+            // The control plane checks the file, pins its images and answers when every task runs
+            // (no progress line before: a refused file is one line on stderr, nothing else).
+            let deployed: API.Deployed = try await Clients.with(try await Clients.admin(options, readTimeout: .seconds(timeout + 60))) {
+                try await $0.call("POST", "/v1/stacks", body: API.DeployRequest(name: stack, compose: text, timeoutSeconds: timeout),
+                                  timeout: .seconds(timeout + 60))
             }
-            let prepared = try Compose.prepare(yaml: text, catalogue: catalogue, registry: context.registry, digests: digests)
-            let isNew = try !context.stacks.stacks().contains(stack)
-            clock.begin("deploying stack \(stack) (\(prepared.services.count) service(s))")
-            do {
-                try await context.withScratchFile("deploy-\(stack).yml", options) { path in
-                    try Data(prepared.yaml.utf8).write(to: URL(fileURLWithPath: path))
-                    try context.stacks.deploy(stack: stack, composeFile: path)
-                }
-                let tasks = try await waitUntilRunning(stack: stack, services: prepared.services, context: context)
-                clock.done("every task runs")
-                if options.json { return Console.json(DeployResult(stack: stack, seconds: clock.total, tasks: tasks)) }
-                print(Console.table(PsCommand.header, tasks.map(PsCommand.row)))
-                print(String(format: "stack %@ deployed in %.2f s", stack, clock.total))
-            } catch {
-                // Nothing half-deployed: a new stack that failed goes again.
-                if isNew {
-                    _ = try? context.stacks.remove(stack: stack)
-                    _ = await waitFor(.seconds(30), every: .milliseconds(200)) { (try? context.stacks.isGone(stack: stack)) ?? true }
-                }
-                throw CommandFailure("\(Console.oneLine(error))\(isNew ? "; the stack was removed again" : "")")
-            }
+            if options.json { return Console.json(DeployResult(stack: stack, seconds: clock.total, tasks: deployed.tasks)) }
+            print(Console.table(PsCommand.header, deployed.tasks.map(PsCommand.row)))
+            print(String(format: "stack %@ deployed in %.2f s", stack, clock.total))
         }
-    }
-
-    /// Waits until each service has a running task and none is starting; reports the tasks.
-    private func waitUntilRunning(stack: String, services: [String], context: WorkloadContext) async throws -> [StackTask] {
-        var tasks: [StackTask] = []
-        let ready = await waitFor(.seconds(timeout), every: .milliseconds(100)) {
-            tasks = (try? context.stacks.tasks(stack: stack)) ?? []
-            let running = Set(tasks.filter { $0.state == "running" }.map(\.service))
-            return services.allSatisfy { running.contains("\(stack)_\($0)") } && tasks.allSatisfy { $0.state == "running" }
-        }
-        guard ready else {
-            let all = (try? context.stacks.tasks(stack: stack, all: true)) ?? tasks
-            let problem = all.compactMap { task in task.error.map { "\(task.service): \($0)" } }.last
-                ?? all.first { $0.state != "running" }.map { "\($0.service) is \($0.state)" } ?? "no task was scheduled"
-            throw CommandFailure("stack \(stack) did not run within \(timeout) s: \(problem)")
-        }
-        return tasks
     }
 
     static func defaultName(_ file: String) -> String {
@@ -110,7 +69,7 @@ struct DeployCommand: AsyncParsableCommand {
 struct PsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ps",
-        abstract: "List the tasks of deployed stacks and the nodes (and domains) they run on.")
+        abstract: "List the tasks of deployed stacks and the nodes (and domains) they run on (the operator's credential).")
 
     @OptionGroup var options: GlobalOptions
 
@@ -128,9 +87,11 @@ struct PsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let context = try WorkloadContext.load(options)
-            if let stack, try !context.stacks.stacks().contains(stack) { throw CommandFailure("no stack named \(stack)") }
-            let tasks = try context.stacks.tasks(stack: stack, all: all)
+            var query = all ? ["all=true"] : []
+            if let stack { query.append("stack=" + Clients.urlComponent(stack)) }
+            let tasks: [StackTask] = try await Clients.with(try await Clients.admin(options)) {
+                try await $0.call("GET", "/v1/tasks" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+            }
             if options.json { return Console.json(tasks) }
             print(tasks.isEmpty ? "no tasks" : Console.table(Self.header, tasks.map(Self.row)))
         }
@@ -140,7 +101,7 @@ struct PsCommand: AsyncParsableCommand {
 struct UndeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "undeploy",
-        abstract: "Remove a stack: its services, their containers on every node, and its networks.")
+        abstract: "Remove a stack: its services, their containers on every node, and its networks (the operator's credential).")
 
     @OptionGroup var options: GlobalOptions
 
@@ -152,14 +113,12 @@ struct UndeployCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let context = try WorkloadContext.load(options)
-            guard try context.stacks.stacks().contains(stack) else { throw CommandFailure("no stack named \(stack)") }
+            guard (1...3600).contains(timeout) else { throw CommandFailure("bad --timeout \(timeout): use 1 to 3600 seconds") }
             let clock = StepClock(quiet: options.json)
-            clock.begin("removing stack \(stack)")
-            try context.stacks.remove(stack: stack)
-            let gone = await waitFor(.seconds(timeout), every: .milliseconds(200)) { (try? context.stacks.isGone(stack: stack)) ?? false }
-            guard gone else { throw CommandFailure("stack \(stack) was not gone within \(timeout) s; see `fuse ps \(stack) --all`") }
-            clock.done("removed")
+            // The control plane answers when nothing of the stack is left on the manager.
+            let _: Data = try await Clients.with(try await Clients.admin(options, readTimeout: .seconds(timeout + 60))) {
+                try await $0.raw("DELETE", "/v1/stacks/\(Clients.urlComponent(stack))?timeout=\(timeout)", body: nil, timeout: .seconds(timeout + 60))
+            }
             if options.json { return Console.json(["undeployed": stack]) }
             print(String(format: "stack %@ removed in %.2f s", stack, clock.total))
         }

@@ -8,6 +8,11 @@ struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Images in the federation's registry on the master (no internet needed).",
+        discussion: """
+            The archive is uploaded to the control plane with the operator's credential (on the master, or from \
+            another host with FUSE_MASTER, FUSE_CA_PIN and FUSE_ADMIN_CREDENTIAL); the master puts it into its registry. \
+            Nodes only pull.
+            """,
         subcommands: [ImageImport.self, ImagePush.self, ImageList.self])
 }
 
@@ -27,15 +32,10 @@ struct ImageImport: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let context = try WorkloadContext.load(options)
-            let image = try Compose.imageReference(name, registry: context.registry)
             guard FileManager.default.isReadableFile(atPath: tarball) else { throw CommandFailure("cannot read \(tarball)") }
             let clock = StepClock(quiet: options.json)
-            clock.begin("importing \(tarball)")
-            try context.cli.run(["import", tarball, image.description])
-            clock.done("imported as \(image)")
-            try push(image, context: context, clock: clock)
-            report(image, clock: clock, json: options.json)
+            let added = try await ImageUploads.upload(tarball, as: name, format: .rootfs, source: nil, options: options, clock: clock)
+            ImageUploads.report(added, clock: clock, json: options.json)
         }
     }
 }
@@ -55,22 +55,19 @@ struct ImagePush: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let context = try WorkloadContext.load(options)
-            let target = try Compose.imageReference(image, registry: context.registry)
-            let source = DockerCLI(socket: from, configDirectory: context.cli.configDirectory)
+            // The docker client gets a configuration folder of its own (never the user's credentials).
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-image-push-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: scratch + "/docker", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let source = DockerCLI(socket: from, configDirectory: scratch + "/docker", timeout: .seconds(1800))
             guard source.isResponding else { throw CommandFailure("no Docker engine answers at \(from) (use --from SOCKET)") }
             let clock = StepClock(quiet: options.json)
-            try await context.withScratchFile("image-push.tar", options) { archive in
-                clock.begin("saving \(image) from \(from)")
-                try source.run(["save", "-o", archive, image])
-                clock.done("saved")
-                clock.begin("loading it into the master's engine")
-                try context.cli.run(["load", "-q", "-i", archive])
-                try context.cli.run(["tag", image, target.description])
-                clock.done("loaded as \(target)")
-            }
-            try push(target, context: context, clock: clock)
-            report(target, clock: clock, json: options.json)
+            let archive = scratch + "/image.tar"
+            clock.begin("saving \(image) from \(from)")
+            try source.run(["save", "-o", archive, image])
+            clock.done("saved")
+            let added = try await ImageUploads.upload(archive, as: image, format: .dockerArchive, source: image, options: options, clock: clock)
+            ImageUploads.report(added, clock: clock, json: options.json)
         }
     }
 }
@@ -84,33 +81,38 @@ struct ImageList: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.run {
-            let context = try WorkloadContext.load(options)
-            let catalogue = try await context.registryClient.catalogue()
-            let images = catalogue.keys.sorted().flatMap { repository in catalogue[repository, default: []].map { "\(repository):\($0)" } }
+            let images: [String] = try await Clients.with(try await Clients.admin(options)) { try await $0.call("GET", "/v1/images") }
             if options.json { return Console.json(images) }
-            print(images.isEmpty ? "the registry at \(context.registry) holds no images" : images.joined(separator: "\n"))
+            print(images.isEmpty ? "the federation's registry holds no images" : images.joined(separator: "\n"))
         }
     }
 }
 
-/// Pushes through the registry's loopback side (the only one that takes writes; nodes pull
-/// from the read-only side at the master's VPN address), under a tag used for that push only.
-private func push(_ image: ImageReference, context: WorkloadContext, clock: StepClock) throws {
-    clock.begin("pushing to the federation's registry \(context.registry)")
-    let pushName = ImageReference(registry: SwarmPorts.registryPushHost, repository: image.repository, tag: image.tag).description
-    try context.cli.run(["tag", image.description, pushName])
-    defer { _ = try? context.cli.result(["rmi", pushName]) }
-    try context.cli.run(["push", "-q", pushName])
-    clock.done("pushed")
-}
-
-private func report(_ image: ImageReference, clock: StepClock, json: Bool) {
-    struct Result: Encodable {
-        let image: String
-        let reference: String
-        let seconds: Double
+/// An image archive's way to the registry: uploaded to the control plane (`POST /v1/images`),
+/// which loads it into the master's engine and pushes it through the registry's loopback side.
+enum ImageUploads {
+    static func upload(_ archive: String, as name: String, format: API.ImageArchiveFormat, source: String?, options: GlobalOptions,
+                       clock: StepClock) async throws -> API.ImageAdded {
+        // The control plane checks the name too; checked here first, a bad one fails before any upload.
+        _ = try Compose.imageReference(name, registry: SwarmPorts.registryPushHost)
+        var query = ["name=" + Clients.urlComponent(name), "format=" + format.rawValue]
+        if let source { query.append("source=" + Clients.urlComponent(source)) }
+        clock.begin("uploading \(archive) to the federation's registry")
+        // Large images take a while to load and push after the upload: the answer may come late.
+        let added: API.ImageAdded = try await Clients.with(try await Clients.admin(options, readTimeout: .seconds(1800))) {
+            try await $0.upload("/v1/images?" + query.joined(separator: "&"), file: archive, timeout: .seconds(3600))
+        }
+        clock.done("pushed as \(added.reference)")
+        return added
     }
-    let short = "\(image.repository):\(image.tag)"
-    if json { return Console.json(Result(image: short, reference: image.description, seconds: clock.total)) }
-    print(String(format: "image %@ is in the federation's registry (%@) after %.2f s", short, image.description, clock.total))
+
+    static func report(_ added: API.ImageAdded, clock: StepClock, json: Bool) {
+        struct Result: Encodable {
+            let image: String
+            let reference: String
+            let seconds: Double
+        }
+        if json { return Console.json(Result(image: added.image, reference: added.reference, seconds: clock.total)) }
+        print(String(format: "image %@ is in the federation's registry (%@) after %.2f s", added.image, added.reference, clock.total))
+    }
 }

@@ -30,7 +30,7 @@ public final class Dashboard: Sendable {
 
     func requireSession(_ request: Request, now: Date) throws {
         guard hasSession(request, now: now) else {
-            throw APIError(401, "log in to the dashboard first (`fuse dashboard` on the master prints a login)")
+            throw DashboardError.notLoggedIn
         }
     }
 

@@ -33,7 +33,7 @@ enum DashboardRoutes {
             let now = controlPlane.now()
             guard let (session, expires) = dashboard.logins.withLock({ $0.login(token: body.token, now: now) }) else {
                 controlPlane.logger.notice("dashboard login refused")
-                throw APIError(401, "invalid or expired login token")
+                throw DashboardError.invalidLogin
             }
             var response = Response(status: .noContent)
             response.setCookie(Cookie(name: Dashboard.cookie, value: session, expires: expires, path: "/", secure: true, httpOnly: true, sameSite: .strict))
@@ -79,12 +79,12 @@ enum DashboardRoutes {
         on(.put, "/v1/streams/{domain}/{camera}", .anyone) { request, context in
             let domain = try context.parameters.require("domain")
             let camera: String
-            do { camera = try NameRule.label(try context.parameters.require("camera"), kind: "camera") } catch { throw APIError(400, "\(error)") }
+            do { camera = try NameRule.label(try context.parameters.require("camera"), kind: "camera") } catch { throw StreamError.invalid("\(error)") }
             let node = try controlPlane.streamPusher(source: context.remoteAddress?.ipAddress, domain: domain)
             let connection = try await dashboard.streams.begin(domain: node.domain, camera: camera, node: node.name, at: controlPlane.now())
             do {
                 try await StreamIngest.receive(request.body, connection: connection, hub: dashboard.streams, now: controlPlane.now)
-            } catch let error as APIError {
+            } catch let error as StreamError {
                 controlPlane.logger.notice("stream ended", metadata: ["stream": "\(node.domain)/\(camera)", "node": "\(node.name)", "reason": "\(error)"])
                 throw error
             }
@@ -96,7 +96,7 @@ enum DashboardRoutes {
         }
         on(.get, "/metrics", .anyone) { request, context in
             guard context.caller == .admin || dashboard.hasSession(request, now: controlPlane.now()) else {
-                throw APIError(401, "the operator's credential or a dashboard login is required")
+                throw DashboardError.credentialOrLoginRequired
             }
             let families = FederationMetrics.families(try await controlPlane.federationView(), requests: dashboard.requests.withLock { $0 })
             return Response(status: .ok, headers: [.contentType: PrometheusText.contentType], body: .init(byteBuffer: ByteBuffer(string: PrometheusText.render(families))))
@@ -126,7 +126,7 @@ struct RequestMetricsMiddleware: RouterMiddleware {
             dashboard.requests.withLock { $0.record(method: request.method.rawValue, status: response.status.code, seconds: seconds()) }
             return response
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? (error as? APIError)?.status ?? 500
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
             dashboard.requests.withLock { $0.record(method: request.method.rawValue, status: status, seconds: seconds()) }
             throw error
         }

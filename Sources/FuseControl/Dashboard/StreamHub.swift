@@ -50,17 +50,17 @@ actor StreamHub {
 
     /// A relay on `node` starts pushing `domain/camera`; returns the connection's id.
     func begin(domain: String, camera: String, node: String, at now: Date) throws -> UUID {
-        guard !closed else { throw APIError(503, "the master is shutting down") }
+        guard !closed else { throw StreamError.shuttingDown }
         forgetEnded(now)
         let key = Self.id(domain: domain, camera: camera)
         let stream: Stream
         if let existing = streams[key] {
             if existing.connection != nil {
-                throw APIError(409, "stream \(existing.id) is already being pushed by \(existing.node)")
+                throw StreamError.alreadyPushed(id: existing.id, by: existing.node)
             }
             stream = existing
         } else {
-            guard streams.count < Self.maxStreams else { throw APIError(503, "the dashboard takes at most \(Self.maxStreams) streams") }
+            guard streams.count < Self.maxStreams else { throw StreamError.tooManyStreams(Self.maxStreams) }
             stream = Stream(domain: domain, camera: camera, node: node, since: now)
             streams[key] = stream
         }
@@ -115,9 +115,9 @@ actor StreamHub {
     /// keyframe, then each new fragment.
     func watch(_ id: String) throws -> AsyncStream<[UInt8]> {
         guard let stream = streams[id.lowercased()], stream.connection != nil, let initialization = stream.initialization else {
-            throw APIError(404, "no live stream \(id)")
+            throw StreamError.unknown(id)
         }
-        guard stream.viewers.count < Self.maxViewers else { throw APIError(503, "stream \(stream.id) has \(Self.maxViewers) viewers already") }
+        guard stream.viewers.count < Self.maxViewers else { throw StreamError.tooManyViewers(id: stream.id, limit: Self.maxViewers) }
         let (video, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingOldest(Self.viewerBacklog))
         continuation.yield(initialization)
         stream.sinceKeyframe.forEach { continuation.yield($0) }

@@ -52,9 +52,9 @@ enum StreamIngest {
         await hub.end(connection, at: now())
         switch failure {
         case nil: return
-        case let error as MP4Error: throw APIError(400, error.description)
-        case Stop.idle?: throw APIError(408, "no data from the relay for \(idleLimit.components.seconds) s")
-        case Stop.shutdown?: throw APIError(503, "the master is shutting down")
+        case let error as MP4Error: throw StreamError.invalid(error.description)
+        case Stop.idle?: throw StreamError.idle(seconds: idleLimit.components.seconds)
+        case Stop.shutdown?: throw StreamError.shuttingDown
         case let error?: throw error
         }
     }
