@@ -1,8 +1,22 @@
 import Foundation
 
 // The charts of `fuse-lab bench` beyond the lifecycle's: horizontal bars (throughput,
-// footprint), a heat map and lines (the join grid). Pure SVG text, built on BenchReport's
+// footprint), a heat map and lines (the join and video grids). Pure SVG text, built on BenchReport's
 // scales and escaping.
+
+/// A single figure on a line chart (the paper's, say): a hollow diamond at (x, y) with a label.
+public struct ChartMark: Sendable, Equatable {
+    public let x: Double
+    public let y: Double
+    public let label: String
+    public let colour: String
+    public init(x: Double, y: Double, label: String, colour: String) {
+        self.x = x
+        self.y = y
+        self.label = label
+        self.colour = colour
+    }
+}
 
 /// One series of a chart: a name for the legend and a colour.
 public struct ChartSeries: Sendable, Equatable {
@@ -90,14 +104,17 @@ extension BenchReport {
 
     /// A heat map: rows × columns of cells, each coloured by its value on a log scale from
     /// `lo` (light) to `hi` (dark), labelled with `label(row, column)`; nil cells are grey.
+    /// `domain` fixes the scale (values outside it are clamped); `higherIsBetter` turns it round
+    /// (high values light, low ones dark), e.g. for frames per second.
     public static func heatMapSVG(title: String, subtitle: String?, rowTitle: String, columnTitle: String,
-                                  rows: [String], columns: [String], values: [[Double?]], labels: [[String]]) -> String {
+                                  rows: [String], columns: [String], values: [[Double?]], labels: [[String]],
+                                  domain: (lo: Double, hi: Double)? = nil, higherIsBetter: Bool = false) -> String {
         let cellWidth = 140.0, cellHeight = 64.0, left = 130.0, top = 92.0
         // At least as wide as the title and as tall as the rotated row title, also for a small grid.
         let width = Swift.max(960, left + cellWidth * Double(columns.count) + 40)
         let height = Swift.max(top + 200, top + cellHeight * Double(rows.count) + 40)
         let all = values.flatMap { $0.compactMap { $0 } }.filter { $0 > 0 }
-        let lo = all.min() ?? 1, hi = Swift.max(all.max() ?? 10, lo * 1.0001)
+        let lo = domain?.lo ?? all.min() ?? 1, hi = Swift.max(domain?.hi ?? all.max() ?? 10, lo * 1.0001)
         var svg = svgHeader(width: width, height: height, title: title, subtitle: subtitle)
         svg.append(#"<text x="\#(f(left + cellWidth * Double(columns.count) / 2))" y="62" text-anchor="middle" font-weight="bold">\#(escapeXML(columnTitle))</text>"#)
         svg.append(#"<text x="20" y="\#(f(top + cellHeight * Double(rows.count) / 2))" text-anchor="middle" font-weight="bold" transform="rotate(-90 20 \#(f(top + cellHeight * Double(rows.count) / 2)))">\#(escapeXML(rowTitle))</text>"#)
@@ -113,7 +130,8 @@ extension BenchReport {
                 var fill = "#e2e8f0", ink = "#1a202c"
                 if let value, value > 0 {
                     // Light yellow → dark red by log position.
-                    let t = hi > lo ? (log10(value) - log10(lo)) / (log10(hi) - log10(lo)) : 0
+                    let position = Swift.min(Swift.max((log10(value) - log10(lo)) / (log10(hi) - log10(lo)), 0), 1)
+                    let t = higherIsBetter ? 1 - position : position
                     let r = Int(255 - 100 * t), g = Int(237 - 200 * t), b = Int(160 - 130 * t)
                     fill = String(format: "#%02x%02x%02x", r, g, b)
                     if t > 0.55 { ink = "#ffffff" }
@@ -130,13 +148,15 @@ extension BenchReport {
     }
 
     /// Lines over a numeric x axis on a linear y axis from 0: one line per series, each point
-    /// with a min–max error bar (the paper's Fig. 5 form).
+    /// with a min–max error bar (the paper's Fig. 5 form). `marks`: single figures from
+    /// elsewhere (the paper's), drawn as hollow diamonds with their label.
     public static func lineChartSVG(title: String, subtitle: String?, xTitle: String, yTitle: String, xs: [Double],
                                     series: [ChartSeries], points: [[(median: Double, min: Double, max: Double)?]],
-                                    failed: [[Bool]] = [], failedNote: String = "× at the top: every run failed") -> String {
+                                    failed: [[Bool]] = [], failedNote: String = "× at the top: every run failed",
+                                    marks: [ChartMark] = []) -> String {
         let width = 900.0, height = 520.0, left = 80.0, right = 30.0, top = 80.0, bottom = 60.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let yMax = niceCeiling(points.flatMap { $0.compactMap { $0?.max } }.max() ?? 1)
+        let yMax = niceCeiling((points.flatMap { $0.compactMap { $0?.max } } + marks.map(\.y)).max() ?? 1)
         let xMin = xs.min() ?? 0, xMax = Swift.max(xs.max() ?? 1, xMin + 1)
         func x(_ value: Double) -> Double { left + (value - xMin) / (xMax - xMin) * plotWidth }
         func y(_ value: Double) -> Double { top + plotHeight - value / yMax * plotHeight }
@@ -172,6 +192,11 @@ extension BenchReport {
         }
         if failed.contains(where: { $0.contains(true) }) {
             svg.append(#"<text x="\#(f(left + plotWidth))" y="62" text-anchor="end" fill="\#(mutedInk)">\#(escapeXML(failedNote))</text>"#)
+        }
+        for mark in marks {
+            let (mx, my) = (x(mark.x), y(mark.y))
+            svg.append(#"<path d="M \#(f(mx)) \#(f(my - 7)) L \#(f(mx + 7)) \#(f(my)) L \#(f(mx)) \#(f(my + 7)) L \#(f(mx - 7)) \#(f(my)) Z" fill="none" stroke="\#(mark.colour)" stroke-width="2"/>"#)
+            svg.append(#"<text x="\#(f(mx - 10))" y="\#(f(my - 9))" text-anchor="end" fill="\#(mark.colour)" font-size="11">\#(escapeXML(mark.label))</text>"#)
         }
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"

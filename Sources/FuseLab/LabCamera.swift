@@ -38,8 +38,10 @@ public struct LabCamera: Sendable {
         return path
     }
 
-    /// Starts a camera on a non-federated lab device, serving on `port`.
-    public static func start(in lab: Lab, node: String, name: String, port: Int) throws -> LabCamera {
+    /// Starts a camera on a non-federated lab device, serving on `port`. `realTime: false`
+    /// sends the clip as fast as the viewer takes it (no `-re`): the paper's video test, whose
+    /// "output frame rate is not limited", so that frames per second measure the path.
+    public static func start(in lab: Lab, node: String, name: String, port: Int, realTime: Bool = true) throws -> LabCamera {
         let device = try lab.node(node)
         guard device.role == .nonFederated, let address = device.lanAddress else { throw LabError("\(node) is no non-federated device of the lab") }
         let clip = try clip(in: lab)
@@ -48,7 +50,7 @@ public struct LabCamera: Sendable {
         try """
             #!/bin/sh
             printf 'HTTP/1.0 200 OK\\r\\nContent-Type: video/mp4\\r\\nCache-Control: no-store\\r\\n\\r\\n'
-            exec ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i \(clip) -c copy -f mp4 \\
+            exec ffmpeg -hide_banner -loglevel error\(realTime ? " -re" : "") -stream_loop -1 -i \(clip) -c copy -f mp4 \\
                 -movflags frag_every_frame+empty_moov+default_base_moof -write_prft wallclock pipe:1
 
             """.write(toFile: script, atomically: true, encoding: .utf8)

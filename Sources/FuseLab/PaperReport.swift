@@ -51,15 +51,21 @@ public struct PaperResults: Sendable, Equatable {
     public var lifecycle: BenchPart<[LifecycleRun]>?
     public var joinGrid: BenchPart<JoinGridResults>?
     public var throughput: BenchPart<ThroughputResults>?
+    public var videoGrid: BenchPart<VideoGridResults>?
+    public var video: BenchPart<VideoStreamsResults>?
     public init(footprint: BenchPart<FootprintResults>? = nil, lifecycle: BenchPart<[LifecycleRun]>? = nil,
-                joinGrid: BenchPart<JoinGridResults>? = nil, throughput: BenchPart<ThroughputResults>? = nil) {
+                joinGrid: BenchPart<JoinGridResults>? = nil, throughput: BenchPart<ThroughputResults>? = nil,
+                videoGrid: BenchPart<VideoGridResults>? = nil, video: BenchPart<VideoStreamsResults>? = nil) {
         self.footprint = footprint
         self.lifecycle = lifecycle
         self.joinGrid = joinGrid
         self.throughput = throughput
+        self.videoGrid = videoGrid
+        self.video = video
     }
 
-    public static let files = (footprint: "footprint.json", lifecycle: "lifecycle.json", joinGrid: "join-grid.json", throughput: "throughput.json")
+    public static let files = (footprint: "footprint.json", lifecycle: "lifecycle.json", joinGrid: "join-grid.json", throughput: "throughput.json",
+                               videoGrid: "video-grid.json", video: "video.json")
 
     /// Reads whichever part files exist in `directory`.
     public static func load(from directory: String) throws -> PaperResults {
@@ -73,7 +79,9 @@ public struct PaperResults: Sendable, Equatable {
         return PaperResults(footprint: try part(files.footprint, BenchPart<FootprintResults>.self),
                             lifecycle: try part(files.lifecycle, BenchPart<[LifecycleRun]>.self),
                             joinGrid: try part(files.joinGrid, BenchPart<JoinGridResults>.self),
-                            throughput: try part(files.throughput, BenchPart<ThroughputResults>.self))
+                            throughput: try part(files.throughput, BenchPart<ThroughputResults>.self),
+                            videoGrid: try part(files.videoGrid, BenchPart<VideoGridResults>.self),
+                            video: try part(files.video, BenchPart<VideoStreamsResults>.self))
     }
 }
 
@@ -99,8 +107,6 @@ public enum PaperReport {
         ([header, header.map { _ in "---" }] + rows).map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
     }
 
-    public static let videoPlaceholder = "video: measured by `fuse-lab bench video`, not yet part of this run"
-
     public static func render(_ results: PaperResults) -> String {
         var out = "# FUSE beside the paper (CLOSER 2019, section 5)\n\n"
         out += "Written by `fuse-lab bench` from the part files in this folder; each part says when and under what load it ran. "
@@ -110,10 +116,8 @@ public enum PaperReport {
         out += lifecycle(results.lifecycle)
         out += joinGrid(results.joinGrid)
         out += throughput(results.throughput)
-        out += "## Video (Fig. 7) and streams at 24 fps\n\n"
-        out += "| figure | ours | paper |\n| --- | --- | --- |\n"
-        out += "| fps, 1 and 10 streams, delay {0, 25, 50, 75, 100} ms × loss {0, 0.2, 1, 2} % | \(videoPlaceholder) | Fig. 7 |\n"
-        out += "| largest number of 24 fps 720p streams, clean link | \(videoPlaceholder) | 17 (estimated) |\n"
+        out += videoGrid(results.videoGrid)
+        out += videoStreams(results.video)
         return out
     }
 
@@ -160,6 +164,7 @@ public enum PaperReport {
                 }
             }
         }
+        rows += videoRatios(results)
         if let footprint = results.footprint?.results {
             for row in footprint.rows where row.paperMiB != nil {
                 guard let paper = row.paperMiB, row.bytes > 0 else { continue }

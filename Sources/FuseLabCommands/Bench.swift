@@ -11,7 +11,8 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure FUSE in a lab and put the figures beside the paper's (CLOSER 2019, section 5).",
-        subcommands: [BenchPaper.self, BenchFootprint.self, BenchLifecycle.self, BenchJoinGrid.self, BenchThroughput.self, BenchVideo.self, BenchScale.self, BenchReportCommand.self])
+        subcommands: [BenchPaper.self, BenchFootprint.self, BenchLifecycle.self, BenchJoinGrid.self, BenchThroughput.self, BenchVideoGrid.self, BenchVideo.self,
+                      BenchScale.self, BenchReportCommand.self])
 }
 
 struct BenchLifecycle: ParsableCommand {

@@ -23,7 +23,8 @@ struct BenchVideo: ParsableCommand {
             (their curl processes) and the cameras (ffmpeg; RSS summed per process, shared \
             libraries counted in each). Writes video.csv to --out. Then (unless --no-tiles) headless Chromium \
             on the operator PC shows 2, 4, … tiles of the wall (decode-bound: software decoding on \
-            this machine's cores) until a tile falls below 24 fps. The lab is torn down at the end.
+            this machine's cores) until a tile falls below 24 fps. Writes video.json (read by \
+            'bench report' for report.md) after each phase. The lab is torn down at the end.
             """)
 
     @Option(help: "Streams added per step (even: half per company).")
@@ -32,13 +33,12 @@ struct BenchVideo: ParsableCommand {
     var max: Int = 64
     @Option(help: "Seconds measured per step.")
     var window: Int = 10
-    @Option(help: "Directory for video.csv.")
+    @Option(help: "Directory for video.csv, video.json and report.md.")
     var out: String = "bench-results"
     @Option(help: "Name prefix of the lab (1–6 of a-z, 0-9, '-').")
     var prefix: String = "bv-"
     @OptionGroup var federation: FederationOptions
 
-    static let paperStreams = 17
     /// The most tiles tried in the browser.
     static let maxTiles = 16
 
@@ -48,21 +48,13 @@ struct BenchVideo: ParsableCommand {
         }
     }
 
-    struct Row {
-        var streams = 0
-        var atFullRate = 0
-        var minFPS = 0.0
-        var meanFPS = 0.0
-        var latencyMilliseconds = 0.0
-        var cpu: [String: Double] = [:]
-        var rssMiB: [String: Double] = [:]
-    }
-
-    static let groups = ["master", "hub", "workers", "relays", "cameras"]
+    typealias Row = VideoStreamsResults.Row
+    static let groups = VideoStreamsResults.groups
 
     func run() throws {
         let fusePath = try federation.fusePath()
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let output = try BenchOutput(out)
+        let clock = BenchClock(part: "video")
         let progress = Progress()
         let teardown = LabTeardownOnce(prefix: prefix)
         let signals = teardown.handleSignals()
@@ -106,25 +98,24 @@ struct BenchVideo: ParsableCommand {
                             row.cpu["master"] ?? 0, row.cpu["hub"] ?? 0, row.cpu["workers"] ?? 0, row.cpu["relays"] ?? 0, row.cpu["cameras"] ?? 0))
             if row.atFullRate < row.streams { break }
         }
-        let carried = rows.last { $0.atFullRate == $0.streams }?.streams ?? 0
+        var results = VideoStreamsResults(rows: rows, stoppedAtMax: rows.last?.allAtFullRate == true && cameras.count >= max)
+        let carried = results.carried
         print(renderTable(["STREAMS", "AT ≥24 FPS", "MIN FPS", "MEAN FPS", "LATENCY MS"] + Self.groups.flatMap { ["\($0.uppercased()) CPU %", "\($0.uppercased()) RSS MiB"] },
                           rows.map { row in
                               [String(row.streams), String(row.atFullRate), String(format: "%.1f", row.minFPS), String(format: "%.1f", row.meanFPS),
                                String(format: "%.0f", row.latencyMilliseconds)]
                                   + Self.groups.flatMap { [String(format: "%.0f", row.cpu[$0] ?? 0), String(format: "%.0f", row.rssMiB[$0] ?? 0)] }
                           }), terminator: "")
-        print("streams carried at ≥ 24 fps each: \(carried)\(rows.last.map { $0.atFullRate == $0.streams ? " (or more: stopped at --max \(max))" : "" } ?? "") — paper: \(Self.paperStreams)")
-        let csv = (["streams,at_full_rate,min_fps,mean_fps,latency_ms," + Self.groups.map { "\($0)_cpu_percent,\($0)_rss_mib" }.joined(separator: ",")]
-            + rows.map { row in
-                "\(row.streams),\(row.atFullRate),\(row.minFPS),\(row.meanFPS),\(row.latencyMilliseconds)," + Self.groups.map { "\(row.cpu[$0] ?? 0),\(row.rssMiB[$0] ?? 0)" }.joined(separator: ",")
-            }).joined(separator: "\n") + "\n"
-        try csv.write(toFile: out + "/video.csv", atomically: true, encoding: .utf8)
-        progress("wrote \(out)/video.csv")
+        print("streams carried at ≥ 24 fps each: \(carried)\(results.stoppedAtMax ? " (or more: stopped at --max \(max))" : "") — paper: \(VideoStreamsResults.paperStreams)")
+        _ = try output.write([("video.csv", results.csv)])
+        for path in try output.record(PaperResults.files.video, BenchPart(context: clock.context(), results: results)) { progress("wrote \(path)") }
         if tiles, carried > 0 {
-            let results = try browserTiles(lab: lab, cameras: Array(cameras.prefix(carried)), bench: bench, progress: progress)
-            print(renderTable(["TILES", "MIN TILE FPS", "MEAN TILE FPS"], results.map { [String($0.tiles), String(format: "%.1f", $0.min), String(format: "%.1f", $0.mean)] }), terminator: "")
-            let kept = results.first { $0.min >= 24 }?.tiles ?? 0
-            print("tiles one headless Chromium (software decoding, \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the lab) keeps at ≥ 24 fps: \(kept)")
+            let measured = try browserTiles(lab: lab, cameras: Array(cameras.prefix(carried)), bench: bench, progress: progress)
+            results = VideoStreamsResults(rows: rows, stoppedAtMax: results.stoppedAtMax,
+                                          tiles: measured.map { VideoStreamsResults.Tiles(tiles: $0.tiles, minFPS: $0.min, meanFPS: $0.mean) })
+            print(renderTable(["TILES", "MIN TILE FPS", "MEAN TILE FPS"], measured.map { [String($0.tiles), String(format: "%.1f", $0.min), String(format: "%.1f", $0.mean)] }), terminator: "")
+            print("tiles one headless Chromium (software decoding, \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the lab) keeps at ≥ 24 fps: \(results.tilesKept)")
+            _ = try output.record(PaperResults.files.video, BenchPart(context: clock.context(), results: results))
         }
         cameras.forEach { $0.stop() }
     }
