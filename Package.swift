@@ -75,7 +75,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FuseLabCommands", dependencies: [
-            "FuseLab", "FuseModel", "FuseSystem",
+            "FuseLab", "FuseModel", "FuseSystem", "FuseAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "fuse", dependencies: ["FuseCommands"]),

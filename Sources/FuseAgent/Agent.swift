@@ -26,14 +26,16 @@ public struct NodeRevoked: Error, CustomStringConvertible {
     public var description: String { "this node was removed from the federation" }
 }
 
-/// The control plane over HTTPS, with the node's credential.
+/// The control plane over HTTPS, with the node's credential; maps arrive as changes
+/// (`MapFollower`).
 public struct RemoteMapSource: MapSource {
     let client: ControlPlaneClient
+    let follower = MapFollower()
 
     public init(client: ControlPlaneClient) { self.client = client }
 
     public func map(since: Int64, wait: Int) async throws -> NetworkMap {
-        do { return try await client.map(since: since, wait: wait) } catch let error as ClientError where error.isUnauthorized {
+        do { return try await follower.map(since: since, wait: wait, client: client) } catch let error as ClientError where error.isUnauthorized {
             throw NodeRevoked()
         }
     }

@@ -46,8 +46,10 @@ public final class ControlPlaneClient: Sendable {
 
     /// A client that trusts `caPEM` only; nil = trusts nothing but fetches the CA (`fetchCA`).
     /// `readTimeout`: how long an answer may take (a deployment answers when its tasks run).
+    /// `maxConnections`: how many connections to the master it keeps at most (one per request
+    /// in flight; a long-poll holds one).
     public init(host: String, port: UInt16, caPEM: String?, credential: String? = nil, connectTimeout: Duration = .seconds(5),
-                readTimeout: Duration = .seconds(90)) throws {
+                readTimeout: Duration = .seconds(90), maxConnections: Int = 8) throws {
         baseURL = "https://\(host):\(port)"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
@@ -58,9 +60,21 @@ public final class ControlPlaneClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .init(connectTimeout), read: .init(readTimeout))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.credential = credential
+    }
+
+    private init(baseURL: String, client: HTTPClient, credential: String?) {
+        self.baseURL = baseURL
+        self.client = client
+        self.credential = credential
+    }
+
+    /// A client with another credential over this one's connections (many simulated nodes in
+    /// one process); shut down only the client it came from.
+    public func with(credential: String?) -> ControlPlaneClient {
+        ControlPlaneClient(baseURL: baseURL, client: client, credential: credential)
     }
 
     public func shutdown() async {
@@ -81,6 +95,12 @@ public final class ControlPlaneClient: Sendable {
 
     public func map(since: Int64, wait: Int) async throws -> NetworkMap {
         try await call("GET", "/v1/map?since=\(since)&wait=\(wait)", timeout: .seconds(Int64(wait) + 10))
+    }
+
+    /// The long-poll for changes: the changes since `since`, or (with `full`, or when the
+    /// master does not have the node's base) the whole map.
+    public func mapUpdate(since: Int64, wait: Int, full: Bool) async throws -> MapUpdate {
+        try await call("GET", "/v1/map/updates?since=\(since)&wait=\(wait)\(full ? "&full=1" : "")", timeout: .seconds(Int64(wait) + 10))
     }
 
     public func heartbeat(_ heartbeat: API.Heartbeat) async throws {

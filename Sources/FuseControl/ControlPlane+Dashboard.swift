@@ -10,6 +10,8 @@ extension ControlPlane {
         let nodes = try await self.nodes()
         let version = try store.mapVersion()
         let sample = dashboard.monitor.withLock { $0 }
+        // A node is behind when it has not applied the version at which its own map last changed.
+        let dues = await distribution.watch.dues()
         var views: [FederationView.NodeView] = []
         for node in nodes {
             let record = records.first { $0.name == node.name }
@@ -20,7 +22,7 @@ extension ControlPlane {
             }
             views.append(FederationView.NodeView(
                 name: node.name, domain: node.domain, role: node.isMaster ? "master" : "worker", address: node.address.description,
-                online: node.online, lastSeen: node.lastSeen, appliedVersion: node.mapVersion, versionLag: node.mapVersion.map { max(0, version - $0) },
+                online: node.online, lastSeen: node.lastSeen, appliedVersion: node.mapVersion, versionLag: node.mapVersion.map { max(0, min(version, max(dues.everyone, dues.nodes[node.name] ?? 0)) - $0) },
                 runsWorkloads: node.workloads, tasks: sample.tasks[node.name] ?? [], tunnel: tunnel))
         }
         let domains = Dictionary(grouping: views, by: \.domain).map { FederationView.DomainView(name: $0.key, nodes: $0.value.sorted { ($0.role, $0.name) < ($1.role, $1.name) }) }

@@ -14,14 +14,6 @@ extension ControlPlane {
         return Policy.defaultPolicy(masterDomain: config.domain)
     }
 
-    /// The firewall of every node follows from the policy, the nodes and the exposures.
-    func firewalls(nodes: [NodeRecord]) throws -> (NodeRecord) -> NodeFirewall {
-        let policy = try policy()
-        let exposures = try store.exposures()
-        let context = try policyContext(nodes)
-        return { policy.firewall(for: $0, nodes: nodes, exposures: exposures, context: context) }
-    }
-
     public func expose(_ request: API.ExposeRequest, by requester: Requester) async throws -> Exposure {
         let nodeName: String
         switch requester {
@@ -142,17 +134,17 @@ extension ControlPlane {
         names.withLock { $0[name.lowercased()] }
     }
 
-    /// Rebuilds the name table from the store (after every change).
-    func refreshNames() throws {
-        let nodes = try store.nodes()
+    /// Rebuilds the name table from a snapshot (after every change).
+    func refreshNames(_ snapshot: FederationSnapshot) {
+        let byName = Dictionary(snapshot.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var table: [String: IPv4Address] = [:]
-        for exposure in try store.exposures() {
-            if let owner = nodes.first(where: { $0.name == exposure.node }) {
+        for exposure in snapshot.exposures {
+            if let owner = byName[exposure.node] {
                 table["\(exposure.name).\(exposure.domain).fuse".lowercased()] = owner.address
             }
         }
         // A node's own name always wins.
-        for node in nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
+        for node in snapshot.nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
         names.withLock { $0 = table }
     }
 }

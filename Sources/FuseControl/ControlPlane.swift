@@ -1,6 +1,7 @@
 import Foundation
 import FuseModel
 import Logging
+import NIOCore
 import Synchronization
 
 /// Lets long-polling agents wait for the next network-map version.
@@ -66,6 +67,8 @@ actor Presence {
         lastSeen.removeValue(forKey: node)
         applied.removeValue(forKey: node)
     }
+    /// Both tables at once (one hop for all nodes instead of two per node).
+    func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }
 }
 
 /// The master's logic, independent of HTTP: joins, maps, tokens, presence.
@@ -76,6 +79,8 @@ public final class ControlPlane: Sendable {
     let store: any FederationStore
     let now: @Sendable () -> Date
     let watch: MapVersionWatch
+    /// Snapshots, deltas and per-node wake-ups (`GET /v1/map/updates`).
+    let distribution: MapDistribution
     /// The map version that the hub (the master's own agent) has applied.
     let hubApplied = MapVersionWatch(version: 0)
     let presence = Presence()
@@ -106,13 +111,35 @@ public final class ControlPlane: Sendable {
         self.swarm = swarm
         self.workloads = workloads
         self.joinLimits = JoinLimits(now: now())
-        self.watch = MapVersionWatch(version: try store.mapVersion())
-        try refreshNames()
+        let snapshot = try Self.snapshot(store: store, config: config)
+        self.watch = MapVersionWatch(version: snapshot.version)
+        self.distribution = MapDistribution(snapshot)
+        refreshNames(snapshot)
     }
 
+    /// The federation as the store holds it now, ready to compute every node's map.
+    static func snapshot(store: any FederationStore, config: MasterConfig) throws -> FederationSnapshot {
+        let stored = try store.federation()
+        let policy = try stored.policy.map { try Policy.parse($0.text) } ?? Policy.defaultPolicy(masterDomain: config.domain)
+        return FederationSnapshot(version: stored.version, nodes: stored.nodes, exposures: stored.exposures, policy: policy, facts: config.facts)
+    }
+
+    /// After every change of the store: one new snapshot (shared by changes that land
+    /// together), then the long-polls of the nodes it touches wake.
     func changed() async throws {
-        try refreshNames()
-        await watch.publish(try store.mapVersion())
+        guard let change = try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
+        else { return }
+        refreshNames(distribution.current)
+        await watch.publish(change.version)
+        await distribution.watch.publish(change)
+    }
+
+    /// The current snapshot, rebuilt first if the store moved on without `changed()`.
+    func currentSnapshot() throws -> FederationSnapshot {
+        let snapshot = distribution.current
+        guard try store.mapVersion() > snapshot.version else { return snapshot }
+        _ = distribution.install(try Self.snapshot(store: store, config: config))
+        return distribution.current
     }
 
     // MARK: Nodes
@@ -158,12 +185,14 @@ public final class ControlPlane: Sendable {
             }
         }
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
+        // The version this join made (or a later one), read before other joins move it on.
+        let version = try store.mapVersion()
         try await changed()
         // Answer once the hub knows the new peer: a handshake that reaches the hub before
         // would be dropped, and WireGuard would retry only after 5 s.
         // (Only when a hub agent reports: an API without one, as in tests, has nothing to wait for.)
         if await hubApplied.current > 0 {
-            await hubApplied.wait(since: try store.mapVersion() - 1, timeout: .seconds(2))
+            await hubApplied.wait(since: version - 1, timeout: .seconds(2))
         }
         await presence.saw(node.name, at: now())
         guard let map = try map(for: node.name) else { throw JoinError.noMap }
@@ -171,11 +200,20 @@ public final class ControlPlane: Sendable {
     }
 
     public func map(for node: String) throws -> NetworkMap? {
-        // Read the version first: a change that lands meanwhile then gives a newer version.
-        let version = try store.mapVersion()
-        let nodes = try store.nodes()
-        return NetworkMap.compute(for: node, nodes: nodes, facts: config.facts, version: version, firewall: try firewalls(nodes: nodes),
-                                  lastEndpoints: hubEndpoints.current)
+        _ = try currentSnapshot()
+        return distribution.map(for: node)?.withLastEndpoints(hubEndpoints.current, keepalive: config.facts.keepalive)
+    }
+
+    /// The node's update (`GET /v1/map/updates`), encoded, once its map changed after `since`
+    /// or after `wait`: the changes since `since` if that is the version it was last given,
+    /// else (or with `full`) its whole map.
+    public func mapUpdate(for node: String, since: Int64, wait: Duration, full: Bool) async throws -> ByteBuffer {
+        await presence.saw(node, at: now())
+        await distribution.watch.wait(node, since: since, timeout: wait)
+        guard let update = try distribution.update(for: node, since: since, full: full) else {
+            throw NodeError.notInFederation(node)
+        }
+        return update
     }
 
     /// The node's map once its version is above `since`, or the current one after `wait`.
@@ -193,12 +231,13 @@ public final class ControlPlane: Sendable {
 
     /// How many map long-polls are waiting for a change.
     public func waitingLongPolls() async -> Int {
-        await watch.waiting
+        await watch.waiting + distribution.watch.waiting
     }
 
     /// Ends all long-polls (on shutdown).
     public func closeLongPolls() async {
         await watch.close()
+        await distribution.watch.close()
         await hubApplied.close()
     }
 
@@ -207,16 +246,18 @@ public final class ControlPlane: Sendable {
         if let appliedVersion { await presence.applied(node, version: appliedVersion) }
     }
 
-    /// Waits until every online node reports a map version of at least `version` (agents report
-    /// right after applying a new map), or `timeout`; returns the online nodes still behind.
+    /// Waits until every online node reports a map version of at least `version` — or of the
+    /// version at which its map last changed, when that is earlier (agents report right after
+    /// applying a new map) — or `timeout`; returns the online nodes still behind.
     public func waitUntilApplied(_ version: Int64, timeout: Duration) async -> [String] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            var pending: [String] = []
+            let (lastSeen, applied) = await presence.snapshot()
+            let dues = await distribution.watch.dues()
             let current = now()
-            for node in (try? store.nodes()) ?? [] {
-                guard let seen = await presence.lastSeen(node.name), current.timeIntervalSince(seen) < Self.onlineWindow else { continue }
-                if (await presence.applied(node.name) ?? 0) < version { pending.append(node.name) }
+            let pending = distribution.current.nodes.map(\.name).filter { node in
+                guard let seen = lastSeen[node], current.timeIntervalSince(seen) < Self.onlineWindow else { return false }
+                return (applied[node] ?? 0) < min(version, max(dues.everyone, dues.nodes[node] ?? 0))
             }
             if pending.isEmpty || ContinuousClock.now >= deadline { return pending }
             try? await Task.sleep(for: .milliseconds(20))
@@ -230,6 +271,7 @@ public final class ControlPlane: Sendable {
         await presence.forget(node)
         logger.info("node left", metadata: ["node": "\(node)"])
         try await changed()
+        await distribution.forget(node)
     }
 
     public func removeNode(_ name: String) async throws {
@@ -239,17 +281,17 @@ public final class ControlPlane: Sendable {
         await presence.forget(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
+        await distribution.forget(name)
     }
 
     public func nodes() async throws -> [API.NodeInfo] {
-        var result: [API.NodeInfo] = []
         let current = now()
-        for node in try store.nodes() {
-            let seen = await presence.lastSeen(node.name)
+        let (lastSeen, applied) = await presence.snapshot()
+        return try store.nodes().map { node in
+            let seen = lastSeen[node.name]
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
-            result.append(API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: await presence.applied(node.name)))
+            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name])
         }
-        return result
     }
 
     public func status() async throws -> API.Status {

@@ -188,18 +188,33 @@ public enum ControlPlaneAPI {
             let body = try await request.decode(as: API.JoinRequest.self, context: context)
             return JSONResponse(value: try await controlPlane.join(body, source: context.source), status: .created)
         }
+        // The server shuts down first and waits for requests in flight: a parked long-poll
+        // ends at once when shutdown begins (else every `master stop` waited for it).
+        @Sendable func longPoll<R: Sendable>(_ body: () async throws -> R) async throws -> R {
+            try await withGracefulShutdownHandler(operation: body) {
+                controlPlane.logger.debug("shutting down: ending the parked long-polls")
+                Task { await controlPlane.closeLongPolls() }
+            }
+        }
         on(.get, "/v1/map", .node) { request, context in
             let node = try context.node()
             let since = try request.counter("since")
             let wait = min(try request.counter("wait"), 60)
-            // The server shuts down first and waits for requests in flight: a parked long-poll
-            // ends at once when shutdown begins (else every `master stop` waited for it).
-            return try await withGracefulShutdownHandler {
+            return try await longPoll {
                 JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
-            } onGracefulShutdown: {
-                controlPlane.logger.debug("shutting down: ending the parked long-polls")
-                Task { await controlPlane.closeLongPolls() }
             }
+        }
+        // The same long-poll, answering with the changes since `since` (a MapUpdate); a node is
+        // woken only when its own map changed.
+        on(.get, "/v1/map/updates", .node) { request, context in
+            let node = try context.node()
+            let since = try request.counter("since")
+            let wait = min(try request.counter("wait"), 60)
+            let full = try request.counter("full") > 0
+            let body = try await longPoll {
+                try await controlPlane.mapUpdate(for: node, since: since, wait: .seconds(Int(wait)), full: full)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
         on(.post, "/v1/heartbeat", .node) { request, context in
             let node = try context.node()

@@ -76,6 +76,16 @@ public protocol FederationStore: Sendable {
     /// Stores a new policy version (the latest is in force) and returns its number.
     func setPolicy(_ text: String, now: Date) throws -> Int64
     func policy() throws -> StoredPolicy?
+    /// The map version with the nodes, exposures and policy it stands for, read together.
+    func federation() throws -> StoredFederation
+}
+
+/// What every network map of one version is computed from.
+public struct StoredFederation: Sendable {
+    public let version: Int64
+    public let nodes: [NodeRecord]
+    public let exposures: [Exposure]
+    public let policy: StoredPolicy?
 }
 
 /// The master's state dir has no room for a change; nothing was changed.
@@ -275,8 +285,16 @@ public final class SQLiteFederationStore: FederationStore {
         }
     }
 
-    public func mapVersion() throws -> Int64 {
-        try db.read { try Int64.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'map_version'") ?? 1 }
+    private static func mapVersion(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'map_version'") ?? 1
+    }
+
+    public func mapVersion() throws -> Int64 { try db.read(Self.mapVersion) }
+
+    public func federation() throws -> StoredFederation {
+        try db.read { db in
+            StoredFederation(version: try Self.mapVersion(db), nodes: try Self.nodes(db), exposures: try Self.exposures(db), policy: try Self.policy(db))
+        }
     }
 
     public func addExposure(_ exposure: Exposure) throws {
@@ -312,15 +330,15 @@ public final class SQLiteFederationStore: FederationStore {
         }
     }
 
-    public func exposures() throws -> [Exposure] {
-        try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM exposure ORDER BY node, port, name").compactMap { row in
-                guard let proto = FlowProtocol(rawValue: row["proto"]), let target = IPv4Address(row["target"] as String) else { return nil }
-                return Exposure(name: row["name"], node: row["node"], domain: row["domain"], proto: proto, port: row["port"],
-                                target: target, targetPort: row["target_port"])
-            }
+    private static func exposures(_ db: Database) throws -> [Exposure] {
+        try Row.fetchAll(db, sql: "SELECT * FROM exposure ORDER BY node, port, name").compactMap { row in
+            guard let proto = FlowProtocol(rawValue: row["proto"]), let target = IPv4Address(row["target"] as String) else { return nil }
+            return Exposure(name: row["name"], node: row["node"], domain: row["domain"], proto: proto, port: row["port"],
+                            target: target, targetPort: row["target_port"])
         }
     }
+
+    public func exposures() throws -> [Exposure] { try db.read(Self.exposures) }
 
     public func setPolicy(_ text: String, now: Date) throws -> Int64 {
         try write { db in
@@ -331,11 +349,11 @@ public final class SQLiteFederationStore: FederationStore {
         }
     }
 
-    public func policy() throws -> StoredPolicy? {
-        try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM policy ORDER BY version DESC LIMIT 1").map {
-                StoredPolicy(version: $0["version"], text: $0["text"], createdAt: Date(timeIntervalSince1970: $0["created_at"]))
-            }
+    private static func policy(_ db: Database) throws -> StoredPolicy? {
+        try Row.fetchOne(db, sql: "SELECT * FROM policy ORDER BY version DESC LIMIT 1").map {
+            StoredPolicy(version: $0["version"], text: $0["text"], createdAt: Date(timeIntervalSince1970: $0["created_at"]))
         }
     }
+
+    public func policy() throws -> StoredPolicy? { try db.read(Self.policy) }
 }

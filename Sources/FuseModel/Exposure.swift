@@ -5,7 +5,7 @@ public enum FlowProtocol: String, Codable, Sendable, CaseIterable {
 
 /// One service of a non-federated device in a node's LAN, published to the federation at the
 /// node's VPN address and `port`.
-public struct Exposure: Codable, Equatable, Sendable {
+public struct Exposure: Codable, Hashable, Sendable {
     /// Unique in the federation; also the DNS name `NAME.DOMAIN.fuse`.
     public let name: String
     public let node: String
@@ -43,7 +43,7 @@ public struct AllowedFlow: Codable, Equatable, Hashable, Sendable {
 
 /// An exposure as the exposing node enforces it: DNAT from its VPN address and `port` to the
 /// target, for the allowed sources only.
-public struct ExposureRule: Codable, Equatable, Sendable {
+public struct ExposureRule: Codable, Hashable, Sendable {
     public let exposure: Exposure
     public let sources: [IPv4Address]
 
@@ -66,7 +66,7 @@ public struct ForwardFlow: Codable, Equatable, Hashable, Sendable {
 
 /// What one node enforces, computed by the master from the policy: everything not listed is
 /// dropped on the node's WireGuard interface.
-public struct NodeFirewall: Codable, Equatable, Sendable {
+public struct NodeFirewall: Codable, Hashable, Sendable {
     /// Flows into the node itself (its local ports, ICMP echo).
     public var inbound: [AllowedFlow]
     /// The node's own exposures.

@@ -1,5 +1,5 @@
 /// A node as the master's registry knows it.
-public struct NodeRecord: Codable, Equatable, Sendable {
+public struct NodeRecord: Codable, Hashable, Sendable {
     public let name: String
     public let domain: String
     public let address: IPv4Address
@@ -22,7 +22,7 @@ public struct NodeRecord: Codable, Equatable, Sendable {
 }
 
 /// One WireGuard peer of a node.
-public struct MapPeer: Codable, Equatable, Sendable {
+public struct MapPeer: Codable, Hashable, Sendable {
     public let name: String
     public let publicKey: WireGuardKey
     /// `host:port` for peers this node dials (the hub); nil for peers that dial in.
@@ -45,7 +45,7 @@ public struct MapPeer: Codable, Equatable, Sendable {
 }
 
 /// What the master tells one agent: its address, its peers and routes, with a version number.
-public struct NetworkMap: Codable, Equatable, Sendable {
+public struct NetworkMap: Codable, Hashable, Sendable {
     public let version: Int64
     public let federation: String
     public let cidr: IPv4CIDR
@@ -73,6 +73,12 @@ public struct NetworkMap: Codable, Equatable, Sendable {
     /// The interface address with the federation's prefix length: the kernel derives the one
     /// route every node needs (the whole range via the WireGuard interface) from it.
     public var interfaceAddress: String { "\(node.address)/\(cidr.prefixLength)" }
+
+    /// The same map at another version (to compare what two maps enforce, whatever their versions).
+    public func at(version: Int64) -> NetworkMap {
+        NetworkMap(version: version, federation: federation, cidr: cidr, node: node, isHub: isHub, peers: peers,
+                   masterAddress: masterAddress, apiPort: apiPort, firewall: firewall)
+    }
 }
 
 /// The federation-wide facts from which every node's map is computed.
@@ -107,21 +113,40 @@ extension NetworkMap {
         guard let node = nodes.first(where: { $0.name == name }),
               let master = nodes.first(where: \.isMaster)
         else { return nil }
-        let peers: [MapPeer]
-        if node.isMaster {
-            peers = nodes.filter { !$0.isMaster }.sorted { $0.address < $1.address }.map {
-                let last = lastEndpoints[$0.publicKey]
-                return MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil,
-                               allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)], persistentKeepalive: last == nil ? nil : facts.keepalive,
-                               lastEndpoint: last)
-            }
-        } else {
-            peers = [MapPeer(name: master.name, publicKey: master.publicKey,
-                             endpoint: "\(facts.endpointHost):\(facts.wireGuardPort)",
-                             allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
-        }
+        let peers = node.isMaster ? hubPeers(workers: nodes.filter { !$0.isMaster }, lastEndpoints: lastEndpoints, keepalive: facts.keepalive)
+                                  : workerPeers(master: master, facts: facts)
         return NetworkMap(version: version, federation: facts.name, cidr: facts.cidr, node: node,
                           isHub: node.isMaster, peers: peers, masterAddress: master.address, apiPort: facts.apiPort,
                           firewall: firewall(node))
+    }
+
+    /// The hub's peers: every worker with just its /32, in address order. A worker in
+    /// `lastEndpoints` (where the hub last saw it) gets that endpoint and a keepalive, so that a
+    /// restarted hub speaks first (the worker's NAT mapping to the hub is open).
+    public static func hubPeers(workers: [NodeRecord], lastEndpoints: [WireGuardKey: String] = [:], keepalive: Int = 25) -> [MapPeer] {
+        workers.sorted { $0.address < $1.address }.map {
+            let last = lastEndpoints[$0.publicKey]
+            return MapPeer(name: $0.name, publicKey: $0.publicKey, endpoint: nil, allowedIPs: [IPv4CIDR(network: $0.address, prefixLength: 32)],
+                           persistentKeepalive: last == nil ? nil : keepalive, lastEndpoint: last)
+        }
+    }
+
+    /// The hub's map with where it last saw each worker (see `hubPeers`); these endpoints are
+    /// not part of the map's version.
+    public func withLastEndpoints(_ lastEndpoints: [WireGuardKey: String], keepalive: Int) -> NetworkMap {
+        guard isHub, !lastEndpoints.isEmpty else { return self }
+        let peers = peers.map { peer in
+            guard let last = lastEndpoints[peer.publicKey] else { return peer }
+            return MapPeer(name: peer.name, publicKey: peer.publicKey, endpoint: peer.endpoint, allowedIPs: peer.allowedIPs,
+                           persistentKeepalive: peer.persistentKeepalive ?? keepalive, lastEndpoint: last)
+        }
+        return NetworkMap(version: version, federation: federation, cidr: cidr, node: node, isHub: isHub, peers: peers,
+                          masterAddress: masterAddress, apiPort: apiPort, firewall: firewall)
+    }
+
+    /// A worker's one peer: the hub, carrying the whole range, dialled with a keepalive.
+    public static func workerPeers(master: NodeRecord, facts: FederationFacts) -> [MapPeer] {
+        [MapPeer(name: master.name, publicKey: master.publicKey, endpoint: "\(facts.endpointHost):\(facts.wireGuardPort)",
+                 allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
     }
 }

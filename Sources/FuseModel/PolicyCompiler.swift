@@ -9,26 +9,68 @@ extension Policy {
     /// forward flows by destination first. A source allowed any port of a proto is not listed
     /// again for single ports of that proto.
     public func firewall(for node: NodeRecord, nodes: [NodeRecord], exposures: [Exposure], context: PolicyContext) -> NodeFirewall {
-        let compiled = rules.map(CompiledRule.init)
+        CompiledPolicy(self, nodes: nodes, exposures: exposures, context: context).firewall(for: node)
+    }
+}
+
+/// The policy matched against one set of nodes and exposures once, so that every node's
+/// firewall then costs only what it lists (not a pass over every node per rule).
+public struct CompiledPolicy: Sendable {
+    let rules: [CompiledRule]
+    let context: PolicyContext
+    /// Per rule: the addresses of the nodes its `from` matches.
+    let ruleSources: [Set<IPv4Address>]
+    let allAddresses: Set<IPv4Address>
+    let workloadAddresses: Set<IPv4Address>
+    /// Per node (lowercased name): its exposures in firewall order.
+    let exposuresByNode: [String: [Exposure]]
+    /// Per exposure (lowercased name): every node the rules let reach it.
+    let exposureSources: [String: Set<IPv4Address>]
+    /// Workers (every node but the master) in address order.
+    let workers: [NodeRecord]
+
+    public init(_ policy: Policy, nodes: [NodeRecord], exposures: [Exposure], context: PolicyContext) {
+        let rules = policy.rules.map(CompiledRule.init)
+        self.rules = rules
+        self.context = context
+        ruleSources = rules.map { rule in Set(nodes.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)) }
+        allAddresses = Set(nodes.map(\.address))
+        workloadAddresses = Set(nodes.filter(\.runsWorkloads).map(\.address))
+        exposuresByNode = Dictionary(grouping: exposures) { $0.node.lowercased() }.mapValues { list in
+            list.sorted {
+                FlowKey(proto: $0.proto, port: $0.port) == FlowKey(proto: $1.proto, port: $1.port)
+                    ? $0.name.lowercased() < $1.name.lowercased()
+                    : FlowKey(proto: $0.proto, port: $0.port) < FlowKey(proto: $1.proto, port: $1.port)
+            }
+        }
+        exposureSources = Dictionary(exposures.map { exposure in
+            (exposure.name.lowercased(), Set(nodes.filter { source in
+                rules.contains { $0.allows(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }
+            }.map(\.address)))
+        }, uniquingKeysWith: { a, _ in a })
+        workers = nodes.filter { $0.name.lowercased() != context.master.name.lowercased() }.sorted { $0.address < $1.address }
+    }
+
+    public func firewall(for node: NodeRecord) -> NodeFirewall {
         let isMaster = node.name.lowercased() == context.master.name.lowercased()
-        let others = nodes.filter { !same($0, node) }
-        let inbound = inboundFlows(to: node, from: others, rules: compiled, builtIn: builtInSources(to: node, from: others, context: context))
-        let exposureRules = ownExposures(of: node, exposures).map {
-            ExposureRule(exposure: $0, sources: sources(of: $0, from: nodes.filter { !same($0, node) }, rules: compiled))
+        let others = allAddresses.subtracting([node.address])
+        var builtIn = isMaster ? Policy.controlPlaneFlows(apiPort: context.apiPort).map { ($0, others) } : []
+        if node.runsWorkloads {
+            builtIn += Policy.workloadFlows(toMaster: isMaster).map { ($0, workloadAddresses.subtracting([node.address])) }
+        }
+        let inbound = Self.reduced(flows(to: node, excluding: [node.address], builtIn: builtIn))
+        let exposureRules = (exposuresByNode[node.name.lowercased()] ?? []).map {
+            ExposureRule(exposure: $0, sources: sources(of: $0, excluding: [node.address]))
         }
         var forward: [ForwardFlow] = []
         if isMaster {
-            let workers = nodes.filter { !same($0, context.master) }.sorted { $0.address < $1.address }
             for destination in workers {
-                let others = workers.filter { !same($0, destination) }
-                var flows: [FlowKey: Set<IPv4Address>] = [:]
-                let builtIn = builtInSources(to: destination, from: others, context: context)
-                for flow in inboundFlows(to: destination, from: others, rules: compiled, builtIn: builtIn) {
-                    flows[FlowKey(proto: flow.proto, port: flow.port), default: []].formUnion(flow.sources)
-                }
-                for exposure in ownExposures(of: destination, exposures) {
-                    flows[FlowKey(proto: exposure.proto, port: exposure.port), default: []]
-                        .formUnion(sources(of: exposure, from: others, rules: compiled))
+                let excluded: Set = [context.master.address, destination.address]
+                let workloads = destination.runsWorkloads
+                    ? Policy.workloadFlows(toMaster: false).map { ($0, workloadAddresses.subtracting(excluded)) } : []
+                var flows = flows(to: destination, excluding: excluded, builtIn: workloads)
+                for exposure in exposuresByNode[destination.name.lowercased()] ?? [] {
+                    flows[FlowKey(proto: exposure.proto, port: exposure.port), default: []].formUnion(sources(of: exposure, excluding: excluded))
                 }
                 forward += Self.reduced(flows).map { ForwardFlow(destination: destination.address, flow: $0) }
             }
@@ -36,48 +78,32 @@ extension Policy {
         return NodeFirewall(inbound: inbound, exposures: exposureRules, forward: forward)
     }
 
-    private func same(_ a: NodeRecord, _ b: NodeRecord) -> Bool { a.name.lowercased() == b.name.lowercased() }
-
-    /// Each built-in flow into `node` with the nodes it is built in for.
-    private func builtInSources(to node: NodeRecord, from others: [NodeRecord], context: PolicyContext) -> [(FlowKey, [NodeRecord])] {
-        var sources: [FlowKey: [NodeRecord]] = [:]
-        for other in others {
-            for builtIn in Self.builtInFlows(from: other, to: node, context: context) { sources[builtIn.flow, default: []].append(other) }
-        }
-        return sources.map { ($0.key, $0.value) }
-    }
-
-    private func ownExposures(of node: NodeRecord, _ exposures: [Exposure]) -> [Exposure] {
-        exposures.filter { $0.node.lowercased() == node.name.lowercased() }.sorted {
-            FlowKey(proto: $0.proto, port: $0.port) == FlowKey(proto: $1.proto, port: $1.port)
-                ? $0.name.lowercased() < $1.name.lowercased()
-                : FlowKey(proto: $0.proto, port: $0.port) < FlowKey(proto: $1.proto, port: $1.port)
-        }
+    /// The indices of the rules whose `to` selects `node` as a destination.
+    func rules(targeting node: NodeRecord) -> [Int] {
+        rules.indices.filter { rules[$0].to.contains { $0.matches(.node(node)) } }
     }
 
     /// `builtIn`: flows allowed whatever the rules say, each from its own sources.
-    private func inboundFlows(to node: NodeRecord, from sources: [NodeRecord], rules: [CompiledRule], builtIn: [(FlowKey, [NodeRecord])]) -> [AllowedFlow] {
+    private func flows(to node: NodeRecord, excluding excluded: Set<IPv4Address>, builtIn: [(FlowKey, Set<IPv4Address>)]) -> [FlowKey: Set<IPv4Address>] {
         var flows: [FlowKey: Set<IPv4Address>] = [:]
         for (key, allowed) in builtIn where !allowed.isEmpty {
-            flows[key, default: []].formUnion(allowed.map(\.address))
+            flows[key, default: []].formUnion(allowed)
         }
-        for rule in rules where rule.to.contains(where: { $0.matches(.node(node)) }) {
-            let matching = sources.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)
+        for index in rules(targeting: node) {
+            let matching = ruleSources[index].subtracting(excluded)
             guard !matching.isEmpty else { continue }
-            for key in rule.nodeFlows { flows[key, default: []].formUnion(matching) }
+            for key in rules[index].nodeFlows { flows[key, default: []].formUnion(matching) }
         }
-        return Self.reduced(flows)
+        return flows
     }
 
-    private func sources(of exposure: Exposure, from nodes: [NodeRecord], rules: [CompiledRule]) -> [IPv4Address] {
-        nodes.filter { source in
-            rules.contains { $0.allows(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }
-        }.map(\.address).sorted()
+    private func sources(of exposure: Exposure, excluding excluded: Set<IPv4Address>) -> [IPv4Address] {
+        (exposureSources[exposure.name.lowercased()] ?? []).subtracting(excluded).sorted()
     }
 
     /// Sorted flows without empty ones and without sources that an any-port flow of the same
     /// proto already allows.
-    private static func reduced(_ flows: [FlowKey: Set<IPv4Address>]) -> [AllowedFlow] {
+    static func reduced(_ flows: [FlowKey: Set<IPv4Address>]) -> [AllowedFlow] {
         flows.keys.sorted().compactMap { key in
             var sources = flows[key]!
             if key.port != nil, let any = flows[FlowKey(proto: key.proto, port: nil)] { sources.subtract(any) }

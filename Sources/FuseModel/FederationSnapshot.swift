@@ -1,0 +1,67 @@
+/// The federation at one network-map version — nodes, exposures, policy — from which every
+/// node's map follows. The master builds one per version and every map of that version comes
+/// from it: the policy is matched once, the hub's peers are listed once.
+public struct FederationSnapshot: Sendable {
+    public let version: Int64
+    public let facts: FederationFacts
+    public let nodes: [NodeRecord]
+    public let exposures: [Exposure]
+    public let policy: Policy
+    public let master: NodeRecord?
+    let byName: [String: NodeRecord]
+    let compiled: CompiledPolicy?
+    let hubPeers: [MapPeer]
+
+    public init(version: Int64, nodes: [NodeRecord], exposures: [Exposure], policy: Policy, facts: FederationFacts) {
+        self.version = version
+        self.facts = facts
+        self.nodes = nodes
+        self.exposures = exposures
+        self.policy = policy
+        let master = nodes.first(where: \.isMaster)
+        self.master = master
+        byName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        compiled = master.map { CompiledPolicy(policy, nodes: nodes, exposures: exposures, context: PolicyContext(master: $0, apiPort: facts.apiPort)) }
+        hubPeers = NetworkMap.hubPeers(workers: nodes.filter { !$0.isMaster })
+    }
+
+    /// The map of the node named exactly `name`; nil for an unknown node (or no master yet).
+    public func map(for name: String) -> NetworkMap? {
+        guard let node = byName[name], let master, let compiled else { return nil }
+        return NetworkMap(version: version, federation: facts.name, cidr: facts.cidr, node: node, isHub: node.isMaster,
+                          peers: node.isMaster ? hubPeers : NetworkMap.workerPeers(master: master, facts: facts),
+                          masterAddress: master.address, apiPort: facts.apiPort, firewall: compiled.firewall(for: node))
+    }
+
+    /// The nodes (names as stored) whose map may differ from their map in `old`: a superset,
+    /// found without computing any map; nil = every node (the policy, the master or the
+    /// federation's facts changed). The master is always in it (the hub lists every node).
+    /// A worker's map depends only on its own record, the master, its own exposures and who
+    /// may reach them, the sources of the rules that select it, and (with workloads) the set
+    /// of nodes with workloads.
+    public func changedNodes(since old: FederationSnapshot) -> Set<String>? {
+        guard let compiled, let oldCompiled = old.compiled, policy == old.policy, master == old.master,
+              facts.name == old.facts.name, facts.cidr == old.facts.cidr, facts.endpointHost == old.facts.endpointHost,
+              facts.wireGuardPort == old.facts.wireGuardPort, facts.apiPort == old.facts.apiPort, facts.keepalive == old.facts.keepalive
+        else { return nil }
+        let changedRules = Set(compiled.ruleSources.indices.filter { compiled.ruleSources[$0] != oldCompiled.ruleSources[$0] })
+        let workloadsChanged = compiled.workloadAddresses != oldCompiled.workloadAddresses
+        var exposureOwners = Set<String>()
+        let oldExposures = Dictionary(old.exposures.map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        let newExposures = Dictionary(exposures.map { ($0.name.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        for name in Set(oldExposures.keys).union(newExposures.keys)
+        where oldExposures[name] != newExposures[name] || oldCompiled.exposureSources[name] != compiled.exposureSources[name] {
+            if let owner = oldExposures[name]?.node { exposureOwners.insert(owner.lowercased()) }
+            if let owner = newExposures[name]?.node { exposureOwners.insert(owner.lowercased()) }
+        }
+        var changed = Set<String>()
+        for node in nodes {
+            if node.isMaster || old.byName[node.name] != node || exposureOwners.contains(node.name.lowercased())
+                || (node.runsWorkloads && workloadsChanged)
+                || (!changedRules.isEmpty && compiled.rules(targeting: node).contains(where: changedRules.contains)) {
+                changed.insert(node.name)
+            }
+        }
+        return changed
+    }
+}
