@@ -142,7 +142,7 @@ public actor Agent {
             await reconcile()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
-            try await DataPlaneWatch.sleep(upTo: repairInterval, wireGuardPIDFile: state.wireGuardPIDPath)
+            try await host.pause(upTo: repairInterval)
         }
     }
 

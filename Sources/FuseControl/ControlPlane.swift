@@ -201,7 +201,8 @@ public final class ControlPlane: Sendable {
 
     public func map(for node: String) throws -> NetworkMap? {
         _ = try currentSnapshot()
-        return distribution.map(for: node)?.withLastEndpoints(hubEndpoints.current, keepalive: config.facts.keepalive)
+        guard let map = distribution.map(for: node) else { return nil }
+        return map.isHub ? map.withLastEndpoints(hubEndpoints.current, keepalive: config.facts.keepalive) : map
     }
 
     /// The node's update (`GET /v1/map/updates`), encoded, once its map changed after `since`

@@ -152,7 +152,7 @@ import Glibc
                 // Four connections of one source are admitted (each answers; the server may release
                 // the two it just closed a moment after the client saw them close); a fifth is closed at once.
                 var held: [RawConnection] = []
-                #expect(await waitUntilAsync(timeout: .seconds(5)) {
+                #expect(await waitFor(.seconds(5)) {
                     guard let connection = try? RawConnection(port: port) else { return false }
                     try? connection.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
                     if connection.receive(timeout: .seconds(1)).hasPrefix("HTTP/1.1 200") { held.append(connection) }
@@ -166,7 +166,7 @@ import Glibc
                 #expect(held[0].receive(timeout: .seconds(5)).hasPrefix("HTTP/1.1 200"), "a keep-alive connection that sent a request stays")
                 held.forEach { $0.close() }
                 // Closed connections free the source's slots.
-                #expect(await waitUntilAsync(timeout: .seconds(5)) {
+                #expect(await waitFor(.seconds(5)) {
                     guard let again = try? RawConnection(port: port) else { return false }
                     defer { again.close() }
                     try? again.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -175,16 +175,6 @@ import Glibc
             }
         }
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func waitUntilAsync(timeout: Duration, _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
 }
 
 /// A plain TCP connection to localhost, for clients that misbehave on purpose.

@@ -25,6 +25,10 @@ public protocol HostPlane: Sendable {
     /// This host's IPv4 addresses with their links (to check an exposure's target).
     func localAddresses() async throws -> [LocalAddress]
 
+    /// Waits up to `interval` between two repairs, less when the data plane's process dies
+    /// (killed, crashed): the next repair then brings it back at once.
+    func pause(upTo interval: Duration) async throws
+
     /// Removes what `apply` and `ensureEngine` created and restores what they changed.
     func tearDown(interface: String, _ scope: TeardownScope) async
 }

@@ -120,6 +120,21 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         try await BlockingWork.run { [runner] in try HostNetwork(runner: runner).localAddresses() }
     }
 
+    public func pause(upTo interval: Duration) async throws {
+        // Kernel WireGuard has no process, and one that is dead already was not brought back by
+        // the last repair: a plain wait (no busy loop of failing repairs).
+        guard let pid = state.pid(at: state.wireGuardPIDPath), Daemon.isAlive(pid) else { return try await Task.sleep(for: interval) }
+        let deadline = ContinuousClock.now + interval
+        while ContinuousClock.now < deadline {
+            if !Daemon.isAlive(pid) {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)  // ours when this daemon started it
+                return
+            }
+            try await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
+        }
+    }
+
     public func tearDown(interface: String, _ scope: TeardownScope) async {
         _ = try? await serialised {
             self.removeHostObjects(interface: interface, scope)

@@ -72,6 +72,10 @@ public actor RecordingHostPlane: HostPlane {
         }
     }
 
+    public func pause(upTo interval: Duration) async throws {
+        try await Task.sleep(for: interval)
+    }
+
     public func tearDown(interface: String, _ scope: TeardownScope) async {
         interfaces[interface] = nil
     }
