@@ -186,7 +186,7 @@ struct ScaleRun: Sendable {
     /// `key` as a peer; nil after 30 s.
     private func hub(has key: WireGuardKey, _ present: Bool, since start: ContinuousClock.Instant) async -> Double? {
         let hub = UserspaceWireGuard(interface: interface)
-        let found = await eventually(within: .seconds(30), every: .milliseconds(5)) {
+        let found = await eventually(within: .seconds(30), every: .milliseconds(20)) {
             guard let device = try? WireGuardUAPI.parseGet(hub.get()) else { return false }
             return device.peers.contains { $0.publicKey == key } == present
         }
