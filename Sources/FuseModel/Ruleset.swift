@@ -158,6 +158,24 @@ public struct RenderedRuleset: Equatable, Sendable {
     /// The whole table, replaced atomically when fed to `nft -f`.
     public let text: String
 
+    /// The table as a person reads it: without the set declarations, each set written out
+    /// where a rule uses it (one address as it is, several as `{ a, b }`). nft loads `text`.
+    public var inlined: String {
+        let lists = Dictionary(sets.map { ("@" + $0.name, $0.elements.count == 1 ? $0.elements[0].description : NodeRuleset.list($0.elements)) },
+                               uniquingKeysWith: { a, _ in a })
+        var inDeclaration = false
+        let lines = skeleton.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+            if line.hasPrefix("  set ") { inDeclaration = true }
+            defer { if inDeclaration, line == "  }" { inDeclaration = false } }
+            return !inDeclaration
+        }
+        return lines.map { line in
+            line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+                lists[String(word)] ?? String(word)
+            }.joined(separator: " ")
+        }.joined(separator: "\n")
+    }
+
     /// The nft script that turns the `applied` table into this one by adding and deleting set
     /// elements (one transaction under `nft -f`); nil when the structure changed (load `text`)
     /// or nothing did.

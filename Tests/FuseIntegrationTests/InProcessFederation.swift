@@ -178,14 +178,3 @@ func freeLoopbackPort() throws -> UInt16 {
     }
     throw SystemError("no free loopback port found")
 }
-
-extension RenderedRuleset {
-    /// The rules with each set reference replaced by its elements as the rules would list them
-    /// inline (one address as it is, several as `{ a, b }`): what a rule allows, in one line.
-    var inlined: String {
-        sets.sorted { $0.name.count > $1.name.count }.reduce(text) { text, set in
-            text.replacingOccurrences(of: "@" + set.name, with: set.elements.count == 1 ? set.elements[0].description
-                                        : "{ " + set.elements.map(\.description).joined(separator: ", ") + " }")
-        }
-    }
-}

@@ -51,7 +51,8 @@ import Testing
             exposures: [ExposureRule(exposure: camera, sources: [a, b]), ExposureRule(exposure: dns, sources: [b]), ExposureRule(exposure: closed, sources: [])],
             forward: [ForwardFlow(destination: b, flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
         )
-        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false).text == """
+        let ruleset = NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false)
+        #expect(ruleset.inlined == """
             table inet fuse_fl_a1
             delete table inet fuse_fl_a1
             table inet fuse_fl_a1 {
@@ -90,12 +91,24 @@ import Testing
             }
 
             """)
+        // What nft loads: named sets (a flow without sources has none), referenced by the rules.
+        #expect(ruleset.sets.map(\.name) == ["in0", "in1", "in3", "in4", "exposure0", "exposure1"])
+        #expect(ruleset.sets.map(\.elements) == [[b], [a, b], [a], [a, b], [a, b], [b]])
+        #expect(ruleset.text.contains("""
+              set in1 {
+                type ipv4_addr
+                elements = { 100.64.0.1, 100.64.0.3 }
+              }
+            """))
+        #expect(ruleset.text.contains(#"iifname "fl-a1" ip daddr 100.64.0.2 ip saddr @exposure0 tcp dport 8554 dnat ip to 192.168.10.11:554"#))
+        #expect(ruleset.skeleton == ruleset.text.replacingOccurrences(of: #"\n    elements = \{[^}]*\}"#, with: "", options: .regularExpression))
     }
 
     @Test func hubForwardsTheFig2Policy() throws {
         let policy = try Policy.parse(Fig2.customText)
         let firewall = policy.firewall(for: Fig2.master, nodes: Fig2.nodes, exposures: Fig2.exposures, context: Fig2.context)
-        #expect(NodeRuleset.render(interface: "fuse0", cidr: cidr, address: Fig2.master.address, firewall: firewall, isHub: true).text == """
+        let ruleset = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: Fig2.master.address, firewall: firewall, isHub: true)
+        #expect(ruleset.inlined == """
             table inet fuse_fuse0
             delete table inet fuse_fuse0
             table inet fuse_fuse0 {
