@@ -88,6 +88,8 @@ public final class ControlPlane: Sendable {
     let joinLimits: JoinLimits
     /// At most 16 joins enrol at once; up to 1,024 more wait, the rest get "busy".
     let joinAdmission = JoinAdmission(limit: 16, queueLimit: 1024)
+    /// Builds and publishes the snapshot after changes, one build for a burst of them.
+    let snapshots = CoalescedWork()
     /// Credential digests read once per node, not once per request.
     let credentials = CredentialDigests()
     /// `name.domain.fuse` → VPN address, for the DNS responder.
@@ -135,12 +137,15 @@ public final class ControlPlane: Sendable {
         return try await BlockingWork.database { try body(store) }
     }
 
-    /// After every change of the store: one new snapshot (shared by changes that land
-    /// together), then the long-polls of the nodes it touches wake.
+    /// After every change of the store: a new snapshot, shared by the changes that land while
+    /// one is built (a burst of joins), then the long-polls of the nodes it touches wake.
     func changed() async throws {
+        try await snapshots.run { try await self.publishSnapshot() }
+    }
+
+    /// One snapshot of the store as it is now, built on a database thread, then published.
+    private func publishSnapshot() async throws {
         let (distribution, config) = (self.distribution, self.config)
-        // Built on a database thread: the build waits for the one in progress (a lock), and
-        // reads the store.
         guard let change = try await stored({ store in
             try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
         }) else { return }
@@ -174,13 +179,12 @@ public final class ControlPlane: Sendable {
         let parts = request.token.split(separator: ".", omittingEmptySubsequences: false)
         let secret = Secret.random(bytes: 32)
         let digest = Secret.digest(secret)
-        // The store's write and the new snapshot, a bounded number of joins at a time; the wait
-        // for the hub below is outside (joins waiting together share one hub cycle).
+        // The store's write, a bounded number of joins at a time; the snapshot and the wait for
+        // the hub are outside (joins that land together share one build and one hub cycle).
         let (node, version) = try await joinAdmission.admitted {
-            let enrolled = try await self.enrol(request, name: name, parts: parts, digest: digest, source: source, tokenID: tokenID)
-            try await self.changed()
-            return enrolled
+            try await self.enrol(request, name: name, parts: parts, digest: digest, source: source, tokenID: tokenID)
         }
+        try await changed()
         credentials.set(digest, of: node.name)
         logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
         // Answer once the hub knows the new peer: a handshake that reaches the hub before

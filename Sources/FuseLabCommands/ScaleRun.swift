@@ -57,10 +57,11 @@ struct ScaleRun: Sendable {
             try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: caPEM, connectTimeout: .seconds(30), maxConnections: 3 * Self.nodesPerClient)
         }
         let fleet = SimulatedFleet()
-        // The master's log outlives the state dir, for a look after a run.
-        defer { try? FileManager.default.copyItem(atPath: masterDirectory + "/master.log", toPath: logCopy) }
         func stop() async {
             await fleet.stopAll()
+            // The master's log outlives the state dir (destroy removes it), for a look after a run.
+            try? FileManager.default.removeItem(atPath: logCopy)
+            try? FileManager.default.copyItem(atPath: masterDirectory + "/master.log", toPath: logCopy)
             try? fuse(["master", "destroy"], environment: environment)
             await admin.shutdown()
             for client in clients { await client.shutdown() }
