@@ -18,16 +18,6 @@ public struct ChartMark: Sendable, Equatable {
     }
 }
 
-/// A level the figures should stay under (a goal): a dashed horizontal line with a label.
-public struct ChartGoal: Sendable, Equatable {
-    public let y: Double
-    public let label: String
-    public init(y: Double, label: String) {
-        self.y = y
-        self.label = label
-    }
-}
-
 /// One series of a chart: a name for the legend and a colour.
 public struct ChartSeries: Sendable, Equatable {
     public let name: String
@@ -163,7 +153,7 @@ extension BenchReport {
     public static func lineChartSVG(title: String, subtitle: String?, xTitle: String, yTitle: String, xs: [Double],
                                     series: [ChartSeries], points: [[(median: Double, min: Double, max: Double)?]],
                                     failed: [[Bool]] = [], failedNote: String = "× at the top: every run failed",
-                                    marks: [ChartMark] = [], goal: ChartGoal? = nil) -> String {
+                                    marks: [ChartMark] = [], goal: (y: Double, label: String)? = nil) -> String {
         let width = 900.0, height = 520.0, left = 80.0, right = 30.0, top = 80.0, bottom = 60.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let yMax = niceCeiling((points.flatMap { $0.compactMap { $0?.max } } + marks.map(\.y) + [goal?.y ?? 0]).max() ?? 1)
@@ -203,6 +193,7 @@ extension BenchReport {
         if failed.contains(where: { $0.contains(true) }) {
             svg.append(#"<text x="\#(f(left + plotWidth))" y="62" text-anchor="end" fill="\#(mutedInk)">\#(escapeXML(failedNote))</text>"#)
         }
+        // A level the figures should stay under: a dashed line with its label.
         if let goal {
             svg.append(#"<line x1="\#(f(left))" y1="\#(f(y(goal.y)))" x2="\#(f(left + plotWidth))" y2="\#(f(y(goal.y)))" stroke="\#(ink)" stroke-width="1.5" stroke-dasharray="6 4"/>"#)
             svg.append(#"<text x="\#(f(left + plotWidth - 4))" y="\#(f(y(goal.y) - 6))" text-anchor="end" fill="\#(ink)">\#(escapeXML(goal.label))</text>"#)

@@ -114,7 +114,7 @@ public enum ScaleResults {
         return BenchReport.lineChartSVG(title: "A change reaching every node it touches, by federation size", subtitle: subtitle,
                                         xTitle: "connected simulated nodes", yTitle: "seconds from the request", xs: steps.map { Double($0.nodes) },
                                         series: series, points: points, failed: failed, failedNote: "× at the top: some nodes did not get it in time",
-                                        goal: ChartGoal(y: 2, label: "goal: p99 ≤ 2 s at 2,000 nodes (issue 14)"))
+                                        goal: (y: 2, label: "goal: p99 ≤ 2 s at 2,000 nodes (issue 14)"))
     }
 
     /// The table a person reads.

@@ -39,7 +39,11 @@ struct ScaleRun: Sendable {
 
     func run() async throws -> [ScaleStep] {
         let limit = Self.raiseOpenFileLimit()
-        let maxConnections = 3 * (sizes.max() ?? 0) + 256
+        // Every simulated node's client may hold 3 connections per node (a long-poll, a
+        // heartbeat, a join); the master must admit them all from 127.0.0.1, with room for
+        // connections that the clients closed and it has not seen close yet.
+        let clientCount = max(1, ((sizes.max() ?? 0) + sizes.count) / Self.nodesPerClient + 1)
+        let maxConnections = 4 * clientCount * Self.nodesPerClient + 1024
         let environment = ["FUSE_INTERFACE": interface, "FUSE_API_MAX_CONNECTIONS_PER_SOURCE": String(maxConnections)]
         progress("open-file limit \(limit); master: FUSE_API_MAX_CONNECTIONS_PER_SOURCE=\(maxConnections)")
         try fuse(["master", "init", "--name", "scale", "--domain", "crisis", "--endpoint", "127.0.0.1", "--api-port", String(apiPort),
@@ -51,9 +55,9 @@ struct ScaleRun: Sendable {
         let admin = try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: try String(contentsOfFile: masterDirectory + "/ca.pem", encoding: .utf8),
                                            credential: try String(contentsOfFile: masterDirectory + "/admin.credential", encoding: .utf8)
                                                .trimmingCharacters(in: .whitespacesAndNewlines),
-                                           connectTimeout: .seconds(30), maxConnections: maxConnections)
+                                           connectTimeout: .seconds(30), maxConnections: 16)
         let caPEM = try String(contentsOfFile: masterDirectory + "/ca.pem", encoding: .utf8)
-        let clients = try (0..<max(1, ((sizes.max() ?? 0) + sizes.count) / Self.nodesPerClient + 1)).map { _ in
+        let clients = try (0..<clientCount).map { _ in
             try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: caPEM, connectTimeout: .seconds(30), maxConnections: 3 * Self.nodesPerClient)
         }
         let fleet = SimulatedFleet()
