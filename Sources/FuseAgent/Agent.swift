@@ -70,11 +70,15 @@ public actor Agent {
     private var workloadState: String?
     /// Told the master's new endpoint host when a map moves it (`fuse master set-endpoint`).
     let masterMoved: (@Sendable (String) async -> Void)?
+    /// The hub is (or will be) another process than the one this node last spoke to: the
+    /// first answer of the control plane starts a fresh session with it (after a move, the
+    /// new hub cannot reach this node through its NAT first).
+    let freshSessionOnFirstAnswer: Bool
 
     /// - Parameter logDirectories: More folders with logs to keep bounded, besides the node's own.
     public init(state: NodeState, source: any MapSource, host: any HostPlane, logger: Logger, role: SwarmRole = .worker,
                 repairInterval: Duration = .seconds(5), logDirectories: [String] = [],
-                masterMoved: (@Sendable (String) async -> Void)? = nil) throws {
+                masterMoved: (@Sendable (String) async -> Void)? = nil, freshSessionOnFirstAnswer: Bool = false) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
@@ -82,6 +86,7 @@ public actor Agent {
         self.logger = logger
         self.repairInterval = repairInterval
         self.masterMoved = masterMoved
+        self.freshSessionOnFirstAnswer = freshSessionOnFirstAnswer
         self.logDirectories = [state.directory, state.registryDirectory] + logDirectories
         self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, host: host, logger: logger)
     }
@@ -119,7 +124,7 @@ public actor Agent {
         var backoff = 0.25
         // A failed poll since the last answer: when the next answer comes, the master (and its
         // hub) may have restarted or moved.
-        var failedSinceContact = false
+        var failedSinceContact = freshSessionOnFirstAnswer
         while !Task.isCancelled {
             do {
                 let map = try await source.map(since: current?.version ?? 0, wait: 25)

@@ -88,10 +88,11 @@ public actor NodeDaemon: LocalAPIHandler {
 
     // MARK: The reconcile loop
 
-    private func startAgent() throws {
+    /// - Parameter moved: the master moved since this node last spoke to it.
+    private func startAgent(moved: Bool = false) throws {
         let client = try masterClient(try state.loadConfig())
         let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger,
-                              masterMoved: { host in await self.followMaster(to: host) })
+                              masterMoved: { host in await self.followMaster(to: host) }, freshSessionOnFirstAnswer: moved)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {
@@ -130,13 +131,13 @@ public actor NodeDaemon: LocalAPIHandler {
         }
         logger.notice("the master's endpoint changed; following it", metadata: ["from": "\(old)", "to": "\(host)"])
         // The loop that told us restarts with a client for the new endpoint; not from within its own call.
-        Task { await self.restartAgent() }
+        Task { await self.restartAgentForMovedMaster() }
     }
 
-    private func restartAgent() async {
+    private func restartAgentForMovedMaster() async {
         guard operation == nil, agent != nil else { return }
         await stopAgent()
-        do { try startAgent() } catch { logger.error("cannot restart the agent", metadata: ["error": "\(error)"]) }
+        do { try startAgent(moved: true) } catch { logger.error("cannot restart the agent", metadata: ["error": "\(error)"]) }
     }
 
     public func status() async -> AgentStatus? {

@@ -25,4 +25,14 @@ extension Lab {
         try runner.check(nsenterArguments(namespace: router.namespace) + ["nft", "-f", "-"], input: ruleset)
         return address
     }
+
+    /// Forgets the connections that the router of `hostId`'s domain tracks (requires root and
+    /// `conntrack`), as the router of a host that never saw the old master would be: its NAT
+    /// would otherwise keep giving the old master's flows' ports to the moved master.
+    public func forgetTrackedConnections(aroundHost hostId: String) throws {
+        guard let domainName = try node(hostId).domain, let domain = topology.domains.first(where: { $0.name == domainName }),
+              let router = topology.router(of: domain)
+        else { throw LabError("\(hostId) is in no domain") }
+        _ = try runner.run(nsenterArguments(namespace: router.namespace) + ["conntrack", "-F"], input: nil, environment: nil)
+    }
 }
