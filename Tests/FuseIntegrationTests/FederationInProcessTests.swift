@@ -184,7 +184,7 @@ struct FederationInProcessTests {
             #expect(try JoinString(parsing: try await federation.joinString(domain: "companyB")).host == "localhost", "new join strings name it")
             // a1 hears the master at the new endpoint: a change made now reaches it.
             try await federation.setPolicy(#"{"rules":[{"from":["node:master"],"to":["node:a1"],"proto":"icmp"}]}"#)
-            #expect(await a1.waitForPlan { $0.ruleset.contains("icmp type echo-request accept") }, "a policy change reaches a1 through the new endpoint")
+            #expect(await a1.waitForPlan { $0.ruleset.text.contains("icmp type echo-request accept") }, "a policy change reaches a1 through the new endpoint")
             #expect(await waitFor(.seconds(5)) { (try? await a1.client.status().masterReachable) == true })
             #expect(try await setEndpoint("localhost").mapVersion == (try await setEndpoint("localhost").mapVersion), "the same endpoint again changes nothing")
             #expect(try await federation.nodes().map(\.name).sorted() == ["a1", "master"])
