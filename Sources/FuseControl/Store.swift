@@ -1,6 +1,7 @@
 import Foundation
 import FuseModel
 import GRDB
+import Synchronization
 
 /// Why a join was refused. The messages are what the joining node sees.
 public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
@@ -110,6 +111,10 @@ public struct StorageFull: Error, CustomStringConvertible, Sendable {
 public final class SQLiteFederationStore: FederationStore {
     private let db: DatabasePool
     private let path: String
+    /// The nodes' addresses, read once and kept by the writer (this store is the only one):
+    /// a join must not parse every node's address to find a free one. An address stays here
+    /// when its join rolled back (never given twice; reused after a restart).
+    private let takenAddresses = Mutex<Set<IPv4Address>?>(nil)
 
     public init(path: String) throws {
         var config = Configuration()
@@ -179,6 +184,7 @@ public final class SQLiteFederationStore: FederationStore {
 
     public func register(master: NodeRecord, credentialDigest: String) throws {
         try write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
+        takenAddresses.withLock { $0 = nil }
     }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
@@ -205,11 +211,15 @@ public final class SQLiteFederationStore: FederationStore {
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE public_key = ?", arguments: [publicKey.base64]) == nil else { throw JoinRefusal.keyTaken }
             let address: IPv4Address
             do {
-                let taken = try String.fetchAll(db, sql: "SELECT address FROM node").compactMap(IPv4Address.init)
-                address = try AddressAllocator(cidr: cidr).next(excluding: Set(taken))
+                let taken = try takenAddresses.withLock { cached in
+                    if cached == nil { cached = Set(try String.fetchAll(db, sql: "SELECT address FROM node").compactMap(IPv4Address.init)) }
+                    return cached ?? []
+                }
+                address = try AddressAllocator(cidr: cidr).next(excluding: taken)
             } catch {
                 throw JoinRefusal.exhausted("\(error)")
             }
+            _ = takenAddresses.withLock { $0?.insert(address) }
             var engineSubnet: IPv4CIDR?
             if let engineRange {
                 do {
@@ -254,13 +264,18 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func removeNode(_ name: String) throws -> Bool {
-        try write { db in
+        let removed: IPv4Address?? = try write { db in
+            let address = try String.fetchOne(db, sql: "SELECT address FROM node WHERE name = ? AND is_master = 0", arguments: [name])
             try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
-            guard db.changesCount > 0 else { return false }
+            guard db.changesCount > 0 else { return nil }
             try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [name])
             try Self.bumpVersion(db)
-            return true
+            return .some(address.flatMap(IPv4Address.init))
         }
+        guard let removed else { return false }
+        // Free for the next join once the removal is committed.
+        if let removed { _ = takenAddresses.withLock { $0?.remove(removed) } }
+        return true
     }
 
     public func addToken(_ token: JoinToken) throws {
