@@ -48,3 +48,39 @@ import Testing
         }
     }
 }
+
+@Suite struct CoalescedWorkTests {
+    /// Counts runs and holds each one until the test lets it go.
+    actor Runs {
+        var started = 0
+        var gates: [CheckedContinuation<Void, Never>] = []
+        func run() async {
+            started += 1
+            await withCheckedContinuation { gates.append($0) }
+        }
+        func release() {
+            gates.forEach { $0.resume() }
+            gates.removeAll()
+        }
+        var waiting: Int { gates.count }
+    }
+
+    @Test func callersDuringARunShareTheNextOne() async throws {
+        let work = CoalescedWork(), runs = Runs()
+        async let first: Void = work.run { await runs.run() }
+        while await runs.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        // Three callers while the first run goes: none is served by it (it began before they asked).
+        async let second: Void = work.run { await runs.run() }
+        async let third: Void = work.run { await runs.run() }
+        async let fourth: Void = work.run { await runs.run() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await runs.started == 1)
+        await runs.release()
+        try await first
+        while await runs.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        await runs.release()
+        _ = try await (second, third, fourth)
+        #expect(await runs.started == 2, "one more run for the three")
+        #expect(await work.runs == 2)
+    }
+}
