@@ -213,23 +213,7 @@ extension LabTests {
             try fixture.startMaster()
             try fixture.join("a1", domain: "companyA")
             try fixture.fuseOK("master", ["image", "import", image, "labbox:1"])
-            let stack = """
-                version: "3.8"
-                services:
-                  web:
-                    image: labbox:1
-                    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
-                    stop_grace_period: 1s
-                    x-fuse-domain: companyA
-                  client:
-                    image: labbox:1
-                    command: ["sleep", "86400"]
-                    stop_grace_period: 1s
-                    deploy:
-                      placement:
-                        constraints: ["node.labels.fuse.node == master"]
-                """
-            try fixture.fuseOK("master", ["deploy", "-f", try fixture.scratchFile("stack.yml", stack), "--name", "lab"])
+            try fixture.fuseOK("master", ["deploy", "-f", try fixture.scratchFile("stack.yml", WorkloadLabTests.webAndClient), "--name", "lab"])
             func running() -> [String] {
                 let tasks = (try? fixture.json([StackTask].self, try fixture.fuseOK("master", ["ps", "--json", "lab"]))) ?? []
                 return tasks.filter { $0.state == "running" }.map { "\($0.service)@\($0.node ?? "")" }.sorted()
