@@ -88,8 +88,15 @@ public actor NodeDaemon: LocalAPIHandler {
     // MARK: The reconcile loop
 
     private func startAgent() throws {
-        let client = try masterClient(try state.loadConfig())
-        let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger)
+        let config = try state.loadConfig()
+        let client = try masterClient(config)
+        // The relay's own connection: a stream that lasts, beside the calls of `client`.
+        let relayClient = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential,
+                                                 readTimeout: .seconds(60), maxConnections: 1)
+        retired.append(relayClient)
+        let choice = try PathChoice(environment: ProcessInfo.processInfo.environment["FUSE_PATH"])
+        let relay = RelayLink(transport: relayClient, probing: !choice.forced, logger: logger)
+        let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger, relay: relay, pathChoice: choice)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {

@@ -58,7 +58,10 @@ actor MapVersionWatch {
 actor Presence {
     private var lastSeen: [String: Date] = [:]
     private var applied: [String: Int64] = [:]
+    private var paths: [String: TunnelPath] = [:]
     func saw(_ node: String, at date: Date) { lastSeen[node] = date }
+    func path(_ node: String, _ path: TunnelPath) { paths[node] = path }
+    func paths() -> [String: TunnelPath] { paths }
     func lastSeen(_ node: String) -> Date? { lastSeen[node] }
     /// The network-map version a node last reported as applied to its host.
     func applied(_ node: String, version: Int64) { applied[node] = version }
@@ -66,6 +69,7 @@ actor Presence {
     func forget(_ node: String) {
         lastSeen.removeValue(forKey: node)
         applied.removeValue(forKey: node)
+        paths.removeValue(forKey: node)
     }
     /// Both tables at once (one hop for all nodes instead of two per node).
     func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }
@@ -96,6 +100,8 @@ public final class ControlPlane: Sendable {
     public let dashboard = Dashboard()
     /// Where the hub last saw each worker, given back to a restarted hub.
     public let hubEndpoints = HubEndpoints()
+    /// Carries the WireGuard datagrams of nodes whose domains block UDP (`POST /v1/relay`).
+    public let relay: HubRelay
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15
@@ -110,6 +116,7 @@ public final class ControlPlane: Sendable {
         self.now = now
         self.swarm = swarm
         self.workloads = workloads
+        self.relay = HubRelay(hubPort: Int(config.wireGuardPort))
         self.joinLimits = JoinLimits(now: now())
         let snapshot = try Self.snapshot(store: store, config: config)
         self.watch = MapVersionWatch(version: snapshot.version)
@@ -242,8 +249,9 @@ public final class ControlPlane: Sendable {
         await hubApplied.close()
     }
 
-    public func heartbeat(_ node: String, appliedVersion: Int64? = nil) async {
+    public func heartbeat(_ node: String, appliedVersion: Int64? = nil, path: TunnelPath? = nil) async {
         await presence.saw(node, at: now())
+        if let path { await presence.path(node, path) }
         if let appliedVersion { await presence.applied(node, version: appliedVersion) }
     }
 
@@ -270,6 +278,7 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(node)
         _ = try store.removeNode(node)
         await presence.forget(node)
+        relay.end(node)
         logger.info("node left", metadata: ["node": "\(node)"])
         try await changed()
         await distribution.forget(node)
@@ -280,6 +289,7 @@ public final class ControlPlane: Sendable {
         removeFromSwarm(name)
         guard try store.removeNode(name) else { throw NodeError.unknown(name) }
         await presence.forget(name)
+        relay.end(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
         await distribution.forget(name)
@@ -288,10 +298,11 @@ public final class ControlPlane: Sendable {
     public func nodes() async throws -> [API.NodeInfo] {
         let current = now()
         let (lastSeen, applied) = await presence.snapshot()
+        let paths = await presence.paths()
         return try store.nodes().map { node in
             let seen = lastSeen[node.name]
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
-            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name])
+            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name], path: node.isMaster ? nil : paths[node.name])
         }
     }
 

@@ -220,7 +220,7 @@ public enum ControlPlaneAPI {
             let node = try context.node()
             let beat = try await request.decode(as: API.Heartbeat.self, context: context)
             guard beat.mapVersion >= 0 else { throw HTTPError(.badRequest, message: "bad mapVersion \(beat.mapVersion): a map version is 0 or more") }
-            await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
+            await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion, path: beat.path)
             return HTTPResponse.Status.noContent
         }
         on(.post, "/v1/leave", .node) { _, context in
@@ -283,6 +283,7 @@ public enum ControlPlaneAPI {
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
         DashboardRoutes.add(to: on, controlPlane)
+        RelayRoutes.add(to: on, controlPlane)
         WorkloadRoutes.add(to: on, controlPlane)
         return (router, routes)
     }

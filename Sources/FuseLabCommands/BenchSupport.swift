@@ -9,12 +9,12 @@ import Glibc
 
 /// Brings a lab up for one benchmark part, runs `body`, and tears the lab down at the end —
 /// also on failure, Ctrl-C or SIGTERM.
-func withBenchLab<T>(prefix: String, apiPort: Int, wgPort: Int, progress: Progress, _ body: (Lab) throws -> T) throws -> T {
+func withBenchLab<T>(prefix: String, apiPort: Int, wgPort: Int, udpBlockedDomain: Bool = false, progress: Progress, _ body: (Lab) throws -> T) throws -> T {
     // The lab goes down once, whichever of the signal handler and the end of the run gets there first.
     let teardown = LabTeardownOnce(prefix: prefix)
     let signals = teardown.handleSignals()
     progress("lab '\(prefix)' up")
-    let lab = try Lab.up(prefix: prefix, apiPort: apiPort, wgPort: wgPort)
+    let lab = try Lab.up(prefix: prefix, apiPort: apiPort, wgPort: wgPort, udpBlockedDomain: udpBlockedDomain)
     guard teardown.labIsUp() else {
         for problem in teardown.tearDown() { progress("warning: teardown: \(problem)") }
         FileHandle.standardError.write(Data("fuse-lab: interrupted; lab '\(prefix)' torn down\n".utf8))

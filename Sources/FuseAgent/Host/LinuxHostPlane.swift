@@ -88,6 +88,10 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         return current
     }
 
+    public func peerStats() async throws -> [WireGuardPeerStats] {
+        try await serialised { try self.backend?.peerStats() ?? [] }
+    }
+
     public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
                                once ready: @escaping @Sendable () async -> Bool) async -> Bool {
         // Each try may take a few round trips (TCP, TLS, the request): 3 s fits a 400 ms WAN.

@@ -47,6 +47,9 @@ public actor RecordingHostPlane: HostPlane {
         return device
     }
 
+    /// No traffic is recorded: the path stays direct.
+    public func peerStats() async throws -> [WireGuardPeerStats] { [] }
+
     public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
                                once ready: @escaping @Sendable () async -> Bool) async -> Bool {
         await waitFor(timeout, every: .milliseconds(10)) {
