@@ -58,10 +58,11 @@ actor MapVersionWatch {
 actor Presence {
     private var lastSeen: [String: Date] = [:]
     private var applied: [String: Int64] = [:]
-    private var paths: [String: TunnelPath] = [:]
+    private var lastPaths: [String: TunnelPath] = [:]
     func saw(_ node: String, at date: Date) { lastSeen[node] = date }
-    func path(_ node: String, _ path: TunnelPath) { paths[node] = path }
-    func paths() -> [String: TunnelPath] { paths }
+    /// A worker's path to the hub as its heartbeats report it.
+    func path(_ node: String, _ path: TunnelPath) { lastPaths[node] = path }
+    func paths() -> [String: TunnelPath] { lastPaths }
     func lastSeen(_ node: String) -> Date? { lastSeen[node] }
     /// The network-map version a node last reported as applied to its host.
     func applied(_ node: String, version: Int64) { applied[node] = version }
@@ -69,7 +70,7 @@ actor Presence {
     func forget(_ node: String) {
         lastSeen.removeValue(forKey: node)
         applied.removeValue(forKey: node)
-        paths.removeValue(forKey: node)
+        lastPaths.removeValue(forKey: node)
     }
     /// Both tables at once (one hop for all nodes instead of two per node).
     func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }

@@ -70,12 +70,14 @@ public func renderEgressRuleset(_ egress: LabEgress, masterEndpoint: String, api
     let table = LabAddressPlan.egressTable
     var lines = ["table inet \(table) {}", "delete table inet \(table)"]
     let out = "iifname \"\(lanLink)\" oifname \"\(wanLink)\""
+    // UDP flows that were open before the block are cut both ways, as a firewall that
+    // drops UDP does (else their NAT mappings would keep bringing packets in).
+    let inboundUDP = "\t\tiifname \"\(wanLink)\" oifname \"\(lanLink)\" meta l4proto udp drop"
+    let head = ["table inet \(table) {", "\tchain forward {", "\t\ttype filter hook forward priority filter - 10; policy accept;"]
     switch egress {
     case .open: return lines.joined(separator: "\n") + "\n"
-    case .noUDP: lines += ["table inet \(table) {", "\tchain forward {", "\t\ttype filter hook forward priority filter - 10; policy accept;",
-                           "\t\t\(out) meta l4proto udp drop", "\t}", "}"]
-    case .apiOnly: lines += ["table inet \(table) {", "\tchain forward {", "\t\ttype filter hook forward priority filter - 10; policy accept;",
-                             "\t\t\(out) ip daddr \(masterEndpoint) tcp dport \(apiPort) accept", "\t\t\(out) drop", "\t}", "}"]
+    case .noUDP: lines += head + ["\t\t\(out) meta l4proto udp drop", inboundUDP, "\t}", "}"]
+    case .apiOnly: lines += head + ["\t\t\(out) ip daddr \(masterEndpoint) tcp dport \(apiPort) accept", "\t\t\(out) drop", inboundUDP, "\t}", "}"]
     }
     return lines.joined(separator: "\n") + "\n"
 }

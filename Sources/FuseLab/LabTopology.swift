@@ -80,7 +80,8 @@ public struct LabDomain: Codable, Sendable, Equatable {
 public enum LabEgress: String, Codable, Sendable, CaseIterable {
     /// Everything (the default of every domain).
     case open
-    /// Everything but UDP: WireGuard cannot leave, the master's API port (TCP) can.
+    /// Everything but UDP (no UDP crosses the router either way): WireGuard cannot leave, the
+    /// master's API port (TCP) can.
     case noUDP = "no-udp"
     /// Only TCP to the master's API port (a company that allows one port out).
     case apiOnly = "api-only"

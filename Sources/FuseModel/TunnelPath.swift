@@ -15,11 +15,11 @@ public enum TunnelPath: String, Codable, Sendable, CaseIterable {
 /// at both ends, so a change of path keeps every session and connection in the tunnel.
 /// `FUSE_PATH=relay` forces the relay (no probe).
 public struct PathChoice: Equatable, Sendable {
-    /// Seconds of sending without an answer before falling back to the relay. WireGuard retries
-    /// a handshake every 5 s, and a peer that receives answers within 10 s at the latest (its
-    /// passive keepalive): a one-way UDP flood may flip the path now and then (nothing is lost,
-    /// the relay carries it meanwhile).
-    public static let fallbackAfter: Double = 5
+    /// Seconds of sending without an answer before falling back to the relay: before
+    /// WireGuard's first handshake retry (5 s), which then goes over the relay. A peer that only
+    /// receives answers every 10 s (the hub's passive keepalive, under a one-way UDP flood) may
+    /// flip the path now and then: nothing is lost, the relay carries it meanwhile.
+    public static let fallbackAfter: Double = 3
 
     public private(set) var path: TunnelPath
     public let forced: Bool
@@ -79,5 +79,6 @@ public struct PathChoice: Equatable, Sendable {
 
 public struct PathSettingError: Error, CustomStringConvertible, Sendable {
     public let value: String
+    public init(value: String) { self.value = value }
     public var description: String { "bad FUSE_PATH \"\(value)\": use auto or relay" }
 }

@@ -32,6 +32,7 @@ import Testing
             \tchain forward {
             \t\ttype filter hook forward priority filter - 10; policy accept;
             \t\tiifname "lan0" oifname "wan0" meta l4proto udp drop
+            \t\tiifname "wan0" oifname "lan0" meta l4proto udp drop
             \t}
             }
 

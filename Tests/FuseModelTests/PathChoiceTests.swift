@@ -3,62 +3,58 @@ import Testing
 
 /// A worker's choice between direct UDP and the relay, from its hub peer's counters.
 @Suite struct PathChoiceTests {
-    @Test func aHandshakeThatIsNeverAnsweredFallsBackAfterFiveSeconds() {
+    /// Feeds readings `(received, sent, now)`; the times at which the path changed.
+    func changes(_ choice: inout PathChoice, _ readings: [(Int64, Int64, Double)]) -> [Double] {
+        readings.compactMap { choice.observe(receivedBytes: $0.0, sentBytes: $0.1, now: $0.2) ? $0.2 : nil }
+    }
+
+    @Test func aHandshakeThatIsNeverAnsweredFallsBackAfterThreeSeconds() {
         var choice = PathChoice()
         #expect(choice.path == .direct)
-        #expect(!choice.observe(receivedBytes: 0, sentBytes: 148, now: 0))
-        #expect(!choice.observe(receivedBytes: 0, sentBytes: 148, now: 4.9))
-        #expect(choice.observe(receivedBytes: 0, sentBytes: 296, now: 5))
+        #expect(changes(&choice, [(0, 148, 0), (0, 148, 2.9), (0, 148, 3)]) == [3])
         #expect(choice.path == .relay)
         // While relayed the counters do not decide.
-        #expect(!choice.observe(receivedBytes: 0, sentBytes: 900, now: 20))
+        #expect(changes(&choice, [(0, 900, 20)]).isEmpty)
         #expect(choice.path == .relay)
     }
 
     @Test func answeredTrafficStaysDirectAndAnIdleTunnelNeverFallsBack() {
         var choice = PathChoice()
-        _ = choice.observe(receivedBytes: 92, sentBytes: 148, now: 0)
-        for second in 1...30 {
-            // Traffic both ways, then idle (no counter moves).
+        // Traffic both ways for 10 s, then idle (no counter moves) for a long time.
+        let readings = [(Int64(92), Int64(148), 0.0)] + (1...30).map { second -> (Int64, Int64, Double) in
             let bytes = Int64(min(second, 10) * 1000)
-            #expect(!choice.observe(receivedBytes: 92 + bytes, sentBytes: 148 + bytes, now: Double(second)))
-        }
-        #expect(!choice.observe(receivedBytes: 10092, sentBytes: 10148, now: 100))
+            return (92 + bytes, 148 + bytes, Double(second))
+        } + [(10092, 10148, 100)]
+        #expect(changes(&choice, readings).isEmpty)
         #expect(choice.path == .direct)
     }
 
     @Test func sendingWithoutAnswersAfterABlockFallsBackWithinTheBound() {
         var choice = PathChoice()
-        _ = choice.observe(receivedBytes: 5000, sentBytes: 5000, now: 0)
-        // UDP blocked from t=1: sent grows, received stands still.
-        var changedAt: Double?
-        for tenth in 10...100 {
-            let now = Double(tenth) / 10
-            if choice.observe(receivedBytes: 5000, sentBytes: 5000 + Int64(tenth) * 100, now: now) { changedAt = now; break }
-        }
-        #expect(changedAt == 6)
+        // Answered until t=0; from t=1 sent grows and received stands still.
+        let readings = [(Int64(5000), Int64(5000), 0.0)] + (10...100).map { (Int64(5000), 5000 + Int64($0) * 100, Double($0) / 10) }
+        #expect(changes(&choice, readings) == [4])
         #expect(choice.path == .relay)
     }
 
     @Test func aDirectAnswerWhileRelayedMovesBackAndCountsAfresh() {
         var choice = PathChoice()
-        _ = choice.observe(receivedBytes: 0, sentBytes: 148, now: 0)
-        _ = choice.observe(receivedBytes: 0, sentBytes: 148, now: 5)
+        _ = changes(&choice, [(0, 148, 0), (0, 148, 3)])
         #expect(choice.path == .relay)
-        #expect(choice.directAnswered())
-        #expect(choice.path == .direct)
-        #expect(!choice.directAnswered(), "already direct")
+        let moved = choice.directAnswered()
+        #expect(moved && choice.path == .direct)
+        let again = choice.directAnswered()
+        #expect(!again, "already direct")
         // A new baseline: the earlier unanswered bytes do not count against the new direct path.
-        #expect(!choice.observe(receivedBytes: 800, sentBytes: 900, now: 6))
-        #expect(!choice.observe(receivedBytes: 800, sentBytes: 900, now: 30))
+        #expect(changes(&choice, [(800, 900, 6), (800, 900, 30)]).isEmpty)
         #expect(choice.path == .direct)
     }
 
     @Test func fusePathRelayForcesTheRelayAndBadValuesAreRefused() throws {
         var forced = try PathChoice(environment: "relay")
         #expect(forced.path == .relay && forced.forced)
-        #expect(!forced.directAnswered())
-        #expect(forced.path == .relay)
+        let moved = forced.directAnswered()
+        #expect(!moved && forced.path == .relay)
         #expect(try PathChoice(environment: nil).path == .direct)
         #expect(try PathChoice(environment: "auto").path == .direct)
         #expect(throws: PathSettingError.self) { try PathChoice(environment: "udp") }
