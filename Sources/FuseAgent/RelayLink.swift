@@ -103,7 +103,7 @@ public final class RelayLink: Sendable {
         switch route {
         case .direct(let hub): probeSocket.send(datagram, to: hub)
         case .relay(let outbox, let probe):
-            outbox?.send(datagram.readableBytesView)
+            outbox?.send(datagram)
             if let probe { probeSocket.send(datagram, to: probe) }
         }
     }

@@ -70,7 +70,7 @@ public final class HubRelay: Sendable {
         let socket = try await DatagramSocket.bind(host: "127.0.0.1") { datagram, from in
             // Only the hub's answers: anything else on this loopback socket is not the node's.
             guard from.port == hub.port else { return }
-            outbox.send(datagram.readableBytesView)
+            outbox.send(datagram)
         }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in

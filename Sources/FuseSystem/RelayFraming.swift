@@ -18,10 +18,10 @@ public enum RelayFraming {
     }
 
     /// Appends one datagram as a frame (nothing for one over `maxDatagram`: it could not be read back).
-    public static func append(_ datagram: ByteBufferView, to out: inout ByteBuffer) {
-        guard datagram.count <= maxDatagram else { return }
-        out.writeInteger(UInt16(datagram.count))
-        out.writeBytes(datagram)
+    public static func append(_ datagram: ByteBuffer, to out: inout ByteBuffer) {
+        guard datagram.readableBytes <= maxDatagram else { return }
+        out.writeInteger(UInt16(datagram.readableBytes))
+        out.writeImmutableBuffer(datagram)
     }
 
 }
@@ -63,7 +63,16 @@ public final class RelayOutbox: AsyncSequence, Sendable {
         var waiter: CheckedContinuation<ByteBuffer?, Never>?
         var closed = false
         var dropped = 0
+        var lastTaken = ContinuousClock.now - .seconds(1)
     }
+
+    /// Under load (the last chunk was taken less than `busyWithin` ago), a writer that finds
+    /// less than `coalesceBytes` waits `coalesceDelay` once for more: each chunk becomes a TLS
+    /// record and a write, whose cost is per record, not per byte. Sparse traffic (a ping) is
+    /// never delayed.
+    static let coalesceBytes = 16 * 1024
+    static let coalesceDelay: Duration = .microseconds(300)
+    static let busyWithin: Duration = .milliseconds(2)
 
     private let state = Mutex(State())
     let limit: Int
@@ -72,9 +81,9 @@ public final class RelayOutbox: AsyncSequence, Sendable {
 
     /// Queues one datagram as a frame; false when it was dropped (full or closed).
     @discardableResult
-    public func send(_ datagram: ByteBufferView) -> Bool {
+    public func send(_ datagram: ByteBuffer) -> Bool {
         enqueue { pending in
-            guard pending.readableBytes + 2 + datagram.count <= self.limit else { return false }
+            guard pending.readableBytes + 2 + datagram.readableBytes <= self.limit else { return false }
             RelayFraming.append(datagram, to: &pending)
             return true
         }
@@ -120,6 +129,16 @@ public final class RelayOutbox: AsyncSequence, Sendable {
 
     /// Everything queued, once there is something; nil once closed.
     public func next() async -> ByteBuffer? {
+        let busy = state.withLock { state in
+            ContinuousClock.now - state.lastTaken < Self.busyWithin && !state.closed && state.pending.readableBytes < Self.coalesceBytes
+        }
+        if busy { try? await Task.sleep(for: Self.coalesceDelay) }
+        let chunk = await take()
+        state.withLock { $0.lastTaken = .now }
+        return chunk
+    }
+
+    private func take() async -> ByteBuffer? {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> ByteBuffer?? in
                 if state.pending.readableBytes > 0 {

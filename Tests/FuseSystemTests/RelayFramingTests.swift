@@ -6,7 +6,7 @@ import Testing
 @Suite struct RelayFramingTests {
     func frames(_ datagrams: [[UInt8]]) -> ByteBuffer {
         var out = ByteBuffer()
-        for datagram in datagrams { RelayFraming.append(ByteBuffer(bytes: datagram).readableBytesView, to: &out) }
+        for datagram in datagrams { RelayFraming.append(ByteBuffer(bytes: datagram), to: &out) }
         return out
     }
 
@@ -33,16 +33,16 @@ import Testing
         #expect(throws: RelayFraming.Oversized.self) { try other.feed(ByteBuffer(bytes: [0x08, 0x01])) }
         // A datagram over the bound is never framed (it could not be read back).
         var out = ByteBuffer()
-        RelayFraming.append(ByteBuffer(bytes: Array(repeating: 0, count: RelayFraming.maxDatagram + 1)).readableBytesView, to: &out)
+        RelayFraming.append(ByteBuffer(bytes: Array(repeating: 0, count: RelayFraming.maxDatagram + 1)), to: &out)
         #expect(out.readableBytes == 0)
     }
 
     @Test func theOutboxBatchesDropsWhenFullAndEndsWhenClosed() async {
         let outbox = RelayOutbox(limit: 10)
-        #expect(outbox.send(ByteBuffer(bytes: [1, 2, 3]).readableBytesView))
-        #expect(outbox.send(ByteBuffer(bytes: [4, 5]).readableBytesView))
+        #expect(outbox.send(ByteBuffer(bytes: [1, 2, 3])))
+        #expect(outbox.send(ByteBuffer(bytes: [4, 5])))
         // 5 + 4 bytes queued; 3 more would pass the limit of 10.
-        #expect(!outbox.send(ByteBuffer(bytes: [6]).readableBytesView))
+        #expect(!outbox.send(ByteBuffer(bytes: [6])))
         #expect(outbox.dropped == 1)
         let chunk = await outbox.next()
         #expect(chunk.map { Array($0.readableBytesView) } == [0, 3, 1, 2, 3, 0, 2, 4, 5])
@@ -51,12 +51,12 @@ import Testing
         // A waiting writer is woken by a send, then by the close.
         async let woken = outbox.next()
         try? await Task.sleep(for: .milliseconds(50))
-        outbox.send(ByteBuffer(bytes: [8]).readableBytesView)
+        outbox.send(ByteBuffer(bytes: [8]))
         #expect(await woken.map { Array($0.readableBytesView) } == [0, 1, 8])
         async let ended = outbox.next()
         try? await Task.sleep(for: .milliseconds(50))
         outbox.close()
         #expect(await ended == nil)
-        #expect(!outbox.send(ByteBuffer(bytes: [1]).readableBytesView))
+        #expect(!outbox.send(ByteBuffer(bytes: [1])))
     }
 }
