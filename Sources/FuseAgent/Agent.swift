@@ -68,6 +68,12 @@ public actor Agent {
     let workloads: WorkloadSupervisor
     /// "ready" once the engine is in the Swarm; else what it waits for; nil without workloads.
     private var workloadState: String?
+    /// Told the master's new endpoint host when a map moves it (`fuse master set-endpoint`).
+    let masterMoved: (@Sendable (String) async -> Void)?
+    /// The hub is (or will be) another process than the one this node last spoke to: the
+    /// first answer of the control plane starts a fresh session with it (after a move, the
+    /// new hub cannot reach this node through its NAT first).
+    let freshSessionOnFirstAnswer: Bool
     /// A worker's relay to the hub through the master, for when UDP does not pass (nil: the
     /// hub itself, and tests without a master).
     let relay: RelayLink?
@@ -76,14 +82,17 @@ public actor Agent {
 
     /// - Parameter logDirectories: More folders with logs to keep bounded, besides the node's own.
     public init(state: NodeState, source: any MapSource, host: any HostPlane, logger: Logger, role: SwarmRole = .worker,
-                repairInterval: Duration = .seconds(5), logDirectories: [String] = [], relay: RelayLink? = nil,
-                pathChoice: PathChoice = PathChoice()) throws {
+                repairInterval: Duration = .seconds(5), logDirectories: [String] = [],
+                masterMoved: (@Sendable (String) async -> Void)? = nil, freshSessionOnFirstAnswer: Bool = false,
+                relay: RelayLink? = nil, pathChoice: PathChoice = PathChoice()) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
         self.host = host
         self.logger = logger
         self.repairInterval = repairInterval
+        self.masterMoved = masterMoved
+        self.freshSessionOnFirstAnswer = freshSessionOnFirstAnswer
         self.logDirectories = [state.directory, state.registryDirectory] + logDirectories
         self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, host: host, logger: logger)
         self.relay = config.isMaster ? nil : relay
@@ -103,11 +112,7 @@ public actor Agent {
     }
 
     private func reconcileUntilRemoved() async throws {
-        current = state.cachedMap()
-        if let map = current {
-            logger.info("applying cached network map", metadata: ["version": "\(map.version)"])
-            await reconcile()
-        }
+        await restoreFromCache()
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.pollMaps() }
@@ -126,15 +131,35 @@ public actor Agent {
         }
     }
 
+    /// Applies the map cached on disk, if it has not applied one yet: the tunnels come back
+    /// before the master is heard from (a reboot while it is down). The master process calls it
+    /// before its API answers, so that a worker that hears the control plane again finds the
+    /// hub ready for its handshake.
+    public func restoreFromCache() async {
+        guard current == nil, let map = state.cachedMap() else { return }
+        logger.info("applying cached network map", metadata: ["version": "\(map.version)"])
+        current = map
+        await reconcile()
+    }
+
     private func pollMaps() async throws {
         var backoff = 0.25
+        // A failed poll since the last answer: when the next answer comes, the master (and its
+        // hub) may have restarted or moved.
+        var failedSinceContact = freshSessionOnFirstAnswer
         while !Task.isCancelled {
             do {
                 let map = try await source.map(since: current?.version ?? 0, wait: 25)
+                let cameBack = failedSinceContact
                 masterReachable = true
+                failedSinceContact = false
                 backoff = 0.25
                 if map != current {
                     logger.info("new network map", metadata: ["version": "\(map.version)", "peers": "\(map.peers.count)"])
+                    // Before the map is cached: a node stopped in between still knows where to look.
+                    if let moved = map.masterEndpointHost, let before = current?.masterEndpointHost, moved != before {
+                        await masterMoved?(moved)
+                    }
                     // The host converges on the new map even when the cache cannot be written
                     // (a full disk): that failure is loud, but it stops nothing.
                     do { try StateFile.write(map, to: state.mapPath) } catch {
@@ -145,16 +170,20 @@ public actor Agent {
                     // Tell the master at once, so that it knows when a change is in force.
                     try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
                 }
+                if cameBack { await restartHubSession() }
             } catch let revoked as NodeRevoked {
                 throw revoked
             } catch is CancellationError {
                 return
             } catch {
                 masterReachable = false
+                failedSinceContact = true
                 lastError = "\(error)"
                 logger.warning("cannot fetch the network map", metadata: ["error": "\(error)"])
+                // At most 1 s between tries: a restarted master is heard from (and its hub
+                // re-handshaked, below) within about a second.
                 try await Task.sleep(for: .seconds(backoff))
-                backoff = min(backoff * 2, 5)
+                backoff = min(backoff * 2, 1)
             }
         }
     }
@@ -216,15 +245,23 @@ public actor Agent {
         }
     }
 
+    /// The control plane answers again after it did not: the master restarted (or moved), and
+    /// its hub with it, which has lost this worker's session. A fresh handshake now, instead of WireGuard
+    /// noticing the dead session by itself ~15 s later.
+    private func restartHubSession() async {
+        guard !config.isMaster, let map = current, let hub = map.peers.first else { return }
+        do { try await host.restartSession(with: hub.publicKey, plan: plan(for: map)) } catch {
+            logger.warning("cannot restart the session with the hub", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Makes the host match the current map; remembers the outcome for `status`.
     private func reconcile() async {
         guard let map = current else { return }
         var device: WireGuardDevice?
         do {
-            let plan = HostPlan(map: map, interface: config.interface, privateKey: config.privateKey, listenPort: config.listenPort,
-                                resolve: EndpointResolver.resolve, relayEndpoint: path == .relay ? relay?.localEndpoint : nil)
             relay?.setHub(map.peers.first?.endpoint.flatMap(EndpointResolver.resolve))
-            device = try await host.apply(plan)
+            device = try await host.apply(plan(for: map))
             lastError = nil
             appliedVersion = map.version
             await source.applied(version: map.version)
@@ -234,6 +271,12 @@ public actor Agent {
         }
         lastDevice = device
         if map.node.runsWorkloads, workloadState == nil { workloadState = "starting" }
+    }
+
+    /// While relayed, the hub's endpoint is the relay's local socket.
+    private func plan(for map: NetworkMap) -> HostPlan {
+        HostPlan(map: map, interface: config.interface, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve,
+                 relayEndpoint: path == .relay ? relay?.localEndpoint : nil)
     }
 
     /// What the agent sees now (the local API's `status`); nil before it has a map.

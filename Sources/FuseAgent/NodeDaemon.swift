@@ -19,7 +19,8 @@ public actor NodeDaemon: LocalAPIHandler {
     /// "join" or "leave" while one runs.
     private var operation: String?
     private var client: ControlPlaneClient?
-    private var clientCredential: String?
+    /// Where and as whom `client` calls (a moved master or a new credential needs a new one).
+    private var clientIdentity: String?
     private var retired: [ControlPlaneClient] = []
     /// Yields when the daemon has nothing left to own and should end.
     private let exits: AsyncStream<Void>
@@ -87,7 +88,8 @@ public actor NodeDaemon: LocalAPIHandler {
 
     // MARK: The reconcile loop
 
-    private func startAgent() throws {
+    /// - Parameter moved: the master moved since this node last spoke to it.
+    private func startAgent(moved: Bool = false) throws {
         let config = try state.loadConfig()
         let client = try masterClient(config)
         // The relay's own connection: a stream that lasts, beside the calls of `client`.
@@ -96,7 +98,9 @@ public actor NodeDaemon: LocalAPIHandler {
         retired.append(relayClient)
         let choice = try PathChoice(environment: ProcessInfo.processInfo.environment["FUSE_PATH"])
         let relay = RelayLink(transport: relayClient, probing: !choice.forced, logger: logger)
-        let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger, relay: relay, pathChoice: choice)
+        let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger,
+                              masterMoved: { host in await self.followMaster(to: host) }, freshSessionOnFirstAnswer: moved,
+                              relay: relay, pathChoice: choice)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {
@@ -121,6 +125,27 @@ public actor NodeDaemon: LocalAPIHandler {
         agent = nil
         task?.cancel()
         await task?.value
+    }
+
+    /// The master's endpoint changed (`fuse master set-endpoint`): the node looks for the
+    /// control plane there from now on, with the same credential (no re-join).
+    private func followMaster(to host: String) {
+        guard var config = try? state.loadConfig(), !config.isMaster, config.masterHost != host else { return }
+        let old = config.masterHost
+        config.masterHost = host
+        do { try StateFile.write(config, to: state.configPath) } catch {
+            logger.error("cannot record the master's new endpoint; still looking for it at the old one", metadata: ["error": "\(error)"])
+            return
+        }
+        logger.notice("the master's endpoint changed; following it", metadata: ["from": "\(old)", "to": "\(host)"])
+        // The loop that told us restarts with a client for the new endpoint; not from within its own call.
+        Task { await self.restartAgentForMovedMaster() }
+    }
+
+    private func restartAgentForMovedMaster() async {
+        guard operation == nil, agent != nil else { return }
+        await stopAgent()
+        do { try startAgent(moved: true) } catch { logger.error("cannot restart the agent", metadata: ["error": "\(error)"]) }
     }
 
     public func status() async -> AgentStatus? {
@@ -305,11 +330,12 @@ public actor NodeDaemon: LocalAPIHandler {
     /// long as the daemon: shutting down a client whose long-poll was just cancelled takes
     /// seconds, which a leave should not wait for.
     private func masterClient(_ config: NodeConfig) throws -> ControlPlaneClient {
-        if let client, clientCredential == config.credential { return client }
+        let identity = "\(config.masterHost):\(config.apiPort) \(config.credential ?? "")"
+        if let client, clientIdentity == identity { return client }
         let client = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential)
         if let old = self.client { retired.append(old) }
         self.client = client
-        clientCredential = config.credential
+        clientIdentity = identity
         return client
     }
 

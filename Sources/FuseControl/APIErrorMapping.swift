@@ -77,6 +77,10 @@ extension PolicyError: APIMappedError {
     }
 }
 
+extension SettingsError: APIMappedError {
+    public var status: HTTPResponse.Status { .badRequest }
+}
+
 extension SwarmError: APIMappedError {
     public var status: HTTPResponse.Status {
         switch self {

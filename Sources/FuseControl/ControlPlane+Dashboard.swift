@@ -5,16 +5,33 @@ import FuseModel
 extension ControlPlane {
     /// The federation as the dashboard shows it, now.
     public func federationView() async throws -> FederationView {
+        // The facts first (the awaits and the store), then one synchronous assembly: a small
+        // async function (Swift 6.3's optimizer crashed splitting the large one in release builds).
         let current = now()
-        let records = try store.nodes()
-        let nodes = try await self.nodes()
-        let version = try store.mapVersion()
-        let sample = dashboard.monitor.withLock { $0 }
-        // A node is behind when it has not applied the version at which its own map last changed.
-        let dues = await distribution.watch.dues()
+        let inputs = ViewInputs(
+            records: try store.nodes(), nodes: try await nodes(), version: try store.mapVersion(), sample: dashboard.monitor.withLock { $0 },
+            dues: await distribution.watch.dues(), services: try services(), policyVersion: try store.policy()?.version,
+            policyRules: try policy().rules.count, streams: await dashboard.streams.views(at: current))
+        return Self.federationView(inputs, federation: config.federation, masterDomain: config.domain, at: current)
+    }
+
+    struct ViewInputs {
+        let records: [NodeRecord]
+        let nodes: [API.NodeInfo]
+        let version: Int64
+        let sample: Dashboard.MonitorSample
+        let dues: (everyone: Int64, nodes: [String: Int64])
+        let services: [API.ServiceInfo]
+        let policyVersion: Int64?
+        let policyRules: Int
+        let streams: [FederationView.StreamView]
+    }
+
+    static func federationView(_ inputs: ViewInputs, federation: String, masterDomain: String, at current: Date) -> FederationView {
+        let sample = inputs.sample, version = inputs.version, dues = inputs.dues
         var views: [FederationView.NodeView] = []
-        for node in nodes {
-            let record = records.first { $0.name == node.name }
+        for node in inputs.nodes {
+            let record = inputs.records.first { $0.name == node.name }
             let tunnel = node.isMaster ? nil : record.flatMap { sample.peers[$0.publicKey] }.map { peer in
                 FederationView.TunnelView(
                     lastHandshake: peer.lastHandshake > 0 ? Date(timeIntervalSince1970: TimeInterval(peer.lastHandshake)) : nil,
@@ -26,16 +43,16 @@ extension ControlPlane {
                 runsWorkloads: node.workloads, tasks: sample.tasks[node.name] ?? [], tunnel: tunnel))
         }
         let domains = Dictionary(grouping: views, by: \.domain).map { FederationView.DomainView(name: $0.key, nodes: $0.value.sorted { ($0.role, $0.name) < ($1.role, $1.name) }) }
-            .sorted { ($0.name.lowercased() == config.domain.lowercased() ? 0 : 1, $0.name.lowercased()) < ($1.name.lowercased() == config.domain.lowercased() ? 0 : 1, $1.name.lowercased()) }
-        let exposures = try services().map {
+            .sorted { ($0.name.lowercased() == masterDomain.lowercased() ? 0 : 1, $0.name.lowercased()) < ($1.name.lowercased() == masterDomain.lowercased() ? 0 : 1, $1.name.lowercased()) }
+        let exposures = inputs.services.map {
             FederationView.ExposureView(name: $0.name, domain: $0.domain, node: $0.node, dnsName: $0.dnsName, port: $0.port, proto: $0.proto.rawValue, allowedFrom: $0.allowedFrom)
         }
         let online = views.filter(\.online)
         let policy = FederationView.PolicyState(
-            version: try store.policy()?.version, rules: try self.policy().rules.count,
+            version: inputs.policyVersion, rules: inputs.policyRules,
             appliedBy: online.filter { ($0.versionLag ?? 1) == 0 }.map(\.name), pendingOn: online.filter { ($0.versionLag ?? 1) > 0 }.map(\.name))
-        return FederationView(federation: config.federation, generatedAt: current, mapVersion: version, policy: policy, domains: domains,
-                              exposures: exposures, streams: await dashboard.streams.views(at: current))
+        return FederationView(federation: federation, generatedAt: current, mapVersion: version, policy: policy, domains: domains,
+                              exposures: exposures, streams: inputs.streams)
     }
 
     /// The node that may push a stream of `domain` from `source` (the TCP peer address): a

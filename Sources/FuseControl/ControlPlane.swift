@@ -78,7 +78,12 @@ actor Presence {
 
 /// The master's logic, independent of HTTP: joins, maps, tokens, presence.
 public final class ControlPlane: Sendable {
-    public let config: MasterConfig
+    /// The federation's settings; only the endpoint changes while the master runs
+    /// (`setEndpoint`).
+    public var config: MasterConfig { settings.withLock { $0 } }
+    let settings: Mutex<MasterConfig>
+    /// Where changed settings are written (the master's config.json); nil: kept in memory.
+    let settingsFiles = Mutex<MasterState?>(nil)
     public let caPin: String
     public let caPEM: String
     let store: any FederationStore
@@ -109,7 +114,7 @@ public final class ControlPlane: Sendable {
 
     public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, swarm: (any SwarmControl)? = nil,
                 workloads: (any WorkloadEngine)? = nil, now: @escaping @Sendable () -> Date = Date.init) throws {
-        self.config = config
+        self.settings = Mutex(config)
         self.store = store
         self.caPEM = caPEM
         self.caPin = caPin

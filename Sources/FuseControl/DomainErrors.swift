@@ -97,6 +97,17 @@ public enum PolicyError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
+/// The federation's settings (`fuse master set-endpoint`).
+public enum SettingsError: Error, Equatable, CustomStringConvertible, Sendable {
+    case invalidEndpoint(String)
+
+    public var description: String {
+        switch self {
+        case .invalidEndpoint(let reason): reason
+        }
+    }
+}
+
 /// Nodes' engines in the master's Swarm.
 public enum SwarmError: Error, Equatable, CustomStringConvertible, Sendable {
     case nodeRunsNoWorkloads(String)

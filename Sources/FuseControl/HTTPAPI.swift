@@ -282,6 +282,10 @@ public enum ControlPlaneAPI {
             let body = try await request.decode(as: API.PolicyTestRequest.self, context: context)
             return JSONResponse(value: try controlPlane.testPolicy(body))
         }
+        on(.put, "/v1/settings/endpoint", .admin) { request, context in
+            let body = try await request.decode(as: API.EndpointBody.self, context: context)
+            return JSONResponse(value: try await controlPlane.setEndpoint(body.endpoint))
+        }
         DashboardRoutes.add(to: on, controlPlane)
         RelayRoutes.add(to: on, controlPlane)
         WorkloadRoutes.add(to: on, controlPlane)

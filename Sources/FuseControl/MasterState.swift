@@ -64,8 +64,7 @@ public struct MasterState: Sendable {
             try write(server.certificate.serializeAsPEM().pemString, to: serverCertificatePath, mode: 0o644)
             try write(server.key.pemRepresentation, to: serverKeyPath, mode: 0o600)
             try write("admin:\(adminSecret)\n", to: adminCredentialPath, mode: 0o600)
-            let encoder = API.prettyEncoder()
-            try write(String(decoding: try encoder.encode(config), as: UTF8.self), to: configPath, mode: 0o600)
+            try save(config)
             let store = try SQLiteFederationStore(path: databasePath)
             let engineSubnet = try config.engineCIDR.map { try EngineSubnet.allocate(in: $0, excluding: []) }
             let master = NodeRecord(name: config.nodeName, domain: config.domain, address: masterAddress, publicKey: masterPublicKey, isMaster: true,
@@ -76,6 +75,11 @@ public struct MasterState: Sendable {
             try? fm.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// Writes the settings (mode 0600, atomically).
+    public func save(_ config: MasterConfig) throws {
+        try write(String(decoding: try API.prettyEncoder().encode(config), as: UTF8.self), to: configPath, mode: 0o600)
     }
 
     public func caPin() throws -> String {

@@ -69,6 +69,8 @@ public protocol FederationStore: Sendable {
     func tokens() throws -> [JoinToken]
     func revokeToken(_ id: String) throws -> Bool
     func mapVersion() throws -> Int64
+    /// A new map version for a change outside the store (the master's endpoint); returns it.
+    func bumpMapVersion() throws -> Int64
     func addExposure(_ exposure: Exposure) throws
     /// Removes an exposure; with `node`, only when that node owns it.
     func removeExposure(_ name: String, node: String?) throws -> Bool
@@ -290,6 +292,13 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func mapVersion() throws -> Int64 { try db.read(Self.mapVersion) }
+
+    public func bumpMapVersion() throws -> Int64 {
+        try write { db in
+            try Self.bumpVersion(db)
+            return try Self.mapVersion(db)
+        }
+    }
 
     public func federation() throws -> StoredFederation {
         try db.read { db in

@@ -50,10 +50,14 @@ public struct MasterProcess: Sendable {
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(), logger: logger,
                                             swarm: engine.map { EngineSwarmControl(cli: $0) }, workloads: workloads)
         controlPlane.hubEndpoints.persist(at: state.hubEndpointsPath)
+        controlPlane.persistSettings(in: state)
         try StateFile.write(text: "\(getpid())\n", to: state.pidPath)
         let agent = try Agent(state: nodeState, source: LocalMapSource(controlPlane: controlPlane, node: config.nodeName), host: host,
                               logger: agentLogger, role: .manager(overlayPool: config.overlayCIDR ?? config.cidr),
                               repairInterval: options.repairInterval, logDirectories: [state.directory])
+        // The hub carries its peers (at their last endpoints) before the API answers: a worker
+        // that hears the control plane again re-handshakes at once and must find it ready.
+        await agent.restoreFromCache()
         var services: [any Service] = [
             AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
             LocalAPIService(socket: nodeState.agentSocketPath, handler: MasterLocalAPI(agent: agent), logger: logger),

@@ -231,6 +231,29 @@ extension API {
         }
     }
 
+    public struct EndpointBody: Codable, Sendable {
+        /// An IPv4 address or a DNS name (no port: the ports stay).
+        public let endpoint: String
+        public init(endpoint: String) { self.endpoint = endpoint }
+    }
+
+    /// The master's endpoint after `PUT /v1/settings/endpoint`.
+    public struct EndpointInfo: Codable, Equatable, Sendable {
+        public let endpoint: String
+        public let previous: String
+        public let apiPort: UInt16
+        public let wireGuardPort: UInt16
+        /// The map version that carries the endpoint to the nodes.
+        public let mapVersion: Int64
+        public init(endpoint: String, previous: String, apiPort: UInt16, wireGuardPort: UInt16, mapVersion: Int64) {
+            self.endpoint = endpoint
+            self.previous = previous
+            self.apiPort = apiPort
+            self.wireGuardPort = wireGuardPort
+            self.mapVersion = mapVersion
+        }
+    }
+
     public struct PolicyBody: Codable, Sendable {
         public let text: String
         public init(text: String) { self.text = text }

@@ -150,3 +150,12 @@ extension NetworkMap {
                  allowedIPs: [facts.cidr], persistentKeepalive: facts.keepalive)]
     }
 }
+
+extension NetworkMap {
+    /// Where a worker finds the master (the host of its hub's endpoint, the master's
+    /// `--endpoint`); nil on the hub. It changes only with `fuse master set-endpoint`.
+    public var masterEndpointHost: String? {
+        guard !isHub, let endpoint = peers.first?.endpoint, let colon = endpoint.lastIndex(of: ":") else { return nil }
+        return String(endpoint[..<colon])
+    }
+}

@@ -68,6 +68,8 @@ struct FederationInProcessTests {
             let joined = try await a1.join(try await federation.joinString(domain: "companyA"))
             let before = try #require(await a1.plan)
 
+            #expect(await a1.host.restartedSessions.isEmpty, "a join starts no second session")
+
             // The control plane goes away; the node reboots meanwhile: its daemon brings the host
             // back from the cached map, without the master.
             await federation.stopMaster()
@@ -143,6 +145,51 @@ struct FederationInProcessTests {
             // Withdrawn: gone from the table within the next map.
             try await a1.client.delete("/exposures/camera")
             #expect(await a1.waitForPlan { $0.forwarding == nil && !$0.ruleset.contains("192.168.10.11") })
+            _ = try await a1.leave()
+            #expect(await a1.host.isEmpty)
+        }
+    }
+
+    @Test func aNewEndpointReachesTheNodesAndTheyFollowItWithoutRejoining() async throws {
+        try await InProcessFederation.with { federation in
+            let a1 = federation.node("a1")
+            try await a1.startDaemon()
+            let joined = try await a1.join(try await federation.joinString(domain: "companyA"))
+            let credential = try a1.state.loadConfig().credential
+            let version = try #require(a1.state.cachedMap()?.version)
+            @Sendable func setEndpoint(_ endpoint: String) async throws -> API.EndpointInfo {
+                try await federation.operatorClient { try await $0.call("PUT", "/v1/settings/endpoint", body: API.EndpointBody(endpoint: endpoint)) }
+            }
+
+            // Bad endpoints: one line each, and nothing changes.
+            for bad in ["10.0.0.1:7443", "", "two words", "fe80::1", String(repeating: "a", count: 300)] {
+                do {
+                    _ = try await setEndpoint(bad)
+                    Issue.record("accepted the endpoint \(bad)")
+                } catch let error as ClientError {
+                    #expect(error.status == 400, "\(error)")
+                    #expect(!error.description.contains("\n"))
+                }
+            }
+            #expect(try federation.master.loadConfig().endpoint == "127.0.0.1")
+            #expect(a1.state.cachedMap()?.version == version, "no map was pushed")
+
+            // `localhost`: the same master under another name, so that a1 can follow and still reach it.
+            let info = try await setEndpoint("localhost")
+            #expect(info.endpoint == "localhost" && info.previous == "127.0.0.1" && info.mapVersion > version)
+            #expect(try federation.master.loadConfig().endpoint == "localhost", "stored in the master's settings")
+            #expect(await waitFor(.seconds(10)) { a1.state.cachedMap()?.masterEndpointHost == "localhost" }, "pushed in a1's map")
+            #expect(await waitFor(.seconds(10)) { (try? a1.state.loadConfig().masterHost) == "localhost" }, "a1 looks for the master there")
+            #expect(try a1.state.loadConfig().credential == credential, "no re-join: the same credential")
+            #expect(try JoinString(parsing: try await federation.joinString(domain: "companyB")).host == "localhost", "new join strings name it")
+            // a1 hears the master at the new endpoint: a change made now reaches it.
+            try await federation.setPolicy(#"{"rules":[{"from":["node:master"],"to":["node:a1"],"proto":"icmp"}]}"#)
+            #expect(await a1.waitForPlan { $0.ruleset.contains("icmp type echo-request accept") }, "a policy change reaches a1 through the new endpoint")
+            #expect(await waitFor(.seconds(5)) { (try? await a1.client.status().masterReachable) == true })
+            #expect(try await setEndpoint("localhost").mapVersion == (try await setEndpoint("localhost").mapVersion), "the same endpoint again changes nothing")
+            #expect(try await federation.nodes().map(\.name).sorted() == ["a1", "master"])
+            #expect(try await federation.nodes().first { $0.name == "a1" }?.address.description == joined.address.split(separator: "/").first.map(String.init))
+
             _ = try await a1.leave()
             #expect(await a1.host.isEmpty)
         }

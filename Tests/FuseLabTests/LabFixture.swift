@@ -8,7 +8,7 @@ import Testing
 /// missing capability is a failure, never a skip.
 enum LabSupport {
     static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let hasPrerequisites = geteuid() == 0 && ["wireguard-go", "nft", "ip", "nsenter", "ping", "wg", "socat", "dig", "dockerd", "docker-registry", "busybox", "ffmpeg", "chromium", "chromedriver", "curl", "iperf3"].allSatisfy { Executables.find($0) != nil }
+    static let hasPrerequisites = geteuid() == 0 && ["wireguard-go", "nft", "ip", "nsenter", "ping", "wg", "socat", "dig", "dockerd", "docker-registry", "busybox", "ffmpeg", "chromium", "chromedriver", "curl", "iperf3", "conntrack"].allSatisfy { Executables.find($0) != nil }
     static let enabled = isCI || hasPrerequisites
     static let reason: Comment = "lab tests need root and scripts/packages.txt installed (run scripts/test as root)"
 

@@ -22,6 +22,11 @@ public protocol HostPlane: Sendable {
     func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
                         once ready: @escaping @Sendable () async -> Bool) async -> Bool
 
+    /// Drops the session with `peer` and configures it again from `plan`, so that the next packet
+    /// (at once: the keepalive) starts a fresh handshake. For a worker whose hub restarted: its
+    /// old session is dead at the hub, and WireGuard itself would notice only after ~15 s.
+    func restartSession(with peer: WireGuardKey, plan: HostPlan) async throws
+
     /// Starts the node's engine unless it runs (with the bridges it needs); returns the PID of
     /// an engine it started.
     func ensureEngine(_ engine: EngineSubnet, interface: String, insecureRegistry: String) async throws -> pid_t?

@@ -92,6 +92,19 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         try await serialised { try self.backend?.peerStats() ?? [] }
     }
 
+    public func restartSession(with peer: WireGuardKey, plan: HostPlan) async throws {
+        try await serialised {
+            guard let wireGuard = self.backend else { return }
+            let current = try wireGuard.read()
+            guard current.peers.contains(where: { $0.publicKey == peer }) else { return }
+            var without = current
+            without.peers.removeAll { $0.publicKey == peer }
+            _ = try wireGuard.apply(desired: without, current: current)
+            _ = try wireGuard.apply(desired: plan.device, current: without)
+            self.logger.info("restarted the session with the hub", metadata: ["peer": "\(peer.base64.prefix(8))…"])
+        }
+    }
+
     public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
                                once ready: @escaping @Sendable () async -> Bool) async -> Bool {
         // Each try may take a few round trips (TCP, TLS, the request): 3 s fits a 400 ms WAN.

@@ -16,6 +16,8 @@ public actor RecordingHostPlane: HostPlane {
     public private(set) var interfaces: [String: Interface] = [:]
     /// Every plan applied, in order.
     public private(set) var applied: [HostPlan] = []
+    /// Peers whose session was restarted (`restartSession`), in order.
+    public private(set) var restartedSessions: [WireGuardKey] = []
     /// Interfaces that exist on this host without being FUSE's.
     private var foreign: Set<String>
     private let addresses: [LocalAddress]
@@ -49,6 +51,10 @@ public actor RecordingHostPlane: HostPlane {
 
     /// No traffic is recorded: the path stays direct.
     public func peerStats() async throws -> [WireGuardPeerStats] { [] }
+
+    public func restartSession(with peer: WireGuardKey, plan: HostPlan) async throws {
+        restartedSessions.append(peer)
+    }
 
     public func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,
                                once ready: @escaping @Sendable () async -> Bool) async -> Bool {

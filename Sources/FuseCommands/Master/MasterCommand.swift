@@ -11,5 +11,5 @@ struct MasterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "master",
         abstract: "Create, start, stop and destroy the federation's master.",
-        subcommands: [MasterInit.self, MasterStart.self, MasterRun.self, MasterStop.self, MasterDestroy.self, MasterBackupCommand.self, MasterRestoreCommand.self, MasterUnit.self])
+        subcommands: [MasterInit.self, MasterStart.self, MasterRun.self, MasterStop.self, MasterDestroy.self, MasterSetEndpoint.self, MasterBackupCommand.self, MasterRestoreCommand.self, MasterUnit.self])
 }

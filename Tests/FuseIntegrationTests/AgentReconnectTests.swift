@@ -1,0 +1,111 @@
+import Foundation
+import FuseAgent
+import FuseModel
+import FuseSystem
+import Logging
+import Testing
+
+/// The agent's reactions to its control plane going away and coming back, with a scripted map
+/// source (the in-process harness cannot close sockets as a restarted master process does).
+@Suite(.timeLimit(.minutes(1)))
+struct AgentReconnectTests {
+    /// Answers the scripted outcomes in order, then parks every further poll until cancelled.
+    actor ScriptedSource: MapSource {
+        enum Outcome { case unreachable, map(NetworkMap) }
+        private var script: [Outcome]
+        private(set) var polls = 0
+        init(_ script: [Outcome]) { self.script = script }
+
+        func map(since: Int64, wait: Int) async throws -> NetworkMap {
+            polls += 1
+            guard !script.isEmpty else {
+                try await Task.sleep(for: .seconds(3600))
+                throw CancellationError()
+            }
+            switch script.removeFirst() {
+            case .unreachable: throw ClientError.refused("cannot reach the master: connection refused")
+            case .map(let map): return map
+            }
+        }
+        func heartbeat(_ beat: API.Heartbeat) async throws {}
+        func swarmJoin() async throws -> SwarmJoin { throw ClientError.refused("no Swarm here") }
+        func swarmJoined(id: String) async throws {}
+    }
+
+    struct Worker {
+        let state: NodeState
+        let map: NetworkMap
+        let hubKey: WireGuardKey
+    }
+
+    /// A worker's state dir with its config and a cached map whose hub is at `endpoint`.
+    static func worker(endpoint: String = "192.0.2.1", version: Int64 = 3) throws -> Worker {
+        let state = NodeState(stateDir: FileManager.default.temporaryDirectory.appendingPathComponent("fuse-agent-\(UUID().uuidString.prefix(8))").path)
+        try state.createDirectory()
+        let hubKey = WireGuardKey.generatePrivate().publicKey
+        let nodes = [
+            NodeRecord(name: "master", domain: "crisis", address: try #require(IPv4Address("10.99.0.1")), publicKey: hubKey, isMaster: true),
+            NodeRecord(name: "a1", domain: "companyA", address: try #require(IPv4Address("10.99.0.2")),
+                       publicKey: WireGuardKey.generatePrivate().publicKey, isMaster: false),
+        ]
+        let facts = FederationFacts(name: "relief", cidr: try IPv4CIDR(parsing: "10.99.0.0/16"), endpointHost: endpoint, wireGuardPort: 51820, apiPort: 7443)
+        let map = try #require(NetworkMap.compute(for: "a1", nodes: nodes, facts: facts, version: version))
+        try StateFile.write(NodeConfig(name: "a1", interface: "fuse-a1", masterHost: endpoint, apiPort: 7443, caPin: "pin", credential: "a1.secret",
+                                       privateKey: WireGuardKey.generatePrivate(), listenPort: nil, isMaster: false), to: state.configPath)
+        try StateFile.write(map, to: state.mapPath)
+        return Worker(state: state, map: map, hubKey: hubKey)
+    }
+
+    static func run(_ agent: Agent, until condition: @escaping @Sendable () async -> Bool) async -> Bool {
+        let task = Task { try await agent.run() }
+        let met = await waitFor(.seconds(5), every: .milliseconds(10), condition)
+        task.cancel()
+        _ = await task.result
+        return met
+    }
+
+    @Test func aControlPlaneThatComesBackGetsAFreshHandshakeWithTheHubOnce() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let host = RecordingHostPlane()
+        let source = ScriptedSource([.map(worker.map), .unreachable, .unreachable, .map(worker.map)])
+        let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"))
+        #expect(await Self.run(agent) { await source.polls >= 5 }, "the agent polls again after failures")
+        #expect(await host.restartedSessions == [worker.hubKey], "one fresh session with the hub once the control plane answers again")
+    }
+
+    @Test func anAgentThatNeverLostTheControlPlaneKeepsItsSession() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let host = RecordingHostPlane()
+        let source = ScriptedSource([.map(worker.map), .map(worker.map)])
+        let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"))
+        #expect(await Self.run(agent) { await source.polls >= 3 })
+        #expect(await host.restartedSessions.isEmpty, "an agent (re)start or a normal answer restarts no session")
+    }
+
+    @Test func aMapThatMovesTheMasterIsReportedBeforeItIsCached() async throws {
+        let worker = try Self.worker(endpoint: "192.0.2.1", version: 3)
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        // The same federation, the hub now at another endpoint.
+        let nodes = [NodeRecord(name: "master", domain: "crisis", address: worker.map.masterAddress, publicKey: worker.hubKey, isMaster: true), worker.map.node]
+        let facts = FederationFacts(name: "relief", cidr: worker.map.cidr, endpointHost: "master.example.org", wireGuardPort: 51820, apiPort: 7443)
+        let next = try #require(NetworkMap.compute(for: "a1", nodes: nodes, facts: facts, version: 4))
+        let reported = Reported()
+        let state = worker.state
+        let agent = try Agent(state: worker.state, source: ScriptedSource([.map(worker.map), .map(next)]), host: RecordingHostPlane(),
+                              logger: Logger(label: "test"), masterMoved: { host in await reported.add(host, cachedVersion: state.cachedMap()?.version) })
+        #expect(await Self.run(agent) { await reported.hosts == ["master.example.org"] })
+        #expect(await reported.cachedVersions == [3], "told before the new map is cached")
+        #expect(next.masterEndpointHost == "master.example.org" && worker.map.masterEndpointHost == "192.0.2.1")
+    }
+
+    actor Reported {
+        var hosts: [String] = []
+        var cachedVersions: [Int64?] = []
+        func add(_ host: String, cachedVersion: Int64?) {
+            hosts.append(host)
+            cachedVersions.append(cachedVersion)
+        }
+    }
+}
