@@ -13,6 +13,8 @@ public struct FuseRequestContext: RequestContext {
     public var caller: Caller = .anonymous
     /// The TCP peer (a stream's pusher is known by its VPN address).
     public let remoteAddress: SocketAddress?
+    /// The connection (a relay stream that was ended closes it: its reader would wait for the client).
+    let connection: any Channel
     /// The client's address (nil in in-process tests).
     public var source: String? { remoteAddress?.ipAddress }
 
@@ -31,6 +33,7 @@ public struct FuseRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        connection = source.channel
     }
 
     public var maxUploadSize: Int { bodyLimit }

@@ -57,9 +57,10 @@ public final class HubRelay: Sendable {
         }
     }
 
-    /// Carries one node's stream until either side ends it, the node's stream is ended (`end`),
-    /// or a frame is malformed (thrown: the connection closes).
-    func serve(node: String, body: RequestBody, writer: inout any ResponseBodyWriter) async throws {
+    /// Carries one node's stream until either side ends it, the node's stream is ended (`end`,
+    /// or a newer stream: `connection` is closed, whatever the client still sends), or a frame
+    /// is malformed (thrown: the connection closes).
+    func serve(node: String, body: RequestBody, writer: inout any ResponseBodyWriter, connection: any Channel) async throws {
         let outbox = RelayOutbox()
         let id = try open(node, outbox)
         defer {
@@ -87,11 +88,13 @@ public final class HubRelay: Sendable {
                     }
                 }
                 for await chunk in outbox { try await writer.write(chunk) }
+                // Ended (the node left or was removed) or replaced by a newer stream: the
+                // connection closes, which also ends the reader waiting for the client's next chunk.
+                let ended = !close(node, id: id)
+                if ended { connection.close(promise: nil) }
                 group.cancelAll()
                 try await group.waitForAll()
-                // Ended (the node left or was removed) or replaced by a newer stream: the
-                // connection closes, whatever the client still sends.
-                guard close(node, id: id) else { throw RelayError.ended }
+                if ended { throw RelayError.ended }
             }
         } catch {
             await socket.close()
@@ -121,7 +124,7 @@ enum RelayRoutes {
             controlPlane.logger.info("relay stream opened", metadata: ["node": "\(node)"])
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init { writer in
                 defer { controlPlane.logger.info("relay stream closed", metadata: ["node": "\(node)"]) }
-                try await controlPlane.relay.serve(node: node, body: request.body, writer: &writer)
+                try await controlPlane.relay.serve(node: node, body: request.body, writer: &writer, connection: context.connection)
                 try await writer.finish(nil)
             })
         }

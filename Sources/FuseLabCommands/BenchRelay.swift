@@ -44,19 +44,11 @@ struct BenchRelay: ParsableCommand {
         try withBenchLab(prefix: prefix, apiPort: federation.apiPort, wgPort: federation.wgPort, udpBlockedDomain: true, progress: progress) { lab in
             let fuse = try copyFuse(fusePath, into: lab)
             let session = LifecycleBench(lab: lab, fusePath: fuse, progress: progress)
-            _ = try session.fuse("master", ["master", "init", "--name", "benchfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
-                                            "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--no-workloads"])
-            _ = try session.fuse("master", ["master", "start"])
-            let policy = try lab.exec("master", [fuse, "policy", "set", "-"], input: LabPolicy.open, timeout: LifecycleBench.commandTimeout)
-            guard policy.succeeded else { throw LabError("fuse policy set failed: \(oneLine(SystemError(policy.stderr)))") }
-            func join(_ node: String, _ domain: String) throws -> JoinReport {
-                let join = try Demo.joinString(from: try session.fuse("master", ["token", "create", "--domain", domain, "--json"]))
-                return try JoinReport.decode(try session.fuse(node, ["join", join, "--name", node, "--no-workloads", "--json"]))
-            }
-            let a1 = try join("a1", "companyA").host
+            try session.startMasterWithoutWorkloads(policy: LabPolicy.open)
+            let a1 = try session.joinWithoutWorkloads("a1", domain: "companyA").host
             for run in 1...runs {
                 if run > 1 { _ = try session.fuse("c1", ["leave"]) }
-                let joined = try join("c1", "companyC")
+                let joined = try session.joinWithoutWorkloads("c1", domain: "companyC")
                 joins.append(joined.seconds)
                 progress(String(format: "c1 joined from companyC in %.2f s (run %d/%d)", joined.seconds, run, runs))
             }

@@ -116,3 +116,20 @@ struct BenchOptions: ParsableArguments {
     var json = false
 }
 
+
+extension LifecycleBench {
+    /// `fuse master init` (no workloads) + `start` on the lab's master, then `policy`.
+    func startMasterWithoutWorkloads(policy: String) throws {
+        _ = try fuse("master", ["master", "init", "--name", "benchfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
+                                "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--no-workloads"])
+        _ = try fuse("master", ["master", "start"])
+        let result = try lab.exec("master", [fusePath, "policy", "set", "-"], input: policy, timeout: Self.commandTimeout)
+        guard result.succeeded else { throw LabError("fuse policy set failed: \(oneLine(SystemError(result.stderr)))") }
+    }
+
+    /// A token for `domain`, then `fuse join --no-workloads` on `node`.
+    func joinWithoutWorkloads(_ node: String, domain: String) throws -> JoinReport {
+        let join = try Demo.joinString(from: try fuse("master", ["token", "create", "--domain", domain, "--json"]))
+        return try JoinReport.decode(try fuse(node, ["join", join, "--name", node, "--no-workloads", "--json"]))
+    }
+}
