@@ -41,11 +41,17 @@ enum ReleasePackage {
     }
 
     /// The toolchain's root (`/opt/swift` for `/opt/swift/usr/bin/swift`): what the test hides.
+    /// Found from the Swift runtime this test process runs on (`swift test` may not put the
+    /// toolchain on PATH): `ROOT/usr/lib/swift/linux/libswiftCore.so`.
     static var toolchain: String {
         get throws {
-            guard let swift = Executables.find("swift") else { throw SystemError("swift is not on PATH") }
-            let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath()
-            return real.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            let maps = ProcFile.text("/proc/self/maps") ?? ""
+            guard let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("/libswiftCore.so") }),
+                  let path = line.split(separator: " ").last.map(String.init)
+            else { throw SystemError("this test process runs on no libswiftCore.so (/proc/self/maps)") }
+            var root = URL(fileURLWithPath: path).resolvingSymlinksInPath()
+            for _ in 0..<5 { root = root.deletingLastPathComponent() }
+            return root.path
         }
     }
 
@@ -110,10 +116,11 @@ extension LabTests {
             #expect(try fixture.ping(from: "a1", to: "100.64.0.1"), "a1 reaches the master over the tunnel")
             let stateDir = try fixture.stateDir("a1")
             let agent = try #require(NodeDaemonLabTests.daemons(stateDir: stateDir).first, "a1's daemon runs")
-            let mounts = (try? String(contentsOfFile: "/proc/\(agent)/mountinfo", encoding: .utf8)) ?? ""
+            // (ProcFile: Foundation reads nothing of /proc files, whose size is 0.)
+            let mounts = ProcFile.text("/proc/\(agent)/mountinfo") ?? ""
             #expect(mounts.contains(" \(toolchain) ") && mounts.contains("fuse-no-toolchain"), "the daemon runs with \(toolchain) hidden")
-            let maps = (try? String(contentsOfFile: "/proc/\(agent)/maps", encoding: .utf8)) ?? ""
-            #expect(!maps.contains(toolchain + "/"), "the daemon maps nothing of the toolchain")
+            let maps = ProcFile.text("/proc/\(agent)/maps") ?? ""
+            #expect(maps.contains("/fuse") && !maps.contains(toolchain + "/"), "the daemon maps nothing of the toolchain")
             try fixture.fuseOK("a1", ["leave"])
             try fixture.fuseOK("master", ["master", "destroy"])
 

@@ -175,5 +175,78 @@ extension LabTests {
             try fixture.fuseOK("b1", ["leave"])
             try fixture.fuseOK("op", ["master", "destroy"], environment: environment)
         }
+
+        @Test("a control plane restarted while a node joins leaves no half-joined node: the join completes, enrolled once")
+        func masterRestartDuringJoin() throws {
+            let fixture = try LabFixture()
+            defer { fixture.close() }
+            _ = try Self.federation(fixture)
+            let run = fixture.lab.topology.runDirectory
+            // b2 joins in the background; the master restarts at different moments of its join.
+            for (attempt, delay) in [0.1, 0.5, 1.0].enumerated() {
+                let token = try fixture.token(domain: "companyB")
+                let out = "\(run)/join-\(attempt)"
+                try fixture.shell("b2", "(\(shellQuote(fixture.fuse)) join \(shellQuote(token)) --name b2 --no-workloads --json > \(out).json 2> \(out).err; echo $? > \(out).rc) > /dev/null 2>&1 &")
+                Thread.sleep(forTimeInterval: delay)
+                try fixture.fuseOK("master", ["master", "stop"])
+                try fixture.fuseOK("master", ["master", "start"])
+                #expect(pollUntil(.seconds(60)) { FileManager.default.fileExists(atPath: out + ".rc") }, "the join ends")
+                let rc = (try? String(contentsOfFile: out + ".rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                let stderr = (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? ""
+                #expect(rc == "0", "a restart \(delay) s into the join: the join completes (\(stderr))")
+                let b2 = try fixture.nodes().filter { $0.name == "b2" }
+                #expect(b2.count == 1, "b2 is enrolled once: \(b2.map(\.address))")
+                let status = try fixture.json(Status.self, try fixture.fuseOK("b2", ["status", "--json"]))
+                #expect(status.address?.hasPrefix(b2.first?.address.description ?? "-") == true, "b2 has the address the master gave it")
+                #expect(try fixture.ping(from: "b2", to: "100.64.0.1"), "b2's tunnel carries traffic")
+                try fixture.fuseOK("b2", ["leave"])
+                #expect(try fixture.nodes().filter { $0.name == "b2" }.isEmpty)
+            }
+        }
+
+        @Test("reboots with workloads: a node's engine is back in the Swarm with its task; the master's registry images and stacks are back")
+        func rebootWithWorkloads() throws {
+            let fixture = try LabFixture()
+            defer { fixture.close() }
+            let image = fixture.lab.topology.runDirectory + "/labbox.tar"
+            try LabImage.write(to: image, page: WorkloadLabTests.page)
+            try fixture.startMaster()
+            try fixture.join("a1", domain: "companyA")
+            try fixture.fuseOK("master", ["image", "import", image, "labbox:1"])
+            try fixture.fuseOK("master", ["deploy", "-f", try fixture.scratchFile("stack.yml", WorkloadLabTests.webAndClient), "--name", "lab"])
+            func running() -> [String] {
+                let tasks = (try? fixture.json([StackTask].self, try fixture.fuseOK("master", ["ps", "--json", "lab"]))) ?? []
+                return tasks.filter { $0.state == "running" }.map { "\($0.service)@\($0.node ?? "")" }.sorted()
+            }
+            func webAnswers() -> Bool {
+                ((try? fixture.lab.execInTask("master", service: "lab_client", ["wget", "-qO-", "http://web/"]))?.stdout ?? "").contains(WorkloadLabTests.page)
+            }
+            #expect(pollUntil(.seconds(60)) { running() == ["lab_client@master", "lab_web@a1"] }, "deployed: \(running())")
+            #expect(pollUntil(.seconds(30)) { webAnswers() }, "the client reaches web")
+
+            // a1 reboots: its engine comes back, in the Swarm, and runs its task again.
+            let clock = ContinuousClock()
+            try fixture.lab.simulateReboot("a1")
+            let nodeStart = clock.now
+            _ = try fixture.lab.startDaemon("a1", fuse: fixture.fuse, master: false)
+            #expect(pollUntil(.seconds(120), every: .milliseconds(200)) { webAnswers() }, "web answers again from a1: \(running())")
+            let nodeSeconds = (clock.now - nodeStart).inSeconds
+            #expect(running() == ["lab_client@master", "lab_web@a1"], "tasks after a1's reboot")
+
+            // The master reboots: store, registry, Swarm manager and stacks come back from its state dir.
+            let nodesBefore = try fixture.nodes().map { "\($0.name) \($0.address)" }.sorted()
+            try fixture.lab.simulateReboot("master")
+            let masterStart = clock.now
+            _ = try fixture.lab.startDaemon("master", fuse: fixture.fuse, master: true)
+            #expect(pollUntil(.seconds(30)) { (try? fixture.fuse("master", ["nodes", "--json"]))?.status == 0 }, "the control plane answers")
+            #expect(pollUntil(.seconds(120), every: .milliseconds(200)) { webAnswers() }, "the client reaches web after the master's reboot: \(running())")
+            let masterSeconds = (clock.now - masterStart).inSeconds
+            #expect(pollUntil(.seconds(30)) { ((try? fixture.fuse("master", ["image", "ls"]))?.stdout ?? "").contains("labbox:1") }, "the registry still has the image")
+            #expect(pollUntil(.seconds(60)) { running() == ["lab_client@master", "lab_web@a1"] }, "the stack runs as before: \(running())")
+            #expect(try fixture.nodes().map { "\($0.name) \($0.address)" }.sorted() == nodesBefore, "the same nodes, none duplicated")
+            print(String(format: "reboot to workload traffic: node %.2f s, master %.2f s", nodeSeconds, masterSeconds))
+            try fixture.fuseOK("a1", ["leave"])
+            try fixture.fuseOK("master", ["master", "destroy"])
+        }
     }
 }

@@ -12,8 +12,8 @@ extension LabTests {
         static let page = "hello from companyA's web service"
         static let policy = #"{ "rules": [ { "name": "crisis sees the camera", "from": ["domain:crisis"], "to": ["exposure:camera"] } ] }"#
 
-        /// web in companyA, a client on the master, a probe on each node of companyB.
-        static let stack = """
+        /// web in companyA, a client on the master.
+        static let webAndClient = """
             version: "3.8"
             services:
               web:
@@ -28,6 +28,10 @@ extension LabTests {
                 deploy:
                   placement:
                     constraints: ["node.labels.fuse.node == master"]
+            """
+
+        /// web in companyA, a client on the master, a probe on each node of companyB.
+        static let stack = webAndClient + "\n" + """
               probe:
                 image: labbox:1
                 command: ["sleep", "86400"]
