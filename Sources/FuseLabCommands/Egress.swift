@@ -6,9 +6,10 @@ struct Egress: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set what a domain's router lets out of its LAN, at run time.",
         discussion: """
-            open: everything; no-udp: everything but UDP (WireGuard cannot leave; a FUSE node there \
-            reaches the hub over the relay through the master's API port); api-only: only TCP to \
-            the master's API port. Replies always come back in. companyC of \
+            open: everything; no-udp: everything but UDP, and no UDP comes in either (WireGuard \
+            cannot leave; a FUSE node there reaches the hub over the relay through the master's API \
+            port); api-only: only TCP to the master's API port leaves (and no UDP comes in). Replies \
+            to what may leave come back in. companyC of \
             'fuse-lab up --udp-blocked-domain' starts as no-udp. Example: \
             'fuse-lab egress companyC open' lifts the block, 'fuse-lab egress companyC no-udp' restores it.
             """)

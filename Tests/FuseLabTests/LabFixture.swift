@@ -98,8 +98,8 @@ final class LabFixture {
     }
 
     @discardableResult
-    func join(_ node: String, domain: String, _ extra: [String] = []) throws -> Joined {
-        try json(Joined.self, try fuseOK(node, ["join", try token(domain: domain), "--name", node, "--json"] + extra))
+    func join(_ node: String, domain: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> Joined {
+        try json(Joined.self, try fuseOK(node, ["join", try token(domain: domain), "--name", node, "--json"] + extra, environment: environment))
     }
 
     func nodes() throws -> [API.NodeInfo] {

@@ -34,7 +34,10 @@ extension LabTests {
             }, "fuse nodes shows each worker's path")
             // No UDP leaves companyC at all (the tunnel cannot be direct).
             #expect(try fixture.lab.exec("c1", ["wg", "show", try fixture.interface("c1"), "endpoints"]).stdout.contains("127.0.0.1:"))
-            for (from, to) in [("c1", master), ("c1", a1.address), ("a1", c1.address), ("master", c1.address)] {
+            // FUSE_PATH=relay forces the relay where UDP passes: two relayed nodes at once, reaching each other.
+            let b1 = try fixture.join("b1", domain: "companyB", ["--no-workloads"], environment: ["FUSE_PATH": "relay"])
+            #expect(Self.path(fixture, "b1") == "relay")
+            for (from, to) in [("c1", master), ("c1", a1.address), ("a1", c1.address), ("master", c1.address), ("b1", c1.address), ("c1", b1.address)] {
                 #expect(try fixture.ping(from: from, to: to, count: 2), "\(from) → \(to)")
             }
 
