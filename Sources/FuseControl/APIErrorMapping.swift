@@ -17,7 +17,18 @@ extension JoinError: APIMappedError {
         switch self {
         case .tooManyRefusals: .tooManyRequests
         case .invalidName: .badRequest
+        case .busy: .serviceUnavailable
         case .noMap: .internalServerError
+        }
+    }
+
+    /// With `Retry-After` when the join may be tried again later.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        switch self {
+        case .tooManyRefusals(_, let seconds), .busy(_, let seconds):
+            try HTTPError(status, headers: [.retryAfter: String(seconds)], message: description).response(from: request, context: context)
+        case .invalidName, .noMap:
+            try HTTPError(status, message: description).response(from: request, context: context)
         }
     }
 }

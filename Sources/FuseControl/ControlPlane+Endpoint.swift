@@ -21,12 +21,12 @@ extension ControlPlane {
             if let state = settingsFiles.withLock({ $0 }) { try state.save(updated) }
             settings.withLock { $0 = updated }
             // The endpoint is not in the store: a new version makes every map carry it.
-            _ = try store.bumpMapVersion()
+            _ = try await stored { try $0.bumpMapVersion() }
             try await changed()
             logger.notice("the master's endpoint changed; nodes follow it", metadata: ["from": "\(old)", "to": "\(host)"])
         }
         let current = config
         return API.EndpointInfo(endpoint: current.endpoint, previous: old, apiPort: current.apiPort, wireGuardPort: current.wireGuardPort,
-                                mapVersion: try store.mapVersion())
+                                mapVersion: distribution.current.version)
     }
 }

@@ -26,7 +26,7 @@ extension ControlPlane {
         do { name = try NameRule.label(request.name, kind: "exposure") } catch { throw ExposureError.invalid("\(error)") }
         guard request.proto != .icmp else { throw ExposureError.notTCPOrUDP }
         guard request.port > 0, request.targetPort > 0 else { throw ExposureError.portZero }
-        let nodes = try store.nodes()
+        let nodes = try await stored { try $0.nodes() }
         guard let node = nodes.first(where: { $0.name.lowercased() == nodeName.lowercased() }) else { throw NodeError.unknown(nodeName) }
         // Nodes and exposures share one name space (NAME.DOMAIN.fuse).
         if let other = nodes.first(where: { $0.name.lowercased() == name.lowercased() }) {
@@ -40,7 +40,7 @@ extension ControlPlane {
         }
         let exposure = Exposure(name: name, node: node.name, domain: node.domain, proto: request.proto, port: request.port,
                                 target: request.target, targetPort: request.targetPort)
-        try store.addExposure(exposure)
+        try await stored { try $0.addExposure(exposure) }
         logger.info("exposure added", metadata: ["exposure": "\(name)", "node": "\(node.name)", "port": "\(request.proto.rawValue)/\(request.port)"])
         try await changed()
         return exposure
@@ -52,7 +52,7 @@ extension ControlPlane {
         case .node(let node): owner = node
         case .operator: owner = nil
         }
-        guard try store.removeExposure(name, node: owner) else { throw ExposureError.unknown(name: name, owner: owner) }
+        guard try await stored({ try $0.removeExposure(name, node: owner) }) else { throw ExposureError.unknown(name: name, owner: owner) }
         logger.info("exposure removed", metadata: ["exposure": "\(name)"])
         try await changed()
     }
@@ -86,15 +86,16 @@ extension ControlPlane {
         let policy: Policy
         do {
             policy = try Policy.parse(text)
-            try policy.validate(catalogue: try catalogue())
+            try policy.validate(catalogue: try await stored { _ in try self.catalogue() })
         } catch {
             throw PolicyError.invalid("\(error)")
         }
-        let version = try store.setPolicy(text, now: now())
+        let date = now()
+        let version = try await stored { try $0.setPolicy(text, now: date) }
         logger.info("policy set", metadata: ["version": "\(version)", "rules": "\(policy.rules.count)"])
         try await changed()
         // Answer when the policy is in force on every online node (they apply within ~0.3 s).
-        let pending = await waitUntilApplied(try store.mapVersion(), timeout: .seconds(3))
+        let pending = await waitUntilApplied(distribution.current.version, timeout: .seconds(3))
         return API.PolicyInfo(version: version, text: text, isDefault: false, pendingOn: pending)
     }
 

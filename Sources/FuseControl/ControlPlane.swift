@@ -1,5 +1,6 @@
 import Foundation
 import FuseModel
+import FuseSystem
 import Logging
 import NIOCore
 import Synchronization
@@ -95,6 +96,12 @@ public final class ControlPlane: Sendable {
     let hubApplied = MapVersionWatch(version: 0)
     let presence = Presence()
     let joinLimits: JoinLimits
+    /// At most 16 joins enrol at once; up to 1,024 more wait, the rest get "busy".
+    let joinAdmission = JoinAdmission(limit: 16, queueLimit: 1024)
+    /// Builds and publishes the snapshot after changes, one build for a burst of them.
+    let snapshots = CoalescedWork()
+    /// Credential digests read once per node, not once per request.
+    let credentials = CredentialDigests()
     /// `name.domain.fuse` → VPN address, for the DNS responder.
     let names = Mutex<[String: IPv4Address]>([:])
     let logger: Logger
@@ -137,22 +144,38 @@ public final class ControlPlane: Sendable {
         return FederationSnapshot(version: stored.version, nodes: stored.nodes, exposures: stored.exposures, policy: policy, facts: config.facts)
     }
 
-    /// After every change of the store: one new snapshot (shared by changes that land
-    /// together), then the long-polls of the nodes it touches wake.
+    /// Store work, on the database threads (`BlockingWork.database`), never on the cooperative pool.
+    func stored<T: Sendable>(_ body: @escaping @Sendable (any FederationStore) throws -> T) async throws -> T {
+        let store = self.store
+        return try await BlockingWork.database { try body(store) }
+    }
+
+    /// After every change of the store: a new snapshot, shared by the changes that land while
+    /// one is built (a burst of joins), then the long-polls of the nodes it touches wake.
     func changed() async throws {
-        guard let change = try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
-        else { return }
+        try await snapshots.run { try await self.publishSnapshot() }
+    }
+
+    /// One snapshot of the store as it is now, built on a database thread, then published.
+    private func publishSnapshot() async throws {
+        let (distribution, config) = (self.distribution, self.config)
+        guard let change = try await stored({ store in
+            try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
+        }) else { return }
         refreshNames(distribution.current)
         await watch.publish(change.version)
         await distribution.watch.publish(change)
     }
 
     /// The current snapshot, rebuilt first if the store moved on without `changed()`.
-    func currentSnapshot() throws -> FederationSnapshot {
-        let snapshot = distribution.current
-        guard try store.mapVersion() > snapshot.version else { return snapshot }
-        _ = distribution.install(try Self.snapshot(store: store, config: config))
-        return distribution.current
+    func currentSnapshot() async throws -> FederationSnapshot {
+        let (distribution, config) = (self.distribution, self.config)
+        return try await stored { store in
+            let snapshot = distribution.current
+            guard try store.mapVersion() > snapshot.version else { return snapshot }
+            _ = distribution.install(try Self.snapshot(store: store, config: config))
+            return distribution.current
+        }
     }
 
     // MARK: Nodes
@@ -167,14 +190,40 @@ public final class ControlPlane: Sendable {
         let name: String
         do { name = try NameRule.label(request.name, kind: "node") } catch { throw JoinError.invalidName("\(error)") }
         let parts = request.token.split(separator: ".", omittingEmptySubsequences: false)
-        let node: NodeRecord
         let secret = Secret.random(bytes: 32)
+        let digest = Secret.digest(secret)
+        // The store's write, a bounded number of joins at a time; the snapshot and the wait for
+        // the hub are outside (joins that land together share one build and one hub cycle).
+        let (node, version) = try await joinAdmission.admitted {
+            try await self.enrol(request, name: name, parts: parts, digest: digest, source: source, tokenID: tokenID)
+        }
+        try await changed()
+        credentials.set(digest, of: node.name)
+        logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
+        // Answer once the hub knows the new peer: a handshake that reaches the hub before
+        // would be dropped, and WireGuard would retry only after 5 s.
+        // (Only when a hub agent reports: an API without one, as in tests, has nothing to wait for.)
+        if await hubApplied.current > 0 {
+            await hubApplied.wait(since: version - 1, timeout: .seconds(2))
+        }
+        await presence.saw(node.name, at: now())
+        guard let map = try await map(for: node.name) else { throw JoinError.noMap }
+        return API.JoinResponse(credential: "\(node.name).\(secret)", map: map)
+    }
+
+    /// The store's part of a join: the registered node and the version it made (or a later
+    /// one, read before other joins move it on). Refusals are logged here.
+    private func enrol(_ request: API.JoinRequest, name: String, parts: [Substring], digest: String, source: String, tokenID: String)
+        async throws -> (NodeRecord, Int64) {
+        let (cidr, engineRange, requestID, date) = (config.cidr, request.workloads == true ? config.engineCIDR : nil, request.requestID.map(NameRule.echo), now())
         do {
             guard parts.count == 2, request.token.count <= 200 else { throw JoinRefusal.invalidToken }
-            node = try store.join(tokenID: String(parts[0]), secret: String(parts[1]), name: name, publicKey: request.publicKey,
-                                  credentialDigest: Secret.digest(secret), cidr: config.cidr,
-                                  engineRange: request.workloads == true ? config.engineCIDR : nil,
-                                  requestID: request.requestID.map(NameRule.echo), now: now())
+            let (tokenPart, secretPart) = (String(parts[0]), String(parts[1]))
+            return try await stored { store in
+                let node = try store.join(tokenID: tokenPart, secret: secretPart, name: name, publicKey: request.publicKey, credentialDigest: digest, cidr: cidr,
+                                          engineRange: engineRange, requestID: requestID, now: date)
+                return (node, try store.mapVersion())
+            }
         } catch let refusal as JoinRefusal {
             switch refusal {
             case .nameTaken, .nameTakenByExposure, .keyTaken:
@@ -197,23 +246,10 @@ public final class ControlPlane: Sendable {
                 throw refusal
             }
         }
-        logger.info("node joined", metadata: ["node": "\(node.name)", "domain": "\(node.domain)", "address": "\(node.address)"])
-        // The version this join made (or a later one), read before other joins move it on.
-        let version = try store.mapVersion()
-        try await changed()
-        // Answer once the hub knows the new peer: a handshake that reaches the hub before
-        // would be dropped, and WireGuard would retry only after 5 s.
-        // (Only when a hub agent reports: an API without one, as in tests, has nothing to wait for.)
-        if await hubApplied.current > 0 {
-            await hubApplied.wait(since: version - 1, timeout: .seconds(2))
-        }
-        await presence.saw(node.name, at: now())
-        guard let map = try map(for: node.name) else { throw JoinError.noMap }
-        return API.JoinResponse(credential: "\(node.name).\(secret)", map: map)
     }
 
-    public func map(for node: String) throws -> NetworkMap? {
-        _ = try currentSnapshot()
+    public func map(for node: String) async throws -> NetworkMap? {
+        _ = try await currentSnapshot()
         guard let map = distribution.map(for: node) else { return nil }
         return map.isHub ? map.withLastEndpoints(hubEndpoints.current, keepalive: config.facts.keepalive) : map
     }
@@ -234,7 +270,7 @@ public final class ControlPlane: Sendable {
     public func map(for node: String, since: Int64, wait: Duration) async throws -> NetworkMap {
         await presence.saw(node, at: now())
         await watch.wait(since: since, timeout: wait)
-        guard let map = try map(for: node) else { throw NodeError.notInFederation(node) }
+        guard let map = try await map(for: node) else { throw NodeError.notInFederation(node) }
         return map
     }
 
@@ -282,7 +318,8 @@ public final class ControlPlane: Sendable {
     public func leave(_ node: String) async throws {
         guard node != config.nodeName else { throw NodeError.masterCannotLeave }
         removeFromSwarm(node)
-        _ = try store.removeNode(node)
+        _ = try await stored { try $0.removeNode(node) }
+        credentials.forget(node)
         await presence.forget(node)
         relay.end(node)
         logger.info("node left", metadata: ["node": "\(node)"])
@@ -293,7 +330,8 @@ public final class ControlPlane: Sendable {
     public func removeNode(_ name: String) async throws {
         guard name.lowercased() != config.nodeName.lowercased() else { throw NodeError.masterCannotBeRemoved }
         removeFromSwarm(name)
-        guard try store.removeNode(name) else { throw NodeError.unknown(name) }
+        guard try await stored({ try $0.removeNode(name) }) else { throw NodeError.unknown(name) }
+        credentials.forget(name)
         await presence.forget(name)
         relay.end(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
@@ -302,10 +340,11 @@ public final class ControlPlane: Sendable {
     }
 
     public func nodes() async throws -> [API.NodeInfo] {
+        let snapshot = try await currentSnapshot()
         let current = now()
         let (lastSeen, applied) = await presence.snapshot()
         let paths = await presence.paths()
-        return try store.nodes().map { node in
+        return snapshot.nodes.map { node in
             let seen = lastSeen[node.name]
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
             return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name], path: node.isMaster ? nil : paths[node.name])
@@ -315,7 +354,7 @@ public final class ControlPlane: Sendable {
     public func status() async throws -> API.Status {
         let nodes = try await nodes()
         return API.Status(federation: config.federation, cidr: config.cidr, endpoint: config.endpoint, apiPort: config.apiPort,
-                          wireGuardPort: config.wireGuardPort, caPin: caPin, mapVersion: try store.mapVersion(),
+                          wireGuardPort: config.wireGuardPort, caPin: caPin, mapVersion: distribution.current.version,
                           nodes: nodes.count, online: nodes.filter(\.online).count)
     }
 
@@ -346,10 +385,12 @@ public final class ControlPlane: Sendable {
     // MARK: Credentials
 
     /// The node a `NAME.SECRET` credential belongs to, or nil.
-    public func authenticateNode(_ credential: String) throws -> String? {
+    public func authenticateNode(_ credential: String) async throws -> String? {
         let parts = credential.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, credential.count <= 200, let digest = try store.credentialDigest(of: String(parts[0])) else { return nil }
-        return Secret.constantTimeEquals(Secret.digest(String(parts[1])), digest) ? String(parts[0]) : nil
+        guard parts.count == 2, credential.count <= 200 else { return nil }
+        let name = String(parts[0])
+        guard let digest = try await credentials.digest(of: name, read: { try await self.stored { try $0.credentialDigest(of: name) } }) else { return nil }
+        return Secret.constantTimeEquals(Secret.digest(String(parts[1])), digest) ? name : nil
     }
 
     /// Whether `admin:SECRET` is the operator's credential (kept in the master's state dir).

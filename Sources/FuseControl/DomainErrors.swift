@@ -10,6 +10,8 @@ public enum JoinError: Error, Equatable, CustomStringConvertible, Sendable {
     /// Too many refused joins from this source or for this token.
     case tooManyRefusals(source: String, retryAfterSeconds: Int)
     case invalidName(String)
+    /// Too many joins are enrolling and waiting already (`JoinAdmission`).
+    case busy(waiting: Int, retryAfterSeconds: Int)
     /// The node vanished between its enrolment and its map.
     case noMap
 
@@ -17,6 +19,7 @@ public enum JoinError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .tooManyRefusals(let source, let seconds): "too many refused joins from \(source) or for this token; try again in \(seconds) s"
         case .invalidName(let reason): reason
+        case .busy(let waiting, let seconds): "the master is busy with \(waiting) waiting joins; try again in \(seconds) s"
         case .noMap: "internal error"
         }
     }

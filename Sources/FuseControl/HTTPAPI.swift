@@ -121,7 +121,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         if controlPlane.authenticateAdmin(credential) {
             context.caller = .admin
-        } else if let node = try controlPlane.authenticateNode(credential) {
+        } else if let node = try await controlPlane.authenticateNode(credential) {
             context.caller = .node(node)
         } else {
             throw HTTPError(.unauthorized, message: "unknown or revoked credential")

@@ -1,6 +1,7 @@
 import Foundation
 import FuseModel
 import GRDB
+import Synchronization
 
 /// Why a join was refused. The messages are what the joining node sees.
 public enum JoinRefusal: Error, Equatable, CustomStringConvertible {
@@ -110,6 +111,10 @@ public struct StorageFull: Error, CustomStringConvertible, Sendable {
 public final class SQLiteFederationStore: FederationStore {
     private let db: DatabasePool
     private let path: String
+    /// The nodes' addresses, read once and kept by the writer (this store is the only one):
+    /// a join must not parse every node's address to find a free one. An address stays here
+    /// when its join rolled back (never given twice; reused after a restart).
+    private let takenAddresses = Mutex<Set<IPv4Address>?>(nil)
 
     public init(path: String) throws {
         var config = Configuration()
@@ -179,14 +184,17 @@ public final class SQLiteFederationStore: FederationStore {
 
     public func register(master: NodeRecord, credentialDigest: String) throws {
         try write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
+        takenAddresses.withLock { $0 = nil }
     }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
                      requestID: String?, now: Date) throws -> NodeRecord {
         try write { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
-            if let requestID, let node = try Self.nodes(db).first(where: { $0.name.lowercased() == name.lowercased() && $0.publicKey == publicKey }),
-               try String.fetchOne(db, sql: "SELECT join_request FROM node WHERE name = ? AND join_token = ?", arguments: [node.name, tokenID]) == requestID {
+            // Each check is one indexed query: a join must not read every node (it would get
+            // slower as the federation grows, and joins write one at a time).
+            if let requestID, let node = try Self.nodes(db, where: "name = ? AND public_key = ? AND join_token = ? AND join_request = ?",
+                                                        [name, publicKey.base64, tokenID, requestID]).first {
                 try db.execute(sql: "UPDATE node SET credential_digest = ? WHERE name = ?", arguments: [credentialDigest, node.name])
                 return node
             }
@@ -196,22 +204,27 @@ public final class SQLiteFederationStore: FederationStore {
             case .revoked: throw JoinRefusal.tokenRevoked
             case .used: throw JoinRefusal.tokenUsed
             }
-            let existing = try Self.nodes(db)
-            guard !existing.contains(where: { $0.name.lowercased() == name.lowercased() }) else { throw JoinRefusal.nameTaken(name) }
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE name = ?", arguments: [name]) == nil else { throw JoinRefusal.nameTaken(name) }
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM exposure WHERE name = ?", arguments: [name]) == nil else {
                 throw JoinRefusal.nameTakenByExposure(name)
             }
-            guard !existing.contains(where: { $0.publicKey == publicKey }) else { throw JoinRefusal.keyTaken }
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE public_key = ?", arguments: [publicKey.base64]) == nil else { throw JoinRefusal.keyTaken }
             let address: IPv4Address
             do {
-                address = try AddressAllocator(cidr: cidr).next(excluding: Set(existing.map(\.address)))
+                let taken = try takenAddresses.withLock { cached in
+                    if cached == nil { cached = Set(try String.fetchAll(db, sql: "SELECT address FROM node").compactMap(IPv4Address.init)) }
+                    return cached ?? []
+                }
+                address = try AddressAllocator(cidr: cidr).next(excluding: taken)
             } catch {
                 throw JoinRefusal.exhausted("\(error)")
             }
+            _ = takenAddresses.withLock { $0?.insert(address) }
             var engineSubnet: IPv4CIDR?
             if let engineRange {
                 do {
-                    engineSubnet = try EngineSubnet.allocate(in: engineRange, excluding: Set(existing.compactMap(\.engineSubnet)))
+                    let taken = try String.fetchAll(db, sql: "SELECT engine_subnet FROM node WHERE engine_subnet IS NOT NULL").compactMap { try? IPv4CIDR(parsing: $0) }
+                    engineSubnet = try EngineSubnet.allocate(in: engineRange, excluding: Set(taken))
                 } catch {
                     throw JoinRefusal.exhausted("\(error)")
                 }
@@ -224,15 +237,18 @@ public final class SQLiteFederationStore: FederationStore {
         }
     }
 
-    private static func nodes(_ db: Database) throws -> [NodeRecord] {
-        try Row.fetchAll(db, sql: "SELECT name, domain, address, public_key, is_master, engine_subnet FROM node ORDER BY created_at, name").compactMap { row in
+    /// The nodes (with `filter`, those it selects), in the order they joined.
+    private static func nodes(_ db: Database, where filter: String? = nil, _ arguments: StatementArguments = []) throws -> [NodeRecord] {
+        let condition = filter.map { " WHERE " + $0 } ?? ""
+        return try Row.fetchAll(db, sql: "SELECT name, domain, address, public_key, is_master, engine_subnet FROM node\(condition) ORDER BY created_at, name",
+                                arguments: arguments).compactMap { row in
             guard let address = IPv4Address(row["address"] as String), let key = WireGuardKey(base64: row["public_key"]) else { return nil }
             let engineSubnet = (row["engine_subnet"] as String?).flatMap { try? IPv4CIDR(parsing: $0) }
             return NodeRecord(name: row["name"], domain: row["domain"], address: address, publicKey: key, isMaster: row["is_master"], engineSubnet: engineSubnet)
         }
     }
 
-    public func nodes() throws -> [NodeRecord] { try db.read(Self.nodes) }
+    public func nodes() throws -> [NodeRecord] { try db.read { try Self.nodes($0) } }
 
     public func credentialDigest(of node: String) throws -> String? {
         // A credential names its node exactly as the master issued it: no case folding here.
@@ -248,13 +264,18 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func removeNode(_ name: String) throws -> Bool {
-        try write { db in
+        let removed: IPv4Address?? = try write { db in
+            let address = try String.fetchOne(db, sql: "SELECT address FROM node WHERE name = ? AND is_master = 0", arguments: [name])
             try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
-            guard db.changesCount > 0 else { return false }
+            guard db.changesCount > 0 else { return nil }
             try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [name])
             try Self.bumpVersion(db)
-            return true
+            return .some(address.flatMap(IPv4Address.init))
         }
+        guard let removed else { return false }
+        // Free for the next join once the removal is committed.
+        if let removed { _ = takenAddresses.withLock { $0?.remove(removed) } }
+        return true
     }
 
     public func addToken(_ token: JoinToken) throws {

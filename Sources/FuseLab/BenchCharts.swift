@@ -153,10 +153,10 @@ extension BenchReport {
     public static func lineChartSVG(title: String, subtitle: String?, xTitle: String, yTitle: String, xs: [Double],
                                     series: [ChartSeries], points: [[(median: Double, min: Double, max: Double)?]],
                                     failed: [[Bool]] = [], failedNote: String = "× at the top: every run failed",
-                                    marks: [ChartMark] = []) -> String {
+                                    marks: [ChartMark] = [], goal: (y: Double, label: String)? = nil) -> String {
         let width = 900.0, height = 520.0, left = 80.0, right = 30.0, top = 80.0, bottom = 60.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let yMax = niceCeiling((points.flatMap { $0.compactMap { $0?.max } } + marks.map(\.y)).max() ?? 1)
+        let yMax = niceCeiling((points.flatMap { $0.compactMap { $0?.max } } + marks.map(\.y) + [goal?.y ?? 0]).max() ?? 1)
         let xMin = xs.min() ?? 0, xMax = Swift.max(xs.max() ?? 1, xMin + 1)
         func x(_ value: Double) -> Double { left + (value - xMin) / (xMax - xMin) * plotWidth }
         func y(_ value: Double) -> Double { top + plotHeight - value / yMax * plotHeight }
@@ -192,6 +192,11 @@ extension BenchReport {
         }
         if failed.contains(where: { $0.contains(true) }) {
             svg.append(#"<text x="\#(f(left + plotWidth))" y="62" text-anchor="end" fill="\#(mutedInk)">\#(escapeXML(failedNote))</text>"#)
+        }
+        // A level the figures should stay under: a dashed line with its label.
+        if let goal {
+            svg.append(#"<line x1="\#(f(left))" y1="\#(f(y(goal.y)))" x2="\#(f(left + plotWidth))" y2="\#(f(y(goal.y)))" stroke="\#(ink)" stroke-width="1.5" stroke-dasharray="6 4"/>"#)
+            svg.append(#"<text x="\#(f(left + 6))" y="\#(f(y(goal.y) - 6))" text-anchor="start" fill="\#(ink)">\#(escapeXML(goal.label))</text>"#)
         }
         for mark in marks {
             let (mx, my) = (x(mark.x), y(mark.y))

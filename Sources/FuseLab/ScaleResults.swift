@@ -113,7 +113,8 @@ public enum ScaleResults {
         let failed = kinds.map { kind in steps.map { ($0.change(kind)?.reached ?? 0) < ($0.change(kind)?.expected ?? 0) } }
         return BenchReport.lineChartSVG(title: "A change reaching every node it touches, by federation size", subtitle: subtitle,
                                         xTitle: "connected simulated nodes", yTitle: "seconds from the request", xs: steps.map { Double($0.nodes) },
-                                        series: series, points: points, failed: failed, failedNote: "× at the top: some nodes did not get it in time")
+                                        series: series, points: points, failed: failed, failedNote: "× at the top: some nodes did not get it in time",
+                                        goal: (y: 2, label: "goal: p99 ≤ 2 s at 2,000 nodes (issue 14)"))
     }
 
     /// The table a person reads.

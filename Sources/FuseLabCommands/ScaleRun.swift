@@ -24,6 +24,12 @@ struct ScaleRun: Sendable {
 
     var masterDirectory: String { stateDir + "/master" }
 
+    /// Simulated nodes per HTTP client: one client's connection pool does work that grows with
+    /// its connections on every request (2 per node: the long-poll and a heartbeat), so 2,000
+    /// nodes on one client made the simulator, not the master, the slowest part. All clients
+    /// share one event loop group (no thread per node).
+    static let nodesPerClient = 25
+
     /// The policy change: ops may reach tcp `port` on every field node (every field map changes).
     static func policy(port: Int) -> String {
         """
@@ -33,7 +39,11 @@ struct ScaleRun: Sendable {
 
     func run() async throws -> [ScaleStep] {
         let limit = Self.raiseOpenFileLimit()
-        let maxConnections = 3 * (sizes.max() ?? 0) + 256
+        // Every simulated node's client may hold 3 connections per node (a long-poll, a
+        // heartbeat, a join); the master must admit them all from 127.0.0.1, with room for
+        // connections that the clients closed and it has not seen close yet.
+        let clientCount = max(1, ((sizes.max() ?? 0) + sizes.count) / Self.nodesPerClient + 1)
+        let maxConnections = 4 * clientCount * Self.nodesPerClient + 1024
         let environment = ["FUSE_INTERFACE": interface, "FUSE_API_MAX_CONNECTIONS_PER_SOURCE": String(maxConnections)]
         progress("open-file limit \(limit); master: FUSE_API_MAX_CONNECTIONS_PER_SOURCE=\(maxConnections)")
         try fuse(["master", "init", "--name", "scale", "--domain", "crisis", "--endpoint", "127.0.0.1", "--api-port", String(apiPort),
@@ -45,26 +55,38 @@ struct ScaleRun: Sendable {
         let admin = try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: try String(contentsOfFile: masterDirectory + "/ca.pem", encoding: .utf8),
                                            credential: try String(contentsOfFile: masterDirectory + "/admin.credential", encoding: .utf8)
                                                .trimmingCharacters(in: .whitespacesAndNewlines),
-                                           connectTimeout: .seconds(30), maxConnections: maxConnections)
+                                           connectTimeout: .seconds(30), maxConnections: 16)
+        let caPEM = try String(contentsOfFile: masterDirectory + "/ca.pem", encoding: .utf8)
+        let clients = try (0..<clientCount).map { _ in
+            try ControlPlaneClient(host: "127.0.0.1", port: UInt16(apiPort), caPEM: caPEM, connectTimeout: .seconds(30), maxConnections: 3 * Self.nodesPerClient)
+        }
         let fleet = SimulatedFleet()
-        // The master's log outlives the state dir, for a look after a run.
-        defer { try? FileManager.default.copyItem(atPath: masterDirectory + "/master.log", toPath: logCopy) }
-        do {
-            let steps = try await grow(fleet: fleet, admin: admin, pid: pid)
+        func stop() async {
             await fleet.stopAll()
+            // The master's log outlives the state dir (destroy removes it), for a look after a run.
+            try? FileManager.default.removeItem(atPath: logCopy)
+            try? FileManager.default.copyItem(atPath: masterDirectory + "/master.log", toPath: logCopy)
             try? fuse(["master", "destroy"], environment: environment)
             await admin.shutdown()
+            for client in clients { await client.shutdown() }
+        }
+        do {
+            let steps = try await grow(fleet: fleet, admin: admin, clients: clients, pid: pid)
+            await stop()
             return steps
         } catch {
-            await fleet.stopAll()
-            try? fuse(["master", "destroy"], environment: environment)
-            await admin.shutdown()
+            await stop()
             throw error
         }
     }
 
-    private func grow(fleet: SimulatedFleet, admin: ControlPlaneClient, pid: Int32) async throws -> [ScaleStep] {
-        let anonymous = admin.with(credential: nil)
+    private func grow(fleet: SimulatedFleet, admin: ControlPlaneClient, clients: [ControlPlaneClient], pid: Int32) async throws -> [ScaleStep] {
+        var joinedAll = 0
+        /// The anonymous client of the next simulated node (nodes are spread over the clients in turn).
+        func nextClient() -> ControlPlaneClient {
+            defer { joinedAll += 1 }
+            return clients[joinedAll % clients.count]
+        }
         let tokens = ["field": try await token(admin, domain: "field"), "ops": try await token(admin, domain: "ops")]
         var steps: [ScaleStep] = []
         var joined = 0, probes = 0
@@ -73,7 +95,7 @@ struct ScaleRun: Sendable {
             let newcomers = (joined..<size).map { index in (name: "sim\(index)", domain: index % 100 == 50 ? "ops" : "field") }
             let cpuBefore = CPUSample.take([pid])
             let start = ContinuousClock.now
-            let latencies = try await join(newcomers, tokens: tokens, anonymous: anonymous, fleet: fleet)
+            let latencies = try await join(newcomers.map { ($0.name, $0.domain, nextClient()) }, tokens: tokens, fleet: fleet)
             let joinSeconds = (ContinuousClock.now - start).inSeconds
             let cpuJoin = cpuBefore.percent(until: CPUSample.take([pid]))[pid] ?? 0
             joined = size
@@ -103,8 +125,8 @@ struct ScaleRun: Sendable {
             probes += 1
             let key = WireGuardKey.generatePrivate().publicKey
             let addStart = ContinuousClock.now
-            let probeName = "probe\(probes)", opsToken = tokens["ops"]!
-            let probeJoin = Task { try await SimulatedNode.join(name: probeName, domain: "ops", key: key, token: opsToken, anonymous: anonymous) }
+            let probeName = "probe\(probes)", opsToken = tokens["ops"]!, probeClient = nextClient()
+            let probeJoin = Task { try await SimulatedNode.join(name: probeName, domain: "ops", key: key, token: opsToken, anonymous: probeClient) }
             let added = await hub(has: key, true, since: addStart)
             let probe = try await probeJoin.value
             await fleet.add(probe)
@@ -131,7 +153,7 @@ struct ScaleRun: Sendable {
     }
 
     /// Joins `newcomers` with `concurrency` in flight; each join's seconds.
-    private func join(_ newcomers: [(name: String, domain: String)], tokens: [String: String], anonymous: ControlPlaneClient,
+    private func join(_ newcomers: [(name: String, domain: String, client: ControlPlaneClient)], tokens: [String: String],
                       fleet: SimulatedFleet) async throws -> [Double] {
         try await withThrowingTaskGroup(of: Double.self) { group in
             var pending = newcomers.makeIterator()
@@ -141,7 +163,7 @@ struct ScaleRun: Sendable {
                     let start = ContinuousClock.now
                     let node: SimulatedNode
                     do {
-                        node = try await SimulatedNode.join(name: newcomer.name, domain: newcomer.domain, token: tokens[newcomer.domain]!, anonymous: anonymous)
+                        node = try await SimulatedNode.join(name: newcomer.name, domain: newcomer.domain, token: tokens[newcomer.domain]!, anonymous: newcomer.client)
                     } catch {
                         throw LabError("join of \(newcomer.name) failed: \(error)")
                     }
@@ -186,7 +208,7 @@ struct ScaleRun: Sendable {
     /// `key` as a peer; nil after 30 s.
     private func hub(has key: WireGuardKey, _ present: Bool, since start: ContinuousClock.Instant) async -> Double? {
         let hub = UserspaceWireGuard(interface: interface)
-        let found = await eventually(within: .seconds(30), every: .milliseconds(5)) {
+        let found = await eventually(within: .seconds(30), every: .milliseconds(20)) {
             guard let device = try? WireGuardUAPI.parseGet(hub.get()) else { return false }
             return device.peers.contains { $0.publicKey == key } == present
         }

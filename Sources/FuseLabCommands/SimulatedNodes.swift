@@ -37,16 +37,18 @@ final class SimulatedNode: Sendable {
     static func join(name: String, domain: String, key: WireGuardKey = WireGuardKey.generatePrivate().publicKey, token: String,
                      anonymous: ControlPlaneClient) async throws -> SimulatedNode {
         // As `fuse join` does: a lost answer is asked again (idempotent by the request id),
-        // here up to 5 times.
+        // here up to 10 times, 0.5 s more apart each time (a master that is short of CPU
+        // closes connections whose TLS handshake and request head took longer than 10 s).
         var attempt = 0
         var joined: API.JoinResponse
         while true {
             do {
                 joined = try await anonymous.join(API.JoinRequest(token: token, name: name, publicKey: key, workloads: false, requestID: name))
                 break
-            } catch let error as ClientError where error.status == nil && attempt < 5 {
+            } catch let error as ClientError where error.status == nil && attempt < 10 {
                 attempt += 1
                 retriedJoins.withLock { $0 += 1 }
+                try await Task.sleep(for: .milliseconds(500 * attempt))
             }
         }
         return SimulatedNode(name: name, domain: domain, publicKey: key, client: anonymous.with(credential: joined.credential), joinedMap: joined.map)

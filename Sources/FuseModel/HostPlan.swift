@@ -12,8 +12,8 @@ public struct HostPlan: Equatable, Sendable {
     /// The device as it should be configured (endpoints already resolved to `IP:port`).
     public var device: WireGuardDevice
     public var tableName: String
-    /// The whole nftables table, replaced atomically.
-    public var ruleset: String
+    /// The nftables table: loaded whole, or changed by set element when only addresses changed.
+    public var ruleset: RenderedRuleset
     /// Why `net.ipv4.ip_forward` must be 1; nil when the node forwards nothing.
     public var forwarding: Forwarding?
     /// The node's engine (its subnet), when the node runs workloads.

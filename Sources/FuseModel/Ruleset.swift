@@ -9,15 +9,21 @@ public enum NodeRuleset {
         "fuse_" + String(interface.map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 
-    /// The whole table, replaced atomically when fed to `nft -f`.
+    /// The whole table. Its address lists are named sets, so that a change that only adds or
+    /// removes addresses (a join, a leave) is applied by element (`RenderedRuleset.changes`).
     /// With `containers`, the node's engine may send its containers' traffic anywhere (the
     /// node's LAN, or other domains as the policy allows the node itself), masqueraded to the
     /// node's addresses; nothing from the VPN is forwarded to them.
     public static func render(interface: String, cidr: IPv4CIDR, address: IPv4Address, firewall: NodeFirewall, isHub: Bool,
-                              containers: ContainerEgress? = nil) -> String {
+                              containers: ContainerEgress? = nil) -> RenderedRuleset {
         let table = tableName(interface: interface)
         let iif = "iifname \"\(interface)\""
         let oif = "oifname \"\(interface)\""
+        var sets: [RenderedRuleset.AddressSet] = []
+        func named(_ name: String, _ addresses: [IPv4Address]) -> String {
+            sets.append(RenderedRuleset.AddressSet(name: name, elements: addresses))
+            return "@" + name
+        }
         // The node's VPN address is reachable through the tunnel only (and from the node itself
         // and its own containers): a LAN device with a route to the VPN range via this node
         // gets nothing, whatever listens on that address.
@@ -28,13 +34,16 @@ public enum NodeRuleset {
             "\(iif) ip saddr != \(cidr) drop",
             "\(iif) ct state established,related accept",
         ]
-        input += firewall.inbound.compactMap { flow in match(flow).map { "\(iif) \($0) accept" } }
+        for (index, flow) in firewall.inbound.enumerated() where !flow.sources.isEmpty {
+            input.append("\(iif) ip saddr \(named("in\(index)", flow.sources)) \(match(flow)) accept")
+        }
         // Allowed exposure traffic after DNAT: forwarded to a LAN device, or delivered here
         // when the exposed service runs on the node itself.
         let exposures = firewall.exposures.filter { !$0.sources.isEmpty && $0.exposure.proto != .icmp }
-        let exposureAccepts = exposures.map { rule in
+        let exposureSources = exposures.enumerated().map { named("exposure\($0.offset)", $0.element.sources) }
+        let exposureAccepts = zip(exposures, exposureSources).map { rule, sources in
             let exposure = rule.exposure
-            return "\(iif) ip saddr \(set(rule.sources)) ip daddr \(exposure.target) \(exposure.proto.rawValue) dport \(exposure.targetPort) ct status dnat accept"
+            return "\(iif) ip saddr \(sources) ip daddr \(exposure.target) \(exposure.proto.rawValue) dport \(exposure.targetPort) ct status dnat accept"
         }
         input += exposureAccepts
         input.append("\(iif) drop")
@@ -46,8 +55,11 @@ public enum NodeRuleset {
             "\(oif) ct state established,related accept",
         ]
         if isHub {
-            forward += firewall.forward.compactMap { item in
-                match(item.flow, destination: item.destination).map { "\(iif) \(oif) \($0) accept" }
+            // One rule per distinct flow with the set of its destinations, not one per
+            // destination: a node joining a domain is one element more.
+            for (index, group) in forwardGroups(firewall.forward).enumerated() where !group.flow.sources.isEmpty {
+                let from = named("forward\(index)_from", group.flow.sources), to = named("forward\(index)_to", group.destinations)
+                forward.append("\(iif) \(oif) ip saddr \(from) ip daddr \(to) \(match(group.flow)) accept")
             }
         }
         forward += exposureAccepts
@@ -62,9 +74,9 @@ public enum NodeRuleset {
         var chains = [chain("input", input), chain("forward", forward)]
         var postrouting: [String] = []
         if !exposures.isEmpty {
-            let prerouting = ["type nat hook prerouting priority dstnat; policy accept;"] + exposures.map { rule in
+            let prerouting = ["type nat hook prerouting priority dstnat; policy accept;"] + zip(exposures, exposureSources).map { rule, sources in
                 let exposure = rule.exposure
-                return "\(iif) ip daddr \(address) ip saddr \(set(rule.sources)) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
+                return "\(iif) ip daddr \(address) ip saddr \(sources) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
             }
             chains.append(chain("prerouting", prerouting))
             postrouting.append("ct status dnat ct original ip daddr \(address) masquerade")
@@ -75,14 +87,36 @@ public enum NodeRuleset {
         if !postrouting.isEmpty {
             chains.append(chain("postrouting", ["type nat hook postrouting priority srcnat; policy accept;"] + postrouting))
         }
-        return """
-            table inet \(table)
-            delete table inet \(table)
-            table inet \(table) {
-            \(chains.joined(separator: "\n"))
+        func text(withElements: Bool) -> String {
+            let declarations = sets.map { set in
+                let elements = withElements && !set.elements.isEmpty ? ["    elements = \(list(set.elements))"] : []
+                return (["  set \(set.name) {", "    type ipv4_addr"] + elements + ["  }"]).joined(separator: "\n")
             }
+            return """
+                table inet \(table)
+                delete table inet \(table)
+                table inet \(table) {
+                \((declarations + chains).joined(separator: "\n"))
+                }
 
-            """
+                """
+        }
+        return RenderedRuleset(table: table, skeleton: text(withElements: false), sets: sets, text: text(withElements: true))
+    }
+
+    /// The hub's forward flows grouped by flow (sources, protocol, port), in order of first appearance.
+    static func forwardGroups(_ flows: [ForwardFlow]) -> [(flow: AllowedFlow, destinations: [IPv4Address])] {
+        var groups: [(flow: AllowedFlow, destinations: [IPv4Address])] = []
+        var index: [AllowedFlow: Int] = [:]
+        for item in flows {
+            if let at = index[item.flow] {
+                groups[at].destinations.append(item.destination)
+            } else {
+                index[item.flow] = groups.count
+                groups.append((item.flow, [item.destination]))
+            }
+        }
+        return groups
     }
 
     private static func chain(_ name: String, _ lines: [String]) -> String {
@@ -94,22 +128,67 @@ public enum NodeRuleset {
         links.count == 1 ? "\"\(links[0])\"" : "{ " + links.map { "\"\($0)\"" }.joined(separator: ", ") + " }"
     }
 
-    /// One address as it is, several as an anonymous set (as `nft list` shows them).
-    private static func set(_ addresses: [IPv4Address]) -> String {
-        addresses.count == 1 ? addresses[0].description : "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
+    static func list(_ addresses: [IPv4Address]) -> String {
+        "{ " + addresses.map(\.description).joined(separator: ", ") + " }"
     }
 
-    /// The match part of a rule for a flow; nil when it has no sources (nft refuses `{ }`).
-    private static func match(_ flow: AllowedFlow, destination: IPv4Address? = nil) -> String? {
-        guard !flow.sources.isEmpty else { return nil }
-        var parts = ["ip saddr \(set(flow.sources))"]
-        if let destination { parts.append("ip daddr \(destination)") }
+    /// What a flow matches besides its sources (and destinations).
+    private static func match(_ flow: AllowedFlow) -> String {
         switch (flow.proto, flow.port) {
-        case (.icmp, _): parts.append("icmp type echo-request")
-        case (let proto, let port?): parts.append("\(proto.rawValue) dport \(port)")
-        case (let proto, nil): parts.append("meta l4proto \(proto.rawValue)")
+        case (.icmp, _): "icmp type echo-request"
+        case (let proto, let port?): "\(proto.rawValue) dport \(port)"
+        case (let proto, nil): "meta l4proto \(proto.rawValue)"
         }
-        return parts.joined(separator: " ")
+    }
+}
+
+/// A node's table as `NodeRuleset` renders it: the nft text, and its structure apart from the
+/// addresses in its sets.
+public struct RenderedRuleset: Equatable, Sendable {
+    public struct AddressSet: Equatable, Sendable {
+        public let name: String
+        public let elements: [IPv4Address]
+    }
+
+    public let table: String
+    /// The text with every set empty: two rulesets with the same skeleton differ in set
+    /// elements only.
+    public let skeleton: String
+    public let sets: [AddressSet]
+    /// The whole table, replaced atomically when fed to `nft -f`.
+    public let text: String
+
+    /// The table as a person reads it: without the set declarations, each set written out
+    /// where a rule uses it (one address as it is, several as `{ a, b }`). nft loads `text`.
+    public var inlined: String {
+        let lists = Dictionary(sets.map { ("@" + $0.name, $0.elements.count == 1 ? $0.elements[0].description : NodeRuleset.list($0.elements)) },
+                               uniquingKeysWith: { a, _ in a })
+        var inDeclaration = false
+        let lines = skeleton.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+            if line.hasPrefix("  set ") { inDeclaration = true }
+            defer { if inDeclaration, line == "  }" { inDeclaration = false } }
+            return !inDeclaration
+        }
+        return lines.map { line in
+            line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+                lists[String(word)] ?? String(word)
+            }.joined(separator: " ")
+        }.joined(separator: "\n")
+    }
+
+    /// The nft script that turns the `applied` table into this one by adding and deleting set
+    /// elements (one transaction under `nft -f`); nil when the structure changed (load `text`)
+    /// or nothing did.
+    public func changes(from applied: RenderedRuleset) -> String? {
+        guard applied.skeleton == skeleton, applied.sets != sets, applied.sets.map(\.name) == sets.map(\.name) else { return nil }
+        var lines: [String] = []
+        for (old, new) in zip(applied.sets, sets) where old.elements != new.elements {
+            let (before, after) = (Set(old.elements), Set(new.elements))
+            let added = new.elements.filter { !before.contains($0) }, removed = old.elements.filter { !after.contains($0) }
+            if !removed.isEmpty { lines.append("delete element inet \(table) \(new.name) \(NodeRuleset.list(removed))") }
+            if !added.isEmpty { lines.append("add element inet \(table) \(new.name) \(NodeRuleset.list(added))") }
+        }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n") + "\n"
     }
 }
 

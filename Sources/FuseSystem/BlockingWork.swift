@@ -12,6 +12,22 @@ public enum BlockingWork {
 }
 
 extension BlockingWork {
+    /// Database work (the master's SQLite: a write waits for the one writer, a read for a free
+    /// reader) on threads of its own: a burst of requests queues here instead of blocking the
+    /// cooperative pool — where every blocked thread makes libdispatch start another, hundreds
+    /// under a burst of joins —, and a slow host command on the shared pool never holds up a join.
+    public static func database<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await databaseThreads.runIfActive(body)
+    }
+
+    private static let databaseThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 3)
+        pool.start()
+        return pool
+    }()
+}
+
+extension BlockingWork {
     /// Runs `work` on a thread of its own. Cancellation returns nil at once (the work finishes
     /// on its thread), so that a slow docker call never holds up the master's shutdown.
     public static func abandonable<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T? {

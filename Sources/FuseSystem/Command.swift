@@ -226,14 +226,15 @@ public enum Spawn {
 
     /// The descriptors open in this process, from /proc/self/fd.
     static func openDescriptors() -> [Int32] {
-        guard let dir = opendir("/proc/self/fd") else { return [] }
+        guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name), let dir = opendir("/proc/self/fd") else { return [] }
         defer { closedir(dir) }
         let own = dirfd(dir)
         var fds: [Int32] = []
+        // The name is read up to its NUL in place: copying `d_name` whole (256 bytes) reads past
+        // a short last entry, off the end of the mapping when it is the last page (SIGSEGV in
+        // memcpy, seen with hundreds of spawning threads).
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
             if let fd = Int32(name), fd != own { fds.append(fd) }
         }
         return fds

@@ -116,7 +116,7 @@ import Testing
             #expect(heartbeat.status == .noContent)
 
             // The hub's map now has the worker.
-            let hubMap = try #require(try harness.controlPlane.map(for: "master"))
+            let hubMap = try #require(try await harness.controlPlane.map(for: "master"))
             #expect(hubMap.peers.map(\.name) == ["Worker-1"])
             #expect(hubMap.peers.first?.allowedIPs.map(\.description) == ["10.77.0.2/32"])
 
@@ -299,9 +299,9 @@ import Testing
             #expect(try await client.send(.delete, "/v1/nodes/gone", bearer: Harness.admin).status == .noContent)
 
             expectError(try await client.send(.get, "/v1/map", bearer: gone.credential), .unauthorized, "unknown or revoked credential")
-            #expect(try harness.controlPlane.map(for: "gone") == nil)
+            #expect(try await harness.controlPlane.map(for: "gone") == nil)
             #expect(try harness.store.mapVersion() > versionBefore)
-            let hubMap = try #require(try harness.controlPlane.map(for: "master"))
+            let hubMap = try #require(try await harness.controlPlane.map(for: "master"))
             #expect(hubMap.peers.map(\.name) == ["stays"])
             #expect(try await client.send(.get, "/v1/map", bearer: stays.credential).status == .ok)
 

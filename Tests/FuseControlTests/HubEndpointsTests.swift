@@ -12,7 +12,7 @@ import Testing
             let key = WireGuardKey.generatePrivate().publicKey
             let joined = try await harness.controlPlane.join(API.JoinRequest(token: try harness.token().token, name: "a1", publicKey: key))
             #expect(joined.map.peers.first?.lastEndpoint == nil)
-            #expect(try harness.controlPlane.map(for: "master")?.peers.first?.lastEndpoint == nil)
+            #expect(try await harness.controlPlane.map(for: "master")?.peers.first?.lastEndpoint == nil)
 
             // The hub's device reports a1 at its NAT's address: kept on disk, private.
             harness.controlPlane.hubEndpoints.record([(key: key, endpoint: "198.51.100.7:40001")])
@@ -22,7 +22,7 @@ import Testing
             let restarted = HubEndpoints()
             restarted.persist(at: path)
             #expect(restarted.current == [key: "198.51.100.7:40001"])
-            let hubPeer = try #require(try harness.controlPlane.map(for: "master")?.peers.first)
+            let hubPeer = try #require(try await harness.controlPlane.map(for: "master")?.peers.first)
             #expect(hubPeer.lastEndpoint == "198.51.100.7:40001" && hubPeer.persistentKeepalive == 25)
 
             // A fresh hub device shows no peers, then peers without endpoints: the kept one stays.

@@ -141,7 +141,7 @@ actor FollowingNode {
             // One more poll each (a change may have landed after a node's last answer).
             for (name, node) in followers {
                 try await node.poll(client, wait: 0)
-                let master = try #require(try harness.controlPlane.map(for: name))
+                let master = try #require(try await harness.controlPlane.map(for: name))
                 #expect(await node.map.at(version: 0) == master.at(version: 0), "\(name) differs from the master's view")
             }
         }

@@ -161,7 +161,7 @@ extension TestClientProtocol {
             // The other worker's map has no exposures of its own.
             #expect(try await client.map(workers.bCredential).firewall.exposures.isEmpty)
             // The hub forwards nothing between workers (the master itself is no forwarded source).
-            let hub = try #require(try harness.controlPlane.map(for: "master"))
+            let hub = try #require(try await harness.controlPlane.map(for: "master"))
             #expect(hub.firewall.forward.isEmpty)
         }
     }
@@ -356,7 +356,7 @@ extension TestClientProtocol {
             let map = try await client.map(workers.aCredential)
             #expect(map.version > before.version)
             #expect(map.firewall.exposures == [ExposureRule(exposure: exposure, sources: [TwoWorkers.master, workers.bAddress])])
-            let hub = try #require(try harness.controlPlane.map(for: "master"))
+            let hub = try #require(try await harness.controlPlane.map(for: "master"))
             #expect(hub.firewall.forward == [ForwardFlow(destination: workers.aAddress,
                                                          flow: AllowedFlow(sources: [workers.bAddress], proto: .tcp, port: 8080))])
             #expect(try await client.services().first?.allowedFrom == ["master", "worker-b"])
@@ -367,7 +367,7 @@ extension TestClientProtocol {
             #expect(try second.decode(API.PolicyInfo.self).version == 2)
             #expect(try await client.map(workers.aCredential).firewall.exposures == [ExposureRule(exposure: exposure, sources: [])])
             #expect(try await client.map(workers.bCredential).firewall.inbound == [AllowedFlow(sources: [workers.aAddress], proto: .tcp, port: 22)])
-            let hub2 = try #require(try harness.controlPlane.map(for: "master"))
+            let hub2 = try #require(try await harness.controlPlane.map(for: "master"))
             #expect(hub2.firewall.forward == [ForwardFlow(destination: workers.bAddress,
                                                           flow: AllowedFlow(sources: [workers.aAddress], proto: .tcp, port: 22))])
             #expect(try await client.services().first?.allowedFrom == [])

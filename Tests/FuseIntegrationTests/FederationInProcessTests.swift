@@ -38,9 +38,9 @@ struct FederationInProcessTests {
 
             // A policy change reaches both nodes' tables (and nothing else needs a restart).
             let a1Source = "ip saddr \(joinedA1.address) icmp type echo-request accept"
-            #expect(await b1.plan?.ruleset.contains(a1Source) == false, "denied before the policy")
+            #expect(await b1.plan?.ruleset.inlined.contains(a1Source) == false, "denied before the policy")
             try await federation.setPolicy(Self.a1PingsB1)
-            #expect(await b1.waitForPlan { $0.ruleset.contains(a1Source) }, "b1 lets a1's pings in")
+            #expect(await b1.waitForPlan { $0.ruleset.inlined.contains(a1Source) }, "b1 lets a1's pings in")
             let nodes = try await federation.nodes()
             #expect(Set(nodes.map(\.name)) == ["master", "a1", "b1"])
 
@@ -87,7 +87,7 @@ struct FederationInProcessTests {
             try await b1.startDaemon()
             let joinedB1 = try await b1.join(try await federation.joinString(domain: "companyB"))
             try await federation.setPolicy(#"{"rules":[{"from":["node:b1"],"to":["node:a1"],"proto":"icmp"}]}"#)
-            #expect(await a1.waitForPlan { $0.ruleset.contains("ip saddr \(joinedB1.address) icmp type echo-request accept") },
+            #expect(await a1.waitForPlan { $0.ruleset.inlined.contains("ip saddr \(joinedB1.address) icmp type echo-request accept") },
                     "a change after the restart reaches a1")
             #expect(await a1.plan?.address == "\(joined.address)/16")
             #expect(await waitFor(.seconds(5)) { (try? await a1.client.status().masterReachable) == true })
@@ -140,11 +140,11 @@ struct FederationInProcessTests {
             let exposure: Exposure = try await a1.client.call(.POST, "/exposures", body: API.ExposeRequest(
                 name: "camera", proto: .tcp, port: 8554, target: IPv4Address("192.168.10.11")!, targetPort: 554))
             #expect(exposure.node == "a1")
-            #expect(await a1.waitForPlan { $0.forwarding == .exposures && $0.ruleset.contains("dnat ip to 192.168.10.11:554") })
+            #expect(await a1.waitForPlan { $0.forwarding == .exposures && $0.ruleset.text.contains("dnat ip to 192.168.10.11:554") })
 
             // Withdrawn: gone from the table within the next map.
             try await a1.client.delete("/exposures/camera")
-            #expect(await a1.waitForPlan { $0.forwarding == nil && !$0.ruleset.contains("192.168.10.11") })
+            #expect(await a1.waitForPlan { $0.forwarding == nil && !$0.ruleset.text.contains("192.168.10.11") })
             _ = try await a1.leave()
             #expect(await a1.host.isEmpty)
         }
@@ -184,7 +184,7 @@ struct FederationInProcessTests {
             #expect(try JoinString(parsing: try await federation.joinString(domain: "companyB")).host == "localhost", "new join strings name it")
             // a1 hears the master at the new endpoint: a change made now reaches it.
             try await federation.setPolicy(#"{"rules":[{"from":["node:master"],"to":["node:a1"],"proto":"icmp"}]}"#)
-            #expect(await a1.waitForPlan { $0.ruleset.contains("icmp type echo-request accept") }, "a policy change reaches a1 through the new endpoint")
+            #expect(await a1.waitForPlan { $0.ruleset.text.contains("icmp type echo-request accept") }, "a policy change reaches a1 through the new endpoint")
             #expect(await waitFor(.seconds(5)) { (try? await a1.client.status().masterReachable) == true })
             #expect(try await setEndpoint("localhost").mapVersion == (try await setEndpoint("localhost").mapVersion), "the same endpoint again changes nothing")
             #expect(try await federation.nodes().map(\.name).sorted() == ["a1", "master"])

@@ -162,6 +162,19 @@ import Testing
         #expect(opened == svg.components(separatedBy: "</text>").count - 1)
     }
 
+    @Test func scalePlotHasTheTwoSecondGoalLine() {
+        let step = ScaleStep(nodes: 2000, joinRate: 50, joinP50: 1, joinP99: 2, changes: [ScaleChange(kind: .policy, seconds: [0.5, 1.5], expected: 2)],
+                             hubAddPeerSeconds: nil, hubRemovePeerSeconds: nil, masterRSSBytes: 0, masterCPUJoinPercent: 0, masterCPUIdlePercent: 0,
+                             masterOpenFiles: 0, databaseBytes: 0, load: 0)
+        let svg = ScaleResults.propagationSVG([step], subtitle: "test")
+        #expect(svg.contains(#"stroke-dasharray="6 4"/>"#))
+        #expect(svg.contains("goal: p99 ≤ 2 s at 2,000 nodes (issue 14)"))
+        let low = ScaleStep(nodes: 100, joinRate: 50, joinP50: 1, joinP99: 2, changes: [ScaleChange(kind: .policy, seconds: [0.1, 0.2], expected: 2)],
+                            hubAddPeerSeconds: nil, hubRemovePeerSeconds: nil, masterRSSBytes: 0, masterCPUJoinPercent: 0, masterCPUIdlePercent: 0,
+                            masterOpenFiles: 0, databaseBytes: 0, load: 0)
+        #expect(ScaleResults.propagationSVG([low], subtitle: "test").contains(">2</text>"), "the axis is labelled up to the goal")
+    }
+
     @Test func svgEscapesText() {
         #expect(BenchReport.escapeXML(#"a < b & "c" > d"#) == "a &lt; b &amp; &quot;c&quot; &gt; d")
     }

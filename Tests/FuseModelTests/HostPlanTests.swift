@@ -29,7 +29,7 @@ import Testing
         #expect(plan.device.privateKey == key(0x77))
         #expect(plan.device.peers.map(\.endpoint) == ["203.0.113.10:51820"])
         #expect(plan.tableName == "fuse_fuse0")
-        #expect(plan.ruleset.hasPrefix("table inet fuse_fuse0"))
+        #expect(plan.ruleset.text.hasPrefix("table inet fuse_fuse0"))
         #expect(plan.forwarding == nil)
         #expect(plan.engine == nil)
         #expect(!plan.isHub)

@@ -5,7 +5,7 @@ import Testing
     let cidr = try! IPv4CIDR(parsing: "100.64.0.0/16")
 
     @Test func workerWithoutFlows() {
-        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: NodeFirewall(), isHub: false) == """
+        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: NodeFirewall(), isHub: false).text == """
             table inet fuse_fl_a1
             delete table inet fuse_fl_a1
             table inet fuse_fl_a1 {
@@ -30,9 +30,9 @@ import Testing
     }
 
     @Test func hubWithoutFlowsForwardsNothing() {
-        let text = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: true)
-        #expect(text == NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: false))
-        #expect(!text.contains("oifname \"fuse0\" accept"))
+        let ruleset = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: true)
+        #expect(ruleset == NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: false))
+        #expect(!ruleset.text.contains("oifname \"fuse0\" accept"))
     }
 
     @Test func workerWithFlowsAndAnExposure() {
@@ -51,7 +51,8 @@ import Testing
             exposures: [ExposureRule(exposure: camera, sources: [a, b]), ExposureRule(exposure: dns, sources: [b]), ExposureRule(exposure: closed, sources: [])],
             forward: [ForwardFlow(destination: b, flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
         )
-        #expect(NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false) == """
+        let ruleset = NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false)
+        #expect(ruleset.inlined == """
             table inet fuse_fl_a1
             delete table inet fuse_fl_a1
             table inet fuse_fl_a1 {
@@ -90,12 +91,24 @@ import Testing
             }
 
             """)
+        // What nft loads: named sets (a flow without sources has none), referenced by the rules.
+        #expect(ruleset.sets.map(\.name) == ["in0", "in1", "in3", "in4", "exposure0", "exposure1"])
+        #expect(ruleset.sets.map(\.elements) == [[b], [a, b], [a], [a, b], [a, b], [b]])
+        #expect(ruleset.text.contains("""
+              set in1 {
+                type ipv4_addr
+                elements = { 100.64.0.1, 100.64.0.3 }
+              }
+            """))
+        #expect(ruleset.text.contains(#"iifname "fl-a1" ip daddr 100.64.0.2 ip saddr @exposure0 tcp dport 8554 dnat ip to 192.168.10.11:554"#))
+        #expect(ruleset.skeleton == ruleset.text.replacingOccurrences(of: #"\n    elements = \{[^}]*\}"#, with: "", options: .regularExpression))
     }
 
     @Test func hubForwardsTheFig2Policy() throws {
         let policy = try Policy.parse(Fig2.customText)
         let firewall = policy.firewall(for: Fig2.master, nodes: Fig2.nodes, exposures: Fig2.exposures, context: Fig2.context)
-        #expect(NodeRuleset.render(interface: "fuse0", cidr: cidr, address: Fig2.master.address, firewall: firewall, isHub: true) == """
+        let ruleset = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: Fig2.master.address, firewall: firewall, isHub: true)
+        #expect(ruleset.inlined == """
             table inet fuse_fuse0
             delete table inet fuse_fuse0
             table inet fuse_fuse0 {
@@ -131,6 +144,34 @@ import Testing
             }
 
             """)
+    }
+
+    /// A join or a leave (addresses only) is a few set elements; anything else, the whole table.
+    @Test func onlyAddressChangesApplyByElement() {
+        let a = IPv4Address("100.64.0.2")!, b = IPv4Address("100.64.0.3")!, c = IPv4Address("100.64.0.4")!
+        func hub(_ sources: [IPv4Address], forwardTo destinations: [IPv4Address], port: UInt16 = 22) -> RenderedRuleset {
+            let firewall = NodeFirewall(inbound: [AllowedFlow(sources: sources, proto: .tcp, port: 7443)],
+                                        forward: destinations.map { ForwardFlow(destination: $0, flow: AllowedFlow(sources: [a], proto: .tcp, port: port)) })
+            return NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: firewall, isHub: true)
+        }
+        let before = hub([a, b], forwardTo: [b])
+        let joined = hub([a, b, c], forwardTo: [b, c])
+        #expect(joined.changes(from: before) == """
+            add element inet fuse_fuse0 in0 { 100.64.0.4 }
+            add element inet fuse_fuse0 forward0_to { 100.64.0.4 }
+
+            """)
+        #expect(before.changes(from: joined) == """
+            delete element inet fuse_fuse0 in0 { 100.64.0.4 }
+            delete element inet fuse_fuse0 forward0_to { 100.64.0.4 }
+
+            """)
+        // One forward rule per distinct flow, its destinations in one set.
+        #expect(joined.text.contains(#"iifname "fuse0" oifname "fuse0" ip saddr @forward0_from ip daddr @forward0_to tcp dport 22 accept"#))
+        #expect(joined.sets.first { $0.name == "forward0_to" }?.elements == [b, c])
+        #expect(joined.changes(from: joined) == nil, "nothing changed")
+        #expect(hub([a, b], forwardTo: [b], port: 23).changes(from: before) == nil, "a rule changed: the whole table")
+        #expect(hub([a, b], forwardTo: []).changes(from: before) == nil, "a rule went: the whole table")
     }
 
     @Test func tableNames() {

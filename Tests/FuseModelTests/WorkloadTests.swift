@@ -126,7 +126,7 @@ struct WorkloadTests {
     @Test func containersLeaveMasqueradedAndNothingComesInFromTheVPN() {
         let names = EngineNames(interface: "fl-a1")
         let text = NodeRuleset.render(interface: "fl-a1", cidr: Self.cidr("100.64.0.0/16"), address: Self.address("100.64.0.2"),
-                                      firewall: NodeFirewall(), isHub: false, containers: ContainerEgress(engine: Self.cidr("10.213.1.0/24"), names: names))
+                                      firewall: NodeFirewall(), isHub: false, containers: ContainerEgress(engine: Self.cidr("10.213.1.0/24"), names: names)).text
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let accept = lines.firstIndex(of: #"iifname { "fl-a1-d", "fl-a1-g" } oifname "fl-a1" accept"#)
         let drop = lines.firstIndex(of: #"oifname "fl-a1" drop"#)

@@ -18,7 +18,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     /// Serialises host changes; guards the two fields below.
     private let lock = NSLock()
     private var backend: (any WireGuardBackend)?
-    private var appliedRuleset: String?
+    private var appliedRuleset: RenderedRuleset?
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -82,7 +82,13 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             }
         }
         if plan.ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", plan.tableName]) {
-            try runner.check(["nft", "-f", "-"], input: plan.ruleset)
+            // By set element when only addresses changed (the hub's table grows with the
+            // federation: a join must not reload all of it); the whole table when the structure
+            // changed or the elements do not apply (the table was changed behind FUSE's back).
+            let changes = appliedRuleset.flatMap(plan.ruleset.changes(from:))
+            if !(changes.map { runner.succeeds(["nft", "-f", "-"], input: $0) } ?? false) {
+                try runner.check(["nft", "-f", "-"], input: plan.ruleset.text)
+            }
             appliedRuleset = plan.ruleset
         }
         return current

@@ -6,8 +6,9 @@ import Synchronization
 
 /// Measures what the dashboard shows beside the store: the hub's WireGuard counters per peer
 /// (UAPI `get=1`, every second), the round trip to each online node over the tunnel (one ICMP
-/// echo each, every 5 s; a node whose policy drops pings shows none) and the Swarm's tasks per
-/// node (every 5 s). On shutdown it ends the dashboard's streams and viewers.
+/// echo each, at most `pingsInFlight` at once, a round every 5 s or when the last one ended;
+/// a node whose policy drops pings shows none) and the Swarm's tasks per node (each round).
+/// On shutdown it ends the dashboard's streams and viewers.
 public struct FederationMonitor: Service {
     let controlPlane: ControlPlane
     let interface: String
@@ -19,19 +20,34 @@ public struct FederationMonitor: Service {
         self.tasks = tasks
     }
 
+    /// A ping is a process and a thread: 2,000 at once (one per node) is what crashed the
+    /// master at scale.
+    static let pingsInFlight = 16
+
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            var round = 0
-            while !Task.isCancelled {
-                await sample(slow: round % 5 == 0)
-                round += 1
-                try await Task.sleep(for: .seconds(1))
+            // Two loops: a round of pings to 2,000 nodes takes longer than a second and must
+            // not hold up the hub's counters.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        await sampleHub()
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        let round = ContinuousClock.now
+                        await sampleNodes()
+                        try? await Task.sleep(until: round + .seconds(5))
+                    }
+                }
             }
         }
         await controlPlane.dashboard.close()
     }
 
-    func sample(slow: Bool) async {
+    func sampleHub() async {
         let interface = interface
         guard let read = await BlockingWork.abandonable({ (try? UAPISocket().exchange(interface: interface, request: WireGuardUAPI.getRequest)).map(WireGuardPeerStats.parse) }) else { return }
         // A hub that does not answer (restarting) changes nothing of what is kept.
@@ -40,16 +56,25 @@ public struct FederationMonitor: Service {
         controlPlane.dashboard.monitor.withLock { sample in
             sample.peers = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { $1 })
         }
-        guard slow, let nodes = try? await controlPlane.nodes() else { return }
-        let targets = nodes.filter { $0.online && !$0.isMaster }.map { ($0.name, $0.address.description) }
+    }
+
+    func sampleNodes() async {
+        guard let nodes = try? await controlPlane.nodes() else { return }
+        var targets = nodes.filter { $0.online && !$0.isMaster }.map { ($0.name, $0.address.description) }.makeIterator()
         let tasks = tasks
         async let placed = BlockingWork.abandonable { (try? tasks()) ?? [] }
         var roundTrips: [String: Double] = [:]
         await withTaskGroup(of: (String, Double?).self) { group in
-            for (name, address) in targets {
+            func next() -> Bool {
+                guard let (name, address) = targets.next() else { return false }
                 group.addTask { (name, await BlockingWork.abandonable { Self.ping(address) } ?? nil) }
+                return true
             }
-            for await (name, rtt) in group { roundTrips[name] = rtt }
+            for _ in 0..<Self.pingsInFlight where !next() { break }
+            for await (name, rtt) in group {
+                roundTrips[name] = rtt
+                if !Task.isCancelled { _ = next() }
+            }
         }
         guard let running = await placed, !Task.isCancelled else { return }
         let byNode = Dictionary(grouping: running.filter { $0.state == "running" }, by: { $0.node ?? "" }).mapValues { $0.map(\.service).sorted() }

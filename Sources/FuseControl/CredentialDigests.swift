@@ -1,0 +1,36 @@
+import Synchronization
+
+/// The digests of the nodes' credentials, read from the store once per node instead of once
+/// per request (every heartbeat and long-poll authenticates). A read that overlapped the
+/// node's removal is not kept: a removed node's credential never lingers here.
+final class CredentialDigests: Sendable {
+    private struct State {
+        var digests: [String: String] = [:]
+        /// Raised by every removal.
+        var generation = 0
+    }
+    private let state = Mutex(State())
+
+    /// The digest of `node`'s credential (spelled exactly as issued), from memory or `read`.
+    func digest(of node: String, read: () async throws -> String?) async throws -> String? {
+        let (cached, generation) = state.withLock { ($0.digests[node], $0.generation) }
+        if let cached { return cached }
+        guard let digest = try await read() else { return nil }
+        state.withLock { if $0.generation == generation { $0.digests[node] = digest } }
+        return digest
+    }
+
+    /// A join (or a repeated one) gave `node` a new credential.
+    func set(_ digest: String, of node: String) {
+        state.withLock { $0.digests[node] = digest }
+    }
+
+    /// `node` left or was removed (names compare without case, as in the store).
+    func forget(_ node: String) {
+        let name = node.lowercased()
+        state.withLock { state in
+            state.digests = state.digests.filter { $0.key.lowercased() != name }
+            state.generation += 1
+        }
+    }
+}
