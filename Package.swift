@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(name: "fuse", dependencies: ["FuseCommands"]),
         .executableTarget(name: "fuse-lab", dependencies: ["FuseLabCommands"]),
         .testTarget(name: "FuseModelTests", dependencies: ["FuseModel", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem", "FuseModel"]),
+        .testTarget(name: "FuseSystemTests", dependencies: ["FuseSystem", "FuseModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "FuseControlTests", dependencies: [
             "FuseControl", "FuseModel", "FuseSystem",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -74,11 +74,17 @@ public actor Agent {
     /// first answer of the control plane starts a fresh session with it (after a move, the
     /// new hub cannot reach this node through its NAT first).
     let freshSessionOnFirstAnswer: Bool
+    /// A worker's relay to the hub through the master, for when UDP does not pass (nil: the
+    /// hub itself, and tests without a master).
+    let relay: RelayLink?
+    private var pathChoice: PathChoice
+    private var path: TunnelPath? { relay == nil ? nil : pathChoice.path }
 
     /// - Parameter logDirectories: More folders with logs to keep bounded, besides the node's own.
     public init(state: NodeState, source: any MapSource, host: any HostPlane, logger: Logger, role: SwarmRole = .worker,
                 repairInterval: Duration = .seconds(5), logDirectories: [String] = [],
-                masterMoved: (@Sendable (String) async -> Void)? = nil, freshSessionOnFirstAnswer: Bool = false) throws {
+                masterMoved: (@Sendable (String) async -> Void)? = nil, freshSessionOnFirstAnswer: Bool = false,
+                relay: RelayLink? = nil, pathChoice: PathChoice = PathChoice()) throws {
         self.state = state
         self.config = try state.loadConfig()
         self.source = source
@@ -89,17 +95,33 @@ public actor Agent {
         self.freshSessionOnFirstAnswer = freshSessionOnFirstAnswer
         self.logDirectories = [state.directory, state.registryDirectory] + logDirectories
         self.workloads = WorkloadSupervisor(config: config, state: state, role: role, source: source, host: host, logger: logger)
+        self.relay = config.isMaster ? nil : relay
+        self.pathChoice = pathChoice
+        relay?.setPath(pathChoice.path)
     }
 
     /// Runs until cancelled; returns normally when the node was removed from the federation
     /// (after removing everything it had created).
     public func run() async throws {
+        if let relay { try await relay.start() }
+        do { try await reconcileUntilRemoved() } catch {
+            await relay?.stop()
+            throw error
+        }
+        await relay?.stop()
+    }
+
+    private func reconcileUntilRemoved() async throws {
         await restoreFromCache()
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.pollMaps() }
                 group.addTask { try await self.repairAndReport() }
                 group.addTask { try await self.superviseWorkloads() }
+                if let relay = self.relay {
+                    group.addTask { try await relay.run() }
+                    group.addTask { try await self.followPath() }
+                }
                 try await group.next()
                 group.cancelAll()
             }
@@ -146,7 +168,7 @@ public actor Agent {
                     current = map
                     await reconcile()
                     // Tell the master at once, so that it knows when a change is in force.
-                    try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
+                    try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
                 }
                 if cameBack { await restartHubSession() }
             } catch let revoked as NodeRevoked {
@@ -169,7 +191,7 @@ public actor Agent {
     private func repairAndReport() async throws {
         while !Task.isCancelled {
             await reconcile()
-            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp))
+            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
             try await host.pause(upTo: repairInterval)
         }
@@ -197,6 +219,32 @@ public actor Agent {
         }
     }
 
+    /// The path to the hub (`PathChoice`): while direct, the hub peer's counters every second;
+    /// while relayed, the relay's UDP probe every half second. A change applies at once (the
+    /// hub's endpoint in the device), and is reported to the master with the next heartbeat.
+    private func followPath() async throws {
+        guard let relay else { return }
+        let clock = ContinuousClock(), start = clock.now
+        var tick = 0
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(500))
+            tick += 1
+            var changed = false
+            if pathChoice.path == .relay {
+                changed = relay.takeDirectAnswer() && pathChoice.directAnswered()
+            } else if tick % 2 == 0, let hub = current?.peers.first?.publicKey,
+                      let stats = try? await host.peerStats().first(where: { $0.publicKey == hub }) {
+                let now = (clock.now - start) / .seconds(1)
+                changed = pathChoice.observe(receivedBytes: stats.receivedBytes, sentBytes: stats.sentBytes, now: now)
+            }
+            guard changed else { continue }
+            logger.notice("path to the hub changed", metadata: ["path": "\(pathChoice.path.rawValue)"])
+            relay.setPath(pathChoice.path)
+            await reconcile()
+            try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
+        }
+    }
+
     /// The control plane answers again after it did not: the master restarted (or moved), and
     /// its hub with it, which has lost this worker's session. A fresh handshake now, instead of WireGuard
     /// noticing the dead session by itself ~15 s later.
@@ -212,6 +260,7 @@ public actor Agent {
         guard let map = current else { return }
         var device: WireGuardDevice?
         do {
+            relay?.setHub(map.peers.first?.endpoint.flatMap(EndpointResolver.resolve))
             device = try await host.apply(plan(for: map))
             lastError = nil
             appliedVersion = map.version
@@ -224,8 +273,10 @@ public actor Agent {
         if map.node.runsWorkloads, workloadState == nil { workloadState = "starting" }
     }
 
+    /// While relayed, the hub's endpoint is the relay's local socket.
     private func plan(for map: NetworkMap) -> HostPlan {
-        HostPlan(map: map, interface: config.interface, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve)
+        HostPlan(map: map, interface: config.interface, privateKey: config.privateKey, listenPort: config.listenPort, resolve: EndpointResolver.resolve,
+                 relayEndpoint: path == .relay ? relay?.localEndpoint : nil)
     }
 
     /// What the agent sees now (the local API's `status`); nil before it has a map.
@@ -234,7 +285,8 @@ public actor Agent {
         let handshake = lastDevice?.peers.map(\.lastHandshake).max().flatMap { $0 > 0 ? Date(timeIntervalSince1970: TimeInterval($0)) : nil }
         return AgentStatus(pid: getpid(), mapVersion: map.version, appliedVersion: appliedVersion, address: map.node.address.description,
                            tunnelUp: tunnelUp, lastHandshake: handshake, updatedAt: Date(), masterReachable: masterReachable, error: lastError,
-                           workloads: workloadState, node: config.name, interface: config.interface, isMaster: config.isMaster)
+                           workloads: workloadState, node: config.name, interface: config.interface, isMaster: config.isMaster,
+                           path: path)
     }
 
     /// A worker's tunnel is up when its hub peer's last handshake still gives a usable session

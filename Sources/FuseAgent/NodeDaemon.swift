@@ -90,9 +90,17 @@ public actor NodeDaemon: LocalAPIHandler {
 
     /// - Parameter moved: the master moved since this node last spoke to it.
     private func startAgent(moved: Bool = false) throws {
-        let client = try masterClient(try state.loadConfig())
+        let config = try state.loadConfig()
+        let client = try masterClient(config)
+        // The relay's own connection: a stream that lasts, beside the calls of `client`.
+        let relayClient = try ControlPlaneClient(host: config.masterHost, port: config.apiPort, caPEM: try state.caPEM(), credential: config.credential,
+                                                 readTimeout: .seconds(60), maxConnections: 1)
+        retired.append(relayClient)
+        let choice = try PathChoice(environment: ProcessInfo.processInfo.environment["FUSE_PATH"])
+        let relay = RelayLink(transport: relayClient, probing: !choice.forced, logger: logger)
         let agent = try Agent(state: state, source: RemoteMapSource(client: client), host: host, logger: logger,
-                              masterMoved: { host in await self.followMaster(to: host) }, freshSessionOnFirstAnswer: moved)
+                              masterMoved: { host in await self.followMaster(to: host) }, freshSessionOnFirstAnswer: moved,
+                              relay: relay, pathChoice: choice)
         self.agent = agent
         agentTask = Task {
             do { try await agent.run() } catch is CancellationError {} catch {

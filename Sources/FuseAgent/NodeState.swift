@@ -70,6 +70,8 @@ public struct AgentStatus: Codable, Sendable {
     public var node: String
     public var interface: String
     public var isMaster: Bool
+    /// A worker's path to the hub: `direct` or `relay` (nil on the master, or from an older daemon).
+    public var path: TunnelPath?
 }
 
 /// The files of a node under `STATE_DIR/node/`.

@@ -35,7 +35,8 @@ extension ControlPlane {
             let tunnel = node.isMaster ? nil : record.flatMap { sample.peers[$0.publicKey] }.map { peer in
                 FederationView.TunnelView(
                     lastHandshake: peer.lastHandshake > 0 ? Date(timeIntervalSince1970: TimeInterval(peer.lastHandshake)) : nil,
-                    receivedBytes: peer.receivedBytes, sentBytes: peer.sentBytes, rttMilliseconds: sample.roundTrips[node.name], endpoint: peer.endpoint)
+                    receivedBytes: peer.receivedBytes, sentBytes: peer.sentBytes, rttMilliseconds: sample.roundTrips[node.name], endpoint: peer.endpoint,
+                    path: node.path)
             }
             views.append(FederationView.NodeView(
                 name: node.name, domain: node.domain, role: node.isMaster ? "master" : "worker", address: node.address.description,

@@ -59,7 +59,11 @@ actor MapVersionWatch {
 actor Presence {
     private var lastSeen: [String: Date] = [:]
     private var applied: [String: Int64] = [:]
+    private var lastPaths: [String: TunnelPath] = [:]
     func saw(_ node: String, at date: Date) { lastSeen[node] = date }
+    /// A worker's path to the hub as its heartbeats report it.
+    func path(_ node: String, _ path: TunnelPath) { lastPaths[node] = path }
+    func paths() -> [String: TunnelPath] { lastPaths }
     func lastSeen(_ node: String) -> Date? { lastSeen[node] }
     /// The network-map version a node last reported as applied to its host.
     func applied(_ node: String, version: Int64) { applied[node] = version }
@@ -67,6 +71,7 @@ actor Presence {
     func forget(_ node: String) {
         lastSeen.removeValue(forKey: node)
         applied.removeValue(forKey: node)
+        lastPaths.removeValue(forKey: node)
     }
     /// Both tables at once (one hop for all nodes instead of two per node).
     func snapshot() -> (lastSeen: [String: Date], applied: [String: Int64]) { (lastSeen, applied) }
@@ -108,6 +113,8 @@ public final class ControlPlane: Sendable {
     public let dashboard = Dashboard()
     /// Where the hub last saw each worker, given back to a restarted hub.
     public let hubEndpoints = HubEndpoints()
+    /// Carries the WireGuard datagrams of nodes whose domains block UDP (`POST /v1/relay`).
+    public let relay: HubRelay
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15
@@ -122,6 +129,7 @@ public final class ControlPlane: Sendable {
         self.now = now
         self.swarm = swarm
         self.workloads = workloads
+        self.relay = HubRelay(hubPort: Int(config.wireGuardPort))
         self.joinLimits = JoinLimits(now: now())
         let snapshot = try Self.snapshot(store: store, config: config)
         self.watch = MapVersionWatch(version: snapshot.version)
@@ -283,8 +291,9 @@ public final class ControlPlane: Sendable {
         await hubApplied.close()
     }
 
-    public func heartbeat(_ node: String, appliedVersion: Int64? = nil) async {
+    public func heartbeat(_ node: String, appliedVersion: Int64? = nil, path: TunnelPath? = nil) async {
         await presence.saw(node, at: now())
+        if let path { await presence.path(node, path) }
         if let appliedVersion { await presence.applied(node, version: appliedVersion) }
     }
 
@@ -312,6 +321,7 @@ public final class ControlPlane: Sendable {
         _ = try await stored { try $0.removeNode(node) }
         credentials.forget(node)
         await presence.forget(node)
+        relay.end(node)
         logger.info("node left", metadata: ["node": "\(node)"])
         try await changed()
         await distribution.forget(node)
@@ -323,6 +333,7 @@ public final class ControlPlane: Sendable {
         guard try await stored({ try $0.removeNode(name) }) else { throw NodeError.unknown(name) }
         credentials.forget(name)
         await presence.forget(name)
+        relay.end(name)
         logger.info("node removed", metadata: ["node": "\(name)"])
         try await changed()
         await distribution.forget(name)
@@ -332,10 +343,11 @@ public final class ControlPlane: Sendable {
         let snapshot = try await currentSnapshot()
         let current = now()
         let (lastSeen, applied) = await presence.snapshot()
+        let paths = await presence.paths()
         return snapshot.nodes.map { node in
             let seen = lastSeen[node.name]
             let online = seen.map { current.timeIntervalSince($0) < Self.onlineWindow } ?? false
-            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name])
+            return API.NodeInfo(node, online: online, lastSeen: seen, mapVersion: applied[node.name], path: node.isMaster ? nil : paths[node.name])
         }
     }
 

@@ -13,6 +13,8 @@ public struct FuseRequestContext: RequestContext {
     public var caller: Caller = .anonymous
     /// The TCP peer (a stream's pusher is known by its VPN address).
     public let remoteAddress: SocketAddress?
+    /// The connection (a relay stream that was ended closes it: its reader would wait for the client).
+    let connection: any Channel
     /// The client's address (nil in in-process tests).
     public var source: String? { remoteAddress?.ipAddress }
 
@@ -31,6 +33,7 @@ public struct FuseRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        connection = source.channel
     }
 
     public var maxUploadSize: Int { bodyLimit }
@@ -220,7 +223,7 @@ public enum ControlPlaneAPI {
             let node = try context.node()
             let beat = try await request.decode(as: API.Heartbeat.self, context: context)
             guard beat.mapVersion >= 0 else { throw HTTPError(.badRequest, message: "bad mapVersion \(beat.mapVersion): a map version is 0 or more") }
-            await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion)
+            await controlPlane.heartbeat(node, appliedVersion: beat.mapVersion, path: beat.path)
             return HTTPResponse.Status.noContent
         }
         on(.post, "/v1/leave", .node) { _, context in
@@ -287,6 +290,7 @@ public enum ControlPlaneAPI {
             return JSONResponse(value: try await controlPlane.setEndpoint(body.endpoint))
         }
         DashboardRoutes.add(to: on, controlPlane)
+        RelayRoutes.add(to: on, controlPlane)
         WorkloadRoutes.add(to: on, controlPlane)
         return (router, routes)
     }

@@ -27,15 +27,21 @@ public final class HubEndpoints: Sendable {
 
     public var current: [WireGuardKey: String] { state.withLock { $0.endpoints } }
 
+    /// Whether an endpoint is one of the relay's loopback sockets.
+    static func isRelayed(_ endpoint: String) -> Bool { endpoint.hasPrefix("127.") }
+
     /// The hub's peers as its device reports them: a peer's endpoint replaces the one kept.
     /// Nothing is forgotten: a hub that has just started shows no peers, or peers without an
     /// endpoint, for a moment (a removed node's entry is never used: maps name current nodes).
-    /// Written (0600) only when something changed.
+    /// A relayed worker's endpoint is a loopback socket of the master's relay, which is gone
+    /// after a restart: never kept (the worker's relay speaks first). Written (0600) only when
+    /// something changed.
     public func record(_ peers: [(key: WireGuardKey, endpoint: String?)]) {
         let (changed, path, endpoints) = state.withLock { (state: inout State) -> (Bool, String?, [WireGuardKey: String]) in
             var next = state.endpoints
             for peer in peers {
-                if let endpoint = peer.endpoint { next[peer.key] = endpoint }
+                guard let endpoint = peer.endpoint else { continue }
+                if Self.isRelayed(endpoint) { next.removeValue(forKey: peer.key) } else { next[peer.key] = endpoint }
             }
             guard next != state.endpoints else { return (false, nil, [:]) }
             state.endpoints = next

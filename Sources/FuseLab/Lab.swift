@@ -41,6 +41,15 @@ public struct Lab: Sendable {
         return node
     }
 
+    /// Changes what a domain's router lets out of its LAN (`fuse-lab egress`).
+    public func setEgress(_ egress: LabEgress, domain name: String) throws {
+        guard let domain = topology.domain(name), let command = topology.egressCommand(egress, of: domain) else {
+            throw LabError("no domain '\(name)' in lab '\(prefix)'; domains: \(topology.domains.map(\.name).joined(separator: ", "))")
+        }
+        let result = try runner.run(command.argv, input: command.input, environment: nil)
+        guard result.succeeded else { throw LabError("cannot set the egress of \(name): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
+    }
+
     // MARK: - Up
 
     /// Builds the standard lab. Fails if a lab with this prefix exists; on any failure midway it
@@ -48,9 +57,10 @@ public struct Lab: Sendable {
     public static func up(
         prefix: String = LabAddressPlan.defaultPrefix,
         apiPort: Int = LabAddressPlan.defaultAPIPort,
-        wgPort: Int = LabAddressPlan.defaultWireGuardPort
+        wgPort: Int = LabAddressPlan.defaultWireGuardPort,
+        udpBlockedDomain: Bool = false
     ) throws -> Lab {
-        let topology = try LabTopology.standard(prefix: prefix, apiPort: apiPort, wgPort: wgPort)
+        let topology = try LabTopology.standard(prefix: prefix, apiPort: apiPort, wgPort: wgPort, udpBlockedDomain: udpBlockedDomain)
         return try up(topology)
     }
 

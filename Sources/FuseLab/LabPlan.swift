@@ -62,7 +62,34 @@ public func renderRouterRuleset(
     return lines.joined(separator: "\n") + "\n"
 }
 
+/// The table of a router that limits what leaves its LAN (`LabEgress`), replaced atomically
+/// (declaring it first makes the delete succeed when it does not exist yet). It hooks in
+/// before the router's own forward chain; a drop in either table drops.
+public func renderEgressRuleset(_ egress: LabEgress, masterEndpoint: String, apiPort: Int,
+                                lanLink: String = LabAddressPlan.routerBridge, wanLink: String = LabAddressPlan.routerWANLink) -> String {
+    let table = LabAddressPlan.egressTable
+    var lines = ["table inet \(table) {}", "delete table inet \(table)"]
+    let out = "iifname \"\(lanLink)\" oifname \"\(wanLink)\""
+    // UDP flows that were open before the block are cut both ways, as a firewall that
+    // drops UDP does (else their NAT mappings would keep bringing packets in).
+    let inboundUDP = "\t\tiifname \"\(wanLink)\" oifname \"\(lanLink)\" meta l4proto udp drop"
+    let head = ["table inet \(table) {", "\tchain forward {", "\t\ttype filter hook forward priority filter - 10; policy accept;"]
+    switch egress {
+    case .open: return lines.joined(separator: "\n") + "\n"
+    case .noUDP: lines += head + ["\t\t\(out) meta l4proto udp drop", inboundUDP, "\t}", "}"]
+    case .apiOnly: lines += head + ["\t\t\(out) ip daddr \(masterEndpoint) tcp dport \(apiPort) accept", "\t\t\(out) drop", inboundUDP, "\t}", "}"]
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
 extension LabTopology {
+    /// The command that sets what a domain's router lets out of its LAN.
+    public func egressCommand(_ egress: LabEgress, of domain: LabDomain) -> LabCommand? {
+        guard let router = router(of: domain) else { return nil }
+        return LabCommand(nsenterArguments(namespace: router.namespace) + ["nft", "-f", "-"],
+                          input: renderEgressRuleset(egress, masterEndpoint: masterEndpoint, apiPort: apiPort))
+    }
+
     /// The published ports of a domain's router (only the master's domain publishes any).
     public func forwards(of domain: LabDomain) -> [(proto: String, port: Int, to: String)] {
         guard let master = node(masterNodeId), master.domain == domain.name, let address = master.lanAddress else { return [] }
@@ -128,6 +155,7 @@ extension LabTopology {
         for domain in domains {
             guard let router = router(of: domain) else { continue }
             commands.append(LabCommand(nsenterArguments(namespace: router.namespace) + ["nft", "-f", "-"], input: routerRuleset(of: domain)))
+            if let egress = domain.egress, egress != .open, let command = egressCommand(egress, of: domain) { commands.append(command) }
         }
         return commands
     }

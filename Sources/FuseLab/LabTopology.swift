@@ -41,6 +41,8 @@ public enum LabAddressPlan {
     public static let routerLinkPrefixLength = 24
     /// The nftables table each router owns.
     public static let routerTable = "fuselab"
+    /// The table that limits what leaves a router's LAN (`LabEgress`).
+    public static let egressTable = "fuselabegress"
     /// Interface names inside the namespaces (each namespace is private, so they need no prefix).
     public static let routerWANLink = "wan0"
     public static let routerBridge = "lan0"
@@ -70,6 +72,19 @@ public struct LabDomain: Codable, Sendable, Equatable {
     public let routerWANAddress: String
     /// The name of the router link in the WAN namespace.
     public let wanLinkName: String
+    /// What the router lets out of the LAN when the lab comes up (nil: everything).
+    public var egress: LabEgress? = nil
+}
+
+/// What a domain's router lets out of its LAN towards the WAN (replies always come back in).
+public enum LabEgress: String, Codable, Sendable, CaseIterable {
+    /// Everything (the default of every domain).
+    case open
+    /// Everything but UDP (no UDP crosses the router either way): WireGuard cannot leave, the
+    /// master's API port (TCP) can.
+    case noUDP = "no-udp"
+    /// Only TCP to the master's API port (a company that allows one port out).
+    case apiOnly = "api-only"
 }
 
 /// One node of the lab: a network namespace.
@@ -152,18 +167,22 @@ public struct LabTopology: Codable, Sendable, Equatable {
     /// (worker a1, camera) and company B (workers b1, b2, data store), each domain behind a NAT
     /// router whose firewall admits nothing from the WAN, except the master's two ports at the
     /// crisis router.
+    ///
+    /// `udpBlockedDomain`: also company C (worker c1), whose router lets no UDP out (`LabEgress.noUDP`;
+    /// `Lab.setEgress` changes that at run time): its node reaches the hub over the relay.
     public static func standard(
         prefix: String = LabAddressPlan.defaultPrefix,
         apiPort: Int = LabAddressPlan.defaultAPIPort,
-        wgPort: Int = LabAddressPlan.defaultWireGuardPort
+        wgPort: Int = LabAddressPlan.defaultWireGuardPort,
+        udpBlockedDomain: Bool = false
     ) throws -> LabTopology {
         try validate(prefix: prefix)
         try validate(port: apiPort, name: "API port")
         try validate(port: wgPort, name: "WireGuard port")
 
         struct HostSpec { let id: String; let role: LabRole }
-        struct DomainSpec { let name: String; let routerId: String; let lanBase: String; let hosts: [HostSpec] }
-        let specs = [
+        struct DomainSpec { let name: String; let routerId: String; let lanBase: String; let hosts: [HostSpec]; var egress: LabEgress? = nil }
+        var specs = [
             DomainSpec(name: "crisis", routerId: "crisis-r", lanBase: "10.10.0", hosts: [
                 HostSpec(id: "master", role: .federated), HostSpec(id: "op", role: .nonFederated),
             ]),
@@ -175,6 +194,9 @@ public struct LabTopology: Codable, Sendable, Equatable {
                 HostSpec(id: "store", role: .nonFederated),
             ]),
         ]
+        if udpBlockedDomain {
+            specs.append(DomainSpec(name: "companyC", routerId: "c-r", lanBase: "192.168.30", hosts: [HostSpec(id: "c1", role: .federated)], egress: .noUDP))
+        }
         let runDirectory = "\(LabAddressPlan.runRoot)/\(prefix)"
         let link = LabAddressPlan.routerLinkBase
         var domains: [LabDomain] = []
@@ -189,7 +211,7 @@ public struct LabTopology: Codable, Sendable, Equatable {
                 lan: "\(spec.lanBase).0/24", lanPrefixLength: 24, gateway: "\(spec.lanBase).1",
                 linkSubnet: "\(link).\(index).0/\(LabAddressPlan.routerLinkPrefixLength)",
                 wanSideAddress: "\(link).\(index).1", routerWANAddress: "\(link).\(index).2",
-                wanLinkName: "r-\(spec.name)")
+                wanLinkName: "r-\(spec.name)", egress: spec.egress)
             domains.append(domain)
             nodes.append(LabNode(
                 id: spec.routerId, namespace: prefix + spec.routerId, domain: spec.name, role: .router,

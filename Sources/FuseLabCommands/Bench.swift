@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure FUSE in a lab and put the figures beside the paper's (CLOSER 2019, section 5).",
         subcommands: [BenchPaper.self, BenchFootprint.self, BenchLifecycle.self, BenchJoinGrid.self, BenchThroughput.self, BenchVideoGrid.self, BenchVideo.self,
-                      BenchRestart.self, BenchScale.self, BenchReportCommand.self])
+                      BenchRestart.self, BenchRelay.self, BenchScale.self, BenchReportCommand.self])
 }
 
 struct BenchLifecycle: ParsableCommand {

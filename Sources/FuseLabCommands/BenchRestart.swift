@@ -58,15 +58,10 @@ struct BenchRestart: ParsableCommand {
         try withBenchLab(prefix: prefix, apiPort: federation.apiPort, wgPort: federation.wgPort, progress: progress) { lab in
             let fuse = try copyFuse(fusePath, into: lab)
             let session = LifecycleBench(lab: lab, fusePath: fuse, progress: progress)
-            _ = try session.fuse("master", ["master", "init", "--name", "benchfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
-                                            "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--no-workloads"])
-            _ = try session.fuse("master", ["master", "start"])
-            let policy = try lab.exec("master", [fuse, "policy", "set", "-"], input: LabPolicy.ping, timeout: LifecycleBench.commandTimeout)
-            guard policy.succeeded else { throw LabError("fuse policy set failed: \(oneLine(SystemError(policy.stderr)))") }
+            try session.startMasterWithoutWorkloads(policy: LabPolicy.ping)
             var a1Address = ""
             for (node, domain) in [("a1", "companyA"), ("b1", "companyB")] {
-                let join = try Demo.joinString(from: try session.fuse("master", ["token", "create", "--domain", domain, "--json"]))
-                let joined = try JoinReport.decode(try session.fuse(node, ["join", join, "--name", node, "--no-workloads", "--json"]))
+                let joined = try session.joinWithoutWorkloads(node, domain: domain)
                 if node == "a1" { a1Address = joined.host }
                 progress("\(node) joined: \(joined.host)")
             }

@@ -9,12 +9,12 @@ import Glibc
 
 /// Brings a lab up for one benchmark part, runs `body`, and tears the lab down at the end —
 /// also on failure, Ctrl-C or SIGTERM.
-func withBenchLab<T>(prefix: String, apiPort: Int, wgPort: Int, progress: Progress, _ body: (Lab) throws -> T) throws -> T {
+func withBenchLab<T>(prefix: String, apiPort: Int, wgPort: Int, udpBlockedDomain: Bool = false, progress: Progress, _ body: (Lab) throws -> T) throws -> T {
     // The lab goes down once, whichever of the signal handler and the end of the run gets there first.
     let teardown = LabTeardownOnce(prefix: prefix)
     let signals = teardown.handleSignals()
     progress("lab '\(prefix)' up")
-    let lab = try Lab.up(prefix: prefix, apiPort: apiPort, wgPort: wgPort)
+    let lab = try Lab.up(prefix: prefix, apiPort: apiPort, wgPort: wgPort, udpBlockedDomain: udpBlockedDomain)
     guard teardown.labIsUp() else {
         for problem in teardown.tearDown() { progress("warning: teardown: \(problem)") }
         FileHandle.standardError.write(Data("fuse-lab: interrupted; lab '\(prefix)' torn down\n".utf8))
@@ -116,3 +116,20 @@ struct BenchOptions: ParsableArguments {
     var json = false
 }
 
+
+extension LifecycleBench {
+    /// `fuse master init` (no workloads) + `start` on the lab's master, then `policy`.
+    func startMasterWithoutWorkloads(policy: String) throws {
+        _ = try fuse("master", ["master", "init", "--name", "benchfed", "--domain", "crisis", "--endpoint", lab.masterEndpoint,
+                                "--api-port", String(lab.apiPort), "--wg-port", String(lab.wgPort), "--no-workloads"])
+        _ = try fuse("master", ["master", "start"])
+        let result = try lab.exec("master", [fusePath, "policy", "set", "-"], input: policy, timeout: Self.commandTimeout)
+        guard result.succeeded else { throw LabError("fuse policy set failed: \(oneLine(SystemError(result.stderr)))") }
+    }
+
+    /// A token for `domain`, then `fuse join --no-workloads` on `node`.
+    func joinWithoutWorkloads(_ node: String, domain: String) throws -> JoinReport {
+        let join = try Demo.joinString(from: try fuse("master", ["token", "create", "--domain", domain, "--json"]))
+        return try JoinReport.decode(try fuse(node, ["join", join, "--name", node, "--no-workloads", "--json"]))
+    }
+}

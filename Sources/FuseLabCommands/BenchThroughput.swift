@@ -111,10 +111,11 @@ struct BenchThroughput: ParsableCommand {
 
 extension TunnelPeer: ExpressibleByArgument {}
 
-/// iperf3 in the lab: a server in a node, a client in a1.
+/// iperf3 in the lab: a server in a node, a client in `from` (a1 unless told).
 struct IperfRunner {
     let lab: Lab
     let seconds: Int
+    var from = "a1"
 
     /// Starts `iperf3 -s` in a node and waits until it listens.
     func server(_ node: String, port: Int) throws -> Int32 {
@@ -131,7 +132,7 @@ struct IperfRunner {
 
     func client(to address: String, port: Int, _ proto: ThroughputProtocol, udpRate: Double) throws -> IperfReport {
         let udp = proto == .udp ? ["-u", "-b", String(Int(udpRate)), "-l", "1200"] : []
-        let result = try lab.exec("a1", ["iperf3", "-c", address, "-p", String(port), "-t", String(seconds), "--json"] + udp,
+        let result = try lab.exec(from, ["iperf3", "-c", address, "-p", String(port), "-t", String(seconds), "--json"] + udp,
                                   timeout: .seconds(Int64(seconds) + 30))
         return try IperfReport.decode(result.stdout)
     }

@@ -11,13 +11,15 @@ struct Up: ParsableCommand {
     var apiPort: Int = LabAddressPlan.defaultAPIPort
     @Option(name: .customLong("wg-port"), help: "UDP port of the master's WireGuard, published on the crisis router's WAN address.")
     var wgPort: Int = LabAddressPlan.defaultWireGuardPort
+    @Flag(name: .customLong("udp-blocked-domain"), help: "Also company C (worker c1), whose router lets no UDP out (see 'fuse-lab egress').")
+    var udpBlockedDomain = false
     @Flag(help: "Print the lab description as JSON.")
     var json = false
 
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let lab = try Lab.up(prefix: options.prefix, apiPort: apiPort, wgPort: wgPort)
+        let lab = try Lab.up(prefix: options.prefix, apiPort: apiPort, wgPort: wgPort, udpBlockedDomain: udpBlockedDomain)
         if json {
             printJSON(try lab.descriptionJSON())
         } else {

@@ -97,7 +97,10 @@ public enum API {
         public let workloads: Bool
         /// The node's engine subnet, when it runs workloads.
         public let engineSubnet: IPv4CIDR?
-        public init(_ node: NodeRecord, online: Bool, lastSeen: Date?, mapVersion: Int64? = nil) {
+        /// A worker's path to the hub as it last reported it (`direct` or `relay`).
+        public let path: TunnelPath?
+        public init(_ node: NodeRecord, online: Bool, lastSeen: Date?, mapVersion: Int64? = nil, path: TunnelPath? = nil) {
+            self.path = path
             workloads = node.runsWorkloads
             engineSubnet = node.engineSubnet
             name = node.name
@@ -137,9 +140,12 @@ public enum API {
     public struct Heartbeat: Codable, Sendable {
         public let mapVersion: Int64
         public let tunnelUp: Bool
-        public init(mapVersion: Int64, tunnelUp: Bool) {
+        /// How the node's tunnel reaches the hub now (nil: the hub itself, or an older agent).
+        public let path: TunnelPath?
+        public init(mapVersion: Int64, tunnelUp: Bool, path: TunnelPath? = nil) {
             self.mapVersion = mapVersion
             self.tunnelUp = tunnelUp
+            self.path = path
         }
     }
 

@@ -86,7 +86,10 @@ public struct FederationView: Codable, Sendable, Equatable {
         /// Round trip from the hub over the tunnel (ICMP echo), when the node answers.
         public var rttMilliseconds: Double?
         public var endpoint: String?
-        public init(lastHandshake: Date?, receivedBytes: Int64, sentBytes: Int64, rttMilliseconds: Double?, endpoint: String?) {
+        /// `direct` or `relay`, as the worker last reported it.
+        public var path: TunnelPath?
+        public init(lastHandshake: Date?, receivedBytes: Int64, sentBytes: Int64, rttMilliseconds: Double?, endpoint: String?, path: TunnelPath? = nil) {
+            self.path = path
             self.lastHandshake = lastHandshake
             self.receivedBytes = receivedBytes
             self.sentBytes = sentBytes

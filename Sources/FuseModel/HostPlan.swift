@@ -30,11 +30,17 @@ public struct HostPlan: Equatable, Sendable {
         case exposures
     }
 
-    public init(map: NetworkMap, interface: String, privateKey: WireGuardKey, listenPort: UInt16?, resolve: (String) -> String?) {
+    /// `relayEndpoint`: while a worker's path is the relay, the hub's endpoint is the relay's
+    /// local socket (`127.0.0.1:PORT`) instead of the hub's address.
+    public init(map: NetworkMap, interface: String, privateKey: WireGuardKey, listenPort: UInt16?, resolve: (String) -> String?,
+                relayEndpoint: String? = nil) {
         self.interface = interface
         address = map.interfaceAddress
         mtu = Self.mtu
         device = WireGuardDevice(map: map, privateKey: privateKey, listenPort: listenPort, resolve: resolve)
+        if let relayEndpoint, !map.isHub {
+            for index in device.peers.indices where device.peers[index].endpoint != nil { device.peers[index].endpoint = relayEndpoint }
+        }
         tableName = NodeRuleset.tableName(interface: interface)
         engine = map.node.engineSubnet.map(EngineSubnet.init)
         ruleset = NodeRuleset.render(interface: interface, cidr: map.cidr, address: map.node.address, firewall: map.firewall, isHub: map.isHub,

@@ -15,6 +15,17 @@ public struct WireGuardPeerStats: Equatable, Sendable {
         self.endpoint = endpoint
     }
 
+    /// The peers' counters from `wg show IFACE dump` (kernel WireGuard): after the interface's
+    /// line, one line per peer: key, preshared key, endpoint, allowed IPs, handshake, rx, tx, keepalive.
+    public static func parseDump(_ text: String) -> [WireGuardPeerStats] {
+        text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 8, let key = WireGuardKey(base64: fields[0]) else { return nil }
+            return WireGuardPeerStats(publicKey: key, lastHandshake: Int64(fields[4]) ?? 0, receivedBytes: Int64(fields[5]) ?? 0,
+                                      sentBytes: Int64(fields[6]) ?? 0, endpoint: fields[2] == "(none)" ? nil : fields[2])
+        }
+    }
+
     /// The peers' counters from an answer to `get=1` (the configuration itself is
     /// `WireGuardUAPI.parseGet`'s).
     public static func parse(_ text: String) -> [WireGuardPeerStats] {

@@ -13,10 +13,13 @@ public protocol WireGuardBackend: Sendable {
     func read() throws -> WireGuardDevice
     /// Changes only what differs between `current` and `desired`.
     func apply(desired: WireGuardDevice, current: WireGuardDevice) throws -> Bool
+    /// Each peer's traffic counters and handshake.
+    func peerStats() throws -> [WireGuardPeerStats]
 }
 
 extension UserspaceWireGuard: WireGuardBackend {
     public func read() throws -> WireGuardDevice { try WireGuardUAPI.parseGet(get()) }
+    public func peerStats() throws -> [WireGuardPeerStats] { WireGuardPeerStats.parse(try get()) }
 
     public func apply(desired: WireGuardDevice, current: WireGuardDevice) throws -> Bool {
         guard let request = WireGuardUAPI.renderSet(desired: desired, current: current) else { return false }
@@ -52,6 +55,10 @@ public struct KernelWireGuard: WireGuardBackend {
 
     public func read() throws -> WireGuardDevice {
         try WireGuardCLI.parseDump(runner.check(["wg", "show", interface, "dump"]))
+    }
+
+    public func peerStats() throws -> [WireGuardPeerStats] {
+        WireGuardPeerStats.parseDump(try runner.check(["wg", "show", interface, "dump"]))
     }
 
     public func apply(desired: WireGuardDevice, current: WireGuardDevice) throws -> Bool {

@@ -37,6 +37,17 @@ import Testing
         }
     }
 
+    @Test func aRelayedWorkersLoopbackEndpointIsNeverKept() {
+        let endpoints = HubEndpoints()
+        let key = WireGuardKey.generatePrivate().publicKey
+        endpoints.record([(key: key, endpoint: "198.51.100.7:40001")])
+        // Relayed now: the hub sees it at a socket of the master's relay, gone after a restart.
+        endpoints.record([(key: key, endpoint: "127.0.0.1:45678")])
+        #expect(endpoints.current.isEmpty)
+        endpoints.record([(key: key, endpoint: "198.51.100.7:40002")])
+        #expect(endpoints.current == [key: "198.51.100.7:40002"])
+    }
+
     @Test func aMissingOrBrokenFileIsNoEndpoints() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-hub-endpoints-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }

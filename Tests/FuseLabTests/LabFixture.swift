@@ -30,14 +30,15 @@ final class LabFixture {
     let lab: Lab
     let fuse: String
 
-    /// `fuse`: the binary the lab's nodes run (default: the debug build).
-    init(fuse: String = LabSupport.fuseBinary) throws {
+    /// `fuse`: the binary the lab's nodes run (default: the debug build). `udpBlockedDomain`:
+    /// also companyC (worker c1), whose router lets no UDP out.
+    init(fuse: String = LabSupport.fuseBinary, udpBlockedDomain: Bool = false) throws {
         self.fuse = fuse
         #expect(FileManager.default.isExecutableFile(atPath: fuse), "build the fuse binary first: swift build")
         let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         let prefix = "t" + String((0..<3).map { _ in letters.randomElement() ?? "x" }) + "-"
         // Ports differ per lab so that a leftover of one run can never answer another.
-        lab = try Lab.up(prefix: prefix, apiPort: Int.random(in: 20000...29999), wgPort: Int.random(in: 30000...39999))
+        lab = try Lab.up(prefix: prefix, apiPort: Int.random(in: 20000...29999), wgPort: Int.random(in: 30000...39999), udpBlockedDomain: udpBlockedDomain)
     }
 
     func close() { lab.down() }
@@ -97,8 +98,8 @@ final class LabFixture {
     }
 
     @discardableResult
-    func join(_ node: String, domain: String) throws -> Joined {
-        try json(Joined.self, try fuseOK(node, ["join", try token(domain: domain), "--name", node, "--json"]))
+    func join(_ node: String, domain: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> Joined {
+        try json(Joined.self, try fuseOK(node, ["join", try token(domain: domain), "--name", node, "--json"] + extra, environment: environment))
     }
 
     func nodes() throws -> [API.NodeInfo] {

@@ -35,6 +35,17 @@ import Testing
         #expect(!plan.isHub)
     }
 
+    @Test func aRelayedWorkerReachesTheHubThroughTheRelaysLocalSocket() throws {
+        var map = try #require(NetworkMap.compute(for: "a1", nodes: [hub, worker, engineWorker], facts: facts, version: 4))
+        let relayed = HostPlan(map: map, interface: "fuse0", privateKey: key(0x77), listenPort: nil, resolve: { $0 }, relayEndpoint: "127.0.0.1:41000")
+        #expect(relayed.device.peers.map(\.endpoint) == ["127.0.0.1:41000"])
+        #expect(relayed.device.peers.map(\.allowedIPs) == (try plan("a1")).device.peers.map(\.allowedIPs))
+        // The hub's peers dial in: never a relay endpoint there.
+        map = try #require(NetworkMap.compute(for: "hub", nodes: [hub, worker, engineWorker], facts: facts, version: 4))
+        let hubPlan = HostPlan(map: map, interface: "fuse0", privateKey: key(0x77), listenPort: 51820, resolve: { $0 }, relayEndpoint: "127.0.0.1:41000")
+        #expect(hubPlan.device.peers.allSatisfy { $0.endpoint == nil })
+    }
+
     @Test func forwardingIsOnForTheHubWorkloadsAndExposuresOnly() throws {
         #expect(try plan("hub").forwarding == .hub)
         #expect(try plan("hub").isHub)

@@ -13,6 +13,10 @@ public protocol HostPlane: Sendable {
     /// Returns the WireGuard device as it is afterwards (with its peers' handshakes).
     func apply(_ plan: HostPlan) async throws -> WireGuardDevice
 
+    /// The WireGuard device's counters per peer, read without changing anything (the path
+    /// choice reads them every second); empty before the device exists.
+    func peerStats() async throws -> [WireGuardPeerStats]
+
     /// Whether the tunnel carries traffic within `timeout`: once `ready` holds, the control plane
     /// answers at the master's VPN address, through the tunnel.
     func carriesTraffic(to master: IPv4Address, port: UInt16, caPEM: String, within timeout: Duration,

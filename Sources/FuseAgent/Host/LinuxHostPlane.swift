@@ -94,6 +94,10 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         return current
     }
 
+    public func peerStats() async throws -> [WireGuardPeerStats] {
+        try await serialised { try self.backend?.peerStats() ?? [] }
+    }
+
     public func restartSession(with peer: WireGuardKey, plan: HostPlan) async throws {
         try await serialised {
             guard let wireGuard = self.backend else { return }

@@ -49,6 +49,9 @@ public actor RecordingHostPlane: HostPlane {
         return device
     }
 
+    /// No traffic is recorded: the path stays direct.
+    public func peerStats() async throws -> [WireGuardPeerStats] { [] }
+
     public func restartSession(with peer: WireGuardKey, plan: HostPlan) async throws {
         restartedSessions.append(peer)
     }

@@ -39,6 +39,8 @@ struct JoinCommand: AsyncParsableCommand {
             let name = try NameRule.label(name, kind: "node")
             let interface = try NameRule.interface(interface)
             guard (1...3600).contains(timeout) else { throw CommandFailure("bad --timeout \(timeout): use 1 to 3600 seconds") }
+            // The node's daemon reads it (it inherits this environment).
+            _ = try PathChoice(environment: ProcessInfo.processInfo.environment["FUSE_PATH"])
             try Preconditions.root()
             try Preconditions.wireGuardGo()
             if !noWorkloads { try Preconditions.workloads(master: false) }

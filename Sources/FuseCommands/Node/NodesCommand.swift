@@ -13,8 +13,8 @@ struct NodesCommand: AsyncParsableCommand {
         try await Console.run {
             let nodes: [API.NodeInfo] = try await Clients.with(try await Clients.any(options)) { try await $0.call("GET", "/v1/nodes") }
             if options.json { return Console.json(nodes) }
-            print(Console.table(["NAME", "DOMAIN", "ADDRESS", "ROLE", "STATE", "LAST SEEN", "WORKLOADS"], nodes.map {
-                [$0.name, $0.domain, $0.address.description, $0.isMaster ? "master" : "worker", $0.online ? "online" : "offline",
+            print(Console.table(["NAME", "DOMAIN", "ADDRESS", "ROLE", "STATE", "PATH", "LAST SEEN", "WORKLOADS"], nodes.map {
+                [$0.name, $0.domain, $0.address.description, $0.isMaster ? "master" : "worker", $0.online ? "online" : "offline", $0.path?.rawValue ?? "-",
                  $0.lastSeen.map { String(format: "%.0fs ago", Date().timeIntervalSince($0)) } ?? "-", $0.engineSubnet?.description ?? "-"]
             }))
         }

@@ -16,6 +16,8 @@ struct StatusCommand: AsyncParsableCommand {
         let address: String?
         let agentRunning: Bool
         let tunnelUp: Bool
+        /// `direct` or `relay` (workers).
+        let path: TunnelPath?
         let mapVersion: Int64?
         let lastHandshake: Date?
         let error: String?
@@ -41,12 +43,12 @@ struct StatusCommand: AsyncParsableCommand {
             }
             let report = Report(node: config.name, role: config.isMaster ? "master" : "worker", interface: config.interface,
                                 address: status?.address ?? state.cachedMap()?.node.address.description, agentRunning: running,
-                                tunnelUp: running && (status?.tunnelUp ?? false), mapVersion: status?.mapVersion,
+                                tunnelUp: running && (status?.tunnelUp ?? false), path: running ? status?.path : nil, mapVersion: status?.mapVersion,
                                 lastHandshake: status?.lastHandshake, error: status?.error, workloads: running ? status?.workloads : nil,
                                 federation: federation, masterError: masterError)
             if options.json { return Console.json(report) }
             print("node \(report.node) (\(report.role)) on \(report.interface), VPN address \(report.address ?? "-")")
-            print("  agent \(running ? "running" : "NOT running"), tunnel \(report.tunnelUp ? "up" : "DOWN"), map version \(report.mapVersion.map(String.init) ?? "-")")
+            print("  agent \(running ? "running" : "NOT running"), tunnel \(report.tunnelUp ? "up" : "DOWN")\(report.path.map { " (\($0.rawValue))" } ?? ""), map version \(report.mapVersion.map(String.init) ?? "-")")
             if let workloads = report.workloads {
                 print("  workloads: \(workloads)\(workloads == "ready" ? " (engine \(EngineNames(interface: config.interface).socket), in the federation's Swarm)" : "")")
             }

@@ -121,7 +121,7 @@ extension DashboardAssets {
           const lag = node.versionLag == null ? el('span', { class: 'badge warn' }, 'map not applied yet')
             : node.versionLag === 0 ? el('span', { class: 'badge ok' }, `map v${node.appliedVersion} ✓`) : el('span', { class: 'badge warn' }, `${node.versionLag} version(s) behind`);
           const tunnel = node.tunnel ? el('div', { class: 'tunnel' },
-            el('div', {}, 'handshake ', el('b', {}, ago(node.tunnel.lastHandshake))),
+            el('div', {}, 'handshake ', el('b', {}, ago(node.tunnel.lastHandshake)), node.tunnel.path ? ['  path ', el('b', { 'data-path': node.tunnel.path }, node.tunnel.path)] : ''),
             el('div', {}, '↓ ', el('b', {}, bytes(node.tunnel.receivedBytes)), '  ↑ ', el('b', {}, bytes(node.tunnel.sentBytes))),
             el('div', {}, 'RTT ', el('b', {}, node.tunnel.rttMilliseconds == null ? '—' : `${node.tunnel.rttMilliseconds.toFixed(2)} ms`)))
             : el('div', { class: 'tunnel' }, node.role === 'master' ? 'WireGuard hub' : 'no tunnel');

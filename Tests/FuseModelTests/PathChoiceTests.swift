@@ -1,0 +1,63 @@
+import FuseModel
+import Testing
+
+/// A worker's choice between direct UDP and the relay, from its hub peer's counters.
+@Suite struct PathChoiceTests {
+    /// Feeds readings `(received, sent, now)`; the times at which the path changed.
+    func changes(_ choice: inout PathChoice, _ readings: [(Int64, Int64, Double)]) -> [Double] {
+        readings.compactMap { choice.observe(receivedBytes: $0.0, sentBytes: $0.1, now: $0.2) ? $0.2 : nil }
+    }
+
+    @Test func aHandshakeThatIsNeverAnsweredFallsBackAfterThreeSeconds() {
+        var choice = PathChoice()
+        #expect(choice.path == .direct)
+        #expect(changes(&choice, [(0, 148, 0), (0, 148, 2.9), (0, 148, 3)]) == [3])
+        #expect(choice.path == .relay)
+        // While relayed the counters do not decide.
+        #expect(changes(&choice, [(0, 900, 20)]).isEmpty)
+        #expect(choice.path == .relay)
+    }
+
+    @Test func answeredTrafficStaysDirectAndAnIdleTunnelNeverFallsBack() {
+        var choice = PathChoice()
+        // Traffic both ways for 10 s, then idle (no counter moves) for a long time.
+        let readings = [(Int64(92), Int64(148), 0.0)] + (1...30).map { second -> (Int64, Int64, Double) in
+            let bytes = Int64(min(second, 10) * 1000)
+            return (92 + bytes, 148 + bytes, Double(second))
+        } + [(10092, 10148, 100)]
+        #expect(changes(&choice, readings).isEmpty)
+        #expect(choice.path == .direct)
+    }
+
+    @Test func sendingWithoutAnswersAfterABlockFallsBackWithinTheBound() {
+        var choice = PathChoice()
+        // Answered until t=0; from t=1 sent grows and received stands still.
+        let readings = [(Int64(5000), Int64(5000), 0.0)] + (10...100).map { (Int64(5000), 5000 + Int64($0) * 100, Double($0) / 10) }
+        #expect(changes(&choice, readings) == [4])
+        #expect(choice.path == .relay)
+    }
+
+    @Test func aDirectAnswerWhileRelayedMovesBackAndCountsAfresh() {
+        var choice = PathChoice()
+        _ = changes(&choice, [(0, 148, 0), (0, 148, 3)])
+        #expect(choice.path == .relay)
+        let moved = choice.directAnswered()
+        #expect(moved && choice.path == .direct)
+        let again = choice.directAnswered()
+        #expect(!again, "already direct")
+        // A new baseline: the earlier unanswered bytes do not count against the new direct path.
+        #expect(changes(&choice, [(800, 900, 6), (800, 900, 30)]).isEmpty)
+        #expect(choice.path == .direct)
+    }
+
+    @Test func fusePathRelayForcesTheRelayAndBadValuesAreRefused() throws {
+        var forced = try PathChoice(environment: "relay")
+        #expect(forced.path == .relay && forced.forced)
+        let moved = forced.directAnswered()
+        #expect(!moved && forced.path == .relay)
+        #expect(try PathChoice(environment: nil).path == .direct)
+        #expect(try PathChoice(environment: "auto").path == .direct)
+        #expect(throws: PathSettingError.self) { try PathChoice(environment: "udp") }
+        #expect("\(PathSettingError(value: "udp"))" == #"bad FUSE_PATH "udp": use auto or relay"#)
+    }
+}
