@@ -18,8 +18,8 @@ public protocol RelayTransport: Sendable {
 /// every `probeInterval`, a copy of an outgoing datagram goes straight to the hub from a second
 /// socket (WireGuard's replay window drops the duplicate); the hub answers the copy that came
 /// first, so once UDP passes, its answers arrive on that socket: `takeDirectAnswer()` turns
-/// true and the agent moves the path back to direct. Answers on the probe socket always reach
-/// WireGuard (the hub may still answer there for a moment after a change of path).
+/// true and the agent moves the path back to direct. Once direct, nothing reaches WireGuard from
+/// this link (it would roam WireGuard's endpoint back to the relay).
 public final class RelayLink: Sendable {
     public static let probeInterval: Duration = .milliseconds(500)
     /// How long the stream stays open after the path became direct (answers still on their way).
@@ -108,18 +108,25 @@ public final class RelayLink: Sendable {
         }
     }
 
+    /// Answers on the probe socket reach WireGuard only while relayed. Once direct, WireGuard
+    /// talks to the hub from its own socket; a datagram delivered from this one would roam its
+    /// endpoint back here, and under steady traffic it would stay here (its sends come back
+    /// through the probe socket, whose answers keep it here).
     private func fromProbe(_ datagram: ByteBuffer, _ from: SocketAddress) {
         let wireGuard = state.withLock { state -> SocketAddress? in
-            guard let hub = state.hub, from == hub else { return nil }
-            if state.path == .relay { state.directAnswer = true }
+            guard let hub = state.hub, from == hub, state.path == .relay else { return nil }
+            state.directAnswer = true
             return state.wireGuard
         }
         guard let wireGuard, let (local, _) = sockets.withLock({ $0 }) else { return }
         local.send(datagram, to: wireGuard)
     }
 
+    /// Once the path is direct, what the relay still brings (sent before the hub roamed) is
+    /// dropped: delivered from this socket it would roam WireGuard's endpoint back to the relay,
+    /// and under steady traffic the path could flap until the next repair.
     private func fromRelay(_ datagrams: [ByteBuffer]) {
-        guard let wireGuard = state.withLock({ $0.wireGuard }), let (local, _) = sockets.withLock({ $0 }) else { return }
+        guard let wireGuard = state.withLock({ $0.path == .relay ? $0.wireGuard : nil }), let (local, _) = sockets.withLock({ $0 }) else { return }
         local.send(datagrams, to: wireGuard)
     }
 

@@ -53,7 +53,7 @@ extension LabTests {
             let lifted = ContinuousClock.now
             #expect(pollUntil(.seconds(30), every: .milliseconds(250)) { Self.path(fixture, "c1") == "direct" }, "direct within 30 s of lifting the block")
             let toDirect = ContinuousClock.now - lifted
-            // Datagrams still on their way through the relay may roam it back for a moment; the next repair sets it again.
+            // (Datagrams still on their way through the relay are dropped once direct: they would roam it back.)
             #expect(pollUntil(.seconds(10), every: .milliseconds(250)) {
                 (try? fixture.lab.exec("c1", ["wg", "show", interface, "endpoints"]))?.stdout.contains(fixture.lab.masterEndpoint) == true
             }, "the hub's endpoint is its UDP address again")
