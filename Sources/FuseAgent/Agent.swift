@@ -191,6 +191,7 @@ public actor Agent {
     private func repairAndReport() async throws {
         while !Task.isCancelled {
             await reconcile()
+            await restartStaleHubSession()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
             try await host.pause(upTo: repairInterval)
@@ -254,6 +255,20 @@ public actor Agent {
             logger.warning("cannot restart the session with the hub", metadata: ["error": "\(error)"])
         }
     }
+
+    /// A worker whose last handshake with the hub is older than WireGuard's reject-after time
+    /// has a session that carries nothing: a fresh one now (at most once a minute), with the
+    /// endpoint just resolved again (a DNS name that moved), instead of waiting for WireGuard's
+    /// own retry.
+    private func restartStaleHubSession() async {
+        guard !config.isMaster, let hub = lastDevice?.peers.first, hub.lastHandshake > 0,
+              !WireGuardTimers.isFresh(lastHandshake: hub.lastHandshake, now: Date().timeIntervalSince1970) else { return }
+        if let last = lastStaleRestart, ContinuousClock.now - last < .seconds(60) { return }
+        lastStaleRestart = .now
+        logger.notice("the handshake with the hub is stale; starting a fresh session")
+        await restartHubSession()
+    }
+    private var lastStaleRestart: ContinuousClock.Instant?
 
     /// Makes the host match the current map; remembers the outcome for `status`.
     private func reconcile() async {

@@ -84,6 +84,27 @@ struct AgentReconnectTests {
         #expect(await host.restartedSessions.isEmpty, "an agent (re)start or a normal answer restarts no session")
     }
 
+    @Test func aStaleHandshakeWithTheHubStartsAFreshSessionAtMostOnceAMinute() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        // The hub last answered 200 s ago: past WireGuard's reject-after time (180 s).
+        let host = RecordingHostPlane(handshakeAge: 200)
+        let source = ScriptedSource([.map(worker.map)])
+        let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"), repairInterval: .milliseconds(20))
+        #expect(await Self.run(agent) { await host.applied.count >= 10 }, "the agent repairs")
+        #expect(await host.restartedSessions == [worker.hubKey], "one fresh session for a stale handshake, not one per repair")
+    }
+
+    @Test func aFreshHandshakeStartsNoSession() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let host = RecordingHostPlane(handshakeAge: 170)
+        let agent = try Agent(state: worker.state, source: ScriptedSource([.map(worker.map)]), host: host, logger: Logger(label: "test"),
+                              repairInterval: .milliseconds(20))
+        #expect(await Self.run(agent) { await host.applied.count >= 10 })
+        #expect(await host.restartedSessions.isEmpty)
+    }
+
     @Test func aMapThatMovesTheMasterIsReportedBeforeItIsCached() async throws {
         let worker = try Self.worker(endpoint: "192.0.2.1", version: 3)
         defer { try? FileManager.default.removeItem(atPath: worker.state.root) }

@@ -25,10 +25,13 @@ public actor RecordingHostPlane: HostPlane {
     /// - Parameters:
     ///   - foreignInterfaces: links that exist already (a join asking for one is refused).
     ///   - lan: the host's own addresses besides FUSE's (for exposure checks).
-    public init(foreignInterfaces: Set<String> = [], lan: [LocalAddress] = []) {
+    ///   - handshakeAge: how long ago every peer's last handshake was (0: it answers at once).
+    public init(foreignInterfaces: Set<String> = [], lan: [LocalAddress] = [], handshakeAge: TimeInterval = 0) {
         foreign = foreignInterfaces
         addresses = lan
+        self.handshakeAge = handshakeAge
     }
+    private let handshakeAge: TimeInterval
 
     /// Whether FUSE holds nothing on this host.
     public var isEmpty: Bool { interfaces.isEmpty }
@@ -42,9 +45,9 @@ public actor RecordingHostPlane: HostPlane {
     public func apply(_ plan: HostPlan) async throws -> WireGuardDevice {
         applied.append(plan)
         interfaces[plan.interface, default: Interface(plan: plan)].plan = plan
-        // Every peer answers at once.
+        // Every peer answers at once (or answered `handshakeAge` ago).
         var device = plan.device
-        let now = Int64(Date().timeIntervalSince1970)
+        let now = Int64(Date().timeIntervalSince1970 - handshakeAge)
         for index in device.peers.indices { device.peers[index].lastHandshake = now }
         return device
     }
