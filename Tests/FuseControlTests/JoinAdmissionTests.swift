@@ -1,6 +1,7 @@
 import Foundation
 @testable import FuseControl
 import FuseModel
+import FuseSystem
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -23,7 +24,7 @@ import Testing
         async let one = admission.admitted { await first.run() }
         for await _ in first.started.stream { break }
         async let two = admission.admitted { await second.run() }
-        while await admission.counts.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await waitFor(.seconds(5), every: .milliseconds(5)) { await admission.counts.waiting == 1 }, "the second join waits")
         #expect(await admission.counts == (running: 1, waiting: 1))
         // A third finds the queue full: refused at once, with when to come back.
         await #expect(throws: JoinError.busy(waiting: 1, retryAfterSeconds: 1)) { try await admission.admitted { 3 } }
@@ -68,7 +69,7 @@ import Testing
     @Test func callersDuringARunShareTheNextOne() async throws {
         let work = CoalescedWork(), runs = Runs()
         async let first: Void = work.run { await runs.run() }
-        while await runs.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await waitFor(.seconds(5), every: .milliseconds(5)) { await runs.waiting == 1 }, "a run holds")
         // Three callers while the first run goes: none is served by it (it began before they asked).
         async let second: Void = work.run { await runs.run() }
         async let third: Void = work.run { await runs.run() }
@@ -77,7 +78,7 @@ import Testing
         #expect(await runs.started == 1)
         await runs.release()
         try await first
-        while await runs.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await waitFor(.seconds(5), every: .milliseconds(5)) { await runs.waiting == 1 }, "a run holds")
         await runs.release()
         _ = try await (second, third, fourth)
         #expect(await runs.started == 2, "one more run for the three")
