@@ -221,8 +221,11 @@ public actor Agent {
     }
 
     /// The path to the hub (`PathChoice`): while direct, the hub peer's counters every second;
-    /// while relayed, the relay's UDP probe every half second. A change applies at once (the
-    /// hub's endpoint in the device), and is reported to the master with the next heartbeat.
+    /// while relayed, the relay's UDP probe (`UDPProbe`). A change applies at once: the hub's
+    /// endpoint in the device, and a fresh session through the new path, so that the hub learns
+    /// the node's new address from its handshake instead of from whatever the node sends next
+    /// (nothing, on an idle tunnel, until the keepalive). It is reported to the master with
+    /// the next heartbeat.
     private func followPath() async throws {
         guard let relay else { return }
         let clock = ContinuousClock(), start = clock.now
@@ -232,6 +235,7 @@ public actor Agent {
             tick += 1
             var changed = false
             if pathChoice.path == .relay {
+                relay.probeIfDue()
                 changed = relay.takeDirectAnswer() && pathChoice.directAnswered()
             } else if tick % 2 == 0, let hub = current?.peers.first?.publicKey,
                       let stats = try? await host.peerStats().first(where: { $0.publicKey == hub }) {
@@ -242,6 +246,7 @@ public actor Agent {
             logger.notice("path to the hub changed", metadata: ["path": "\(pathChoice.path.rawValue)"])
             relay.setPath(pathChoice.path)
             await reconcile()
+            await restartHubSession()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
         }
     }

@@ -9,10 +9,9 @@ public enum TunnelPath: String, Codable, Sendable, CaseIterable {
 ///
 /// Direct first. While direct, the hub peer's byte counters are read every second: when the
 /// device has sent for `fallbackAfter` seconds and received nothing since (no handshake
-/// answer, no reply), the path becomes relay. While relayed, the relay's UDP probe (copies of
-/// some outgoing datagrams sent straight to the hub) reports when the hub answered over UDP:
-/// the path becomes direct again. WireGuard follows the source of the last authenticated packet
-/// at both ends, so a change of path keeps every session and connection in the tunnel.
+/// answer, no reply), the path becomes relay. While relayed, the relay's UDP probe
+/// (`UDPProbe`) reports when the hub answered over UDP: the path becomes direct again. Each
+/// change starts a fresh WireGuard session through the new path; connections in the tunnel go on.
 /// `FUSE_PATH=relay` forces the relay (no probe).
 public struct PathChoice: Equatable, Sendable {
     /// Seconds of sending without an answer before falling back to the relay: before

@@ -61,3 +61,33 @@ import Testing
         #expect("\(PathSettingError(value: "udp"))" == #"bad FUSE_PATH "udp": use auto or relay"#)
     }
 }
+
+/// The relayed worker's UDP probe and the hub's redirect of it.
+@Suite struct UDPProbeTests {
+    @Test func aProbeCarriesItsNonceAndNothingElseIsOne() {
+        let probe = UDPProbe.datagram(nonce: 0x0102_0304_0506_0708)
+        #expect(probe.count == UDPProbe.length)
+        #expect(Array(probe.prefix(8)) == Array("FUSEPROB".utf8))
+        #expect(UDPProbe.nonce(of: probe) == 0x0102_0304_0506_0708)
+        #expect(UDPProbe.nonce(of: UDPProbe.datagram(nonce: .max)) == .max)
+        #expect(UDPProbe.nonce(of: probe.dropLast()) == nil, "too short")
+        #expect(UDPProbe.nonce(of: probe + [0]) == nil, "too long: an answer is never larger than its probe")
+        // A WireGuard handshake initiation (type 1, three zero bytes) is never a probe.
+        #expect(UDPProbe.nonce(of: [1, 0, 0, 0] + [UInt8](repeating: 0x46, count: 12)) == nil)
+        #expect(UDPProbe.nonce(of: Array("FUSEPROX".utf8) + [UInt8](repeating: 0, count: 8)) == nil)
+    }
+
+    @Test func theHubRedirectsProbesToItsWireGuardPortAndWorkersDoNot() throws {
+        let cidr = try IPv4CIDR(parsing: "100.64.0.0/16")
+        let probe = ProbeRedirect(hubPort: 51820, answerPort: 443)
+        let hub = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: true, probe: probe)
+        #expect(hub.text.contains("""
+              chain prerouting {
+                type nat hook prerouting priority dstnat; policy accept;
+                iifname != "fuse0" udp dport 51820 @th,64,64 0x4655534550524f42 redirect to :443
+              }
+            """))
+        let worker = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: NodeFirewall(), isHub: false, probe: probe)
+        #expect(!worker.text.contains("prerouting"))
+    }
+}
