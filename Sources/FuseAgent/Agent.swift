@@ -234,12 +234,12 @@ public actor Agent {
             try await Task.sleep(for: .milliseconds(500))
             tick += 1
             var changed = false
+            let now = (clock.now - start) / .seconds(1)
             if pathChoice.path == .relay {
                 relay.probeIfDue()
-                changed = relay.takeDirectAnswer() && pathChoice.directAnswered()
+                changed = relay.takeDirectAnswer() && pathChoice.directAnswered(now: now)
             } else if tick % 2 == 0, let hub = current?.peers.first?.publicKey,
                       let stats = try? await host.peerStats().first(where: { $0.publicKey == hub }) {
-                let now = (clock.now - start) / .seconds(1)
                 changed = pathChoice.observe(receivedBytes: stats.receivedBytes, sentBytes: stats.sentBytes, now: now)
             }
             guard changed else { continue }

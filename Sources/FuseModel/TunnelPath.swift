@@ -20,11 +20,22 @@ public struct PathChoice: Equatable, Sendable {
     /// flip the path now and then: nothing is lost, the relay carries it meanwhile.
     public static let fallbackAfter: Double = 3
 
+    /// A direct path that fails within `flapWindow` seconds of the move back (the probe passes
+    /// but the tunnel's own traffic does not) keeps the next move back waiting `holdDown`
+    /// seconds after the fallback: `firstHoldDown`, doubled at each such failure up to
+    /// `maxHoldDown`. A direct path that lasts clears it.
+    public static let flapWindow: Double = 30
+    public static let firstHoldDown: Double = 15
+    public static let maxHoldDown: Double = 300
+
     public private(set) var path: TunnelPath
     public let forced: Bool
     private var last: (received: Int64, sent: Int64)?
     /// When the device sent something that got no answer yet.
     private var unansweredSince: Double?
+    private var directSince: Double?
+    private var relaySince = -Double.infinity
+    public private(set) var holdDown: Double = 0
 
     public init(forceRelay: Bool = false) {
         forced = forceRelay
@@ -56,15 +67,24 @@ public struct PathChoice: Equatable, Sendable {
             unansweredSince = now
         }
         guard let since = unansweredSince, now - since >= Self.fallbackAfter else { return false }
+        if let directSince, now - directSince < Self.flapWindow {
+            holdDown = min(max(holdDown * 2, Self.firstHoldDown), Self.maxHoldDown)
+        } else {
+            holdDown = 0
+        }
         path = .relay
+        relaySince = now
+        directSince = nil
         unansweredSince = nil
         return true
     }
 
-    /// The hub answered over UDP while relayed; true when the path changed.
-    public mutating func directAnswered() -> Bool {
-        guard path == .relay, !forced else { return false }
+    /// The hub answered over UDP while relayed, at `now`; true when the path changed (not
+    /// within `holdDown` of the last fallback).
+    public mutating func directAnswered(now: Double) -> Bool {
+        guard path == .relay, !forced, now - relaySince >= holdDown else { return false }
         path = .direct
+        directSince = now
         last = nil
         unansweredSince = nil
         return true
@@ -72,7 +92,7 @@ public struct PathChoice: Equatable, Sendable {
 
     public static func == (a: PathChoice, b: PathChoice) -> Bool {
         a.path == b.path && a.forced == b.forced && a.last?.received == b.last?.received && a.last?.sent == b.last?.sent
-            && a.unansweredSince == b.unansweredSince
+            && a.unansweredSince == b.unansweredSince && a.directSince == b.directSince && a.relaySince == b.relaySince && a.holdDown == b.holdDown
     }
 }
 

@@ -41,19 +41,45 @@ import Testing
         var choice = PathChoice()
         _ = changes(&choice, [(0, 148, 0), (0, 148, 3)])
         #expect(choice.path == .relay)
-        let moved = choice.directAnswered()
+        let moved = choice.directAnswered(now: 4)
         #expect(moved && choice.path == .direct)
-        let again = choice.directAnswered()
+        let again = choice.directAnswered(now: 4.5)
         #expect(!again, "already direct")
         // A new baseline: the earlier unanswered bytes do not count against the new direct path.
         #expect(changes(&choice, [(800, 900, 6), (800, 900, 30)]).isEmpty)
         #expect(choice.path == .direct)
     }
 
+    @Test func aDirectPathThatFailsAgainSoonHoldsTheRelayLongerEachTime() {
+        var choice = PathChoice()
+        _ = changes(&choice, [(0, 148, 0), (0, 148, 3)])
+        /// Whether a direct answer at each time moves the path.
+        func answers(_ times: [Double]) -> [Bool] { times.map { choice.directAnswered(now: $0) } }
+        // The first move back is at once; it lasts a minute, so its failure holds nothing.
+        #expect(answers([10]) == [true])
+        #expect(changes(&choice, [(0, 100, 70), (0, 200, 71), (0, 300, 74)]) == [74])
+        #expect(choice.holdDown == 0)
+        #expect(answers([75]) == [true], "no hold-down after a direct path that lasted")
+        // It fails 5 s after the move (the probe passes, the tunnel's port does not): held 15 s, then 30 s.
+        #expect(changes(&choice, [(0, 100, 76), (0, 200, 77), (0, 300, 80)]) == [80])
+        #expect(choice.holdDown == PathChoice.firstHoldDown)
+        #expect(answers([94, 95]) == [false, true], "held until 15 s after the fallback")
+        #expect(changes(&choice, [(0, 100, 96), (0, 200, 97), (0, 300, 100)]) == [100])
+        #expect(choice.holdDown == 30)
+        #expect(answers([129, 130]) == [false, true])
+        // Doubling stops at the bound.
+        for round in 0..<8 {
+            let t = 200 + Double(round) * 400
+            _ = changes(&choice, [(0, 100, t), (0, 200, t + 1), (0, 300, t + 4)])
+            _ = answers([t + 390])
+        }
+        #expect(choice.holdDown == PathChoice.maxHoldDown)
+    }
+
     @Test func fusePathRelayForcesTheRelayAndBadValuesAreRefused() throws {
         var forced = try PathChoice(environment: "relay")
         #expect(forced.path == .relay && forced.forced)
-        let moved = forced.directAnswered()
+        let moved = forced.directAnswered(now: 100)
         #expect(!moved && forced.path == .relay)
         #expect(try PathChoice(environment: nil).path == .direct)
         #expect(try PathChoice(environment: "auto").path == .direct)
