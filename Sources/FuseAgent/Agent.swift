@@ -246,8 +246,25 @@ public actor Agent {
             logger.notice("path to the hub changed", metadata: ["path": "\(pathChoice.path.rawValue)"])
             relay.setPath(pathChoice.path)
             await reconcile()
+            let restarted = Int64(Date().timeIntervalSince1970)
             await restartHubSession()
+            await awaitHandshake(since: restarted)
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
+        }
+    }
+
+    /// After a fresh session with the hub: waits (at most 3 s) for its handshake and notes it,
+    /// so that `status` and the next heartbeat say the tunnel is up at once, not after the next repair.
+    private func awaitHandshake(since start: Int64) async {
+        guard let hub = current?.peers.first?.publicKey else { return }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let handshake = try? await host.peerStats().first(where: { $0.publicKey == hub })?.lastHandshake, handshake >= start,
+               let index = lastDevice?.peers.firstIndex(where: { $0.publicKey == hub }) {
+                lastDevice?.peers[index].lastHandshake = handshake
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 
