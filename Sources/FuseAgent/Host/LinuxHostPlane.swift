@@ -15,10 +15,12 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     let state: NodeState
     let runner: any CommandRunning
     let logger: Logger
-    /// Serialises host changes; guards the two fields below.
+    /// Serialises host changes; guards the fields below.
     private let lock = NSLock()
     private var backend: (any WireGuardBackend)?
     private var appliedRuleset: RenderedRuleset?
+    /// The wireguard-go whose UDP buffers were enlarged (`SocketBuffers`).
+    private var enlargedBuffers: pid_t?
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -72,6 +74,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
             current = try wireGuard.read()
         }
+        enlargeBuffers(of: wireGuard)
         if let reason = plan.forwarding {
             let sysctl = Sysctl()
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
@@ -92,6 +95,15 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             appliedRuleset = plan.ruleset
         }
         return current
+    }
+
+    /// wireguard-go's UDP sockets (bound once its device is configured) get buffers that the
+    /// relay's bursts do not overflow; once per wireguard-go process.
+    private func enlargeBuffers(of wireGuard: any WireGuardBackend) {
+        guard wireGuard is UserspaceWireGuard, let pid = state.pid(at: state.wireGuardPIDPath), pid != enlargedBuffers else { return }
+        let sockets = SocketBuffers.enlargeDatagramSockets(of: pid)
+        enlargedBuffers = pid
+        logger.debug("enlarged wireguard-go's UDP buffers", metadata: ["sockets": "\(sockets)", "bytes": "\(SocketBuffers.size)"])
     }
 
     public func peerStats() async throws -> [WireGuardPeerStats] {
@@ -163,6 +175,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             self.removeHostObjects(interface: interface, scope)
             self.backend = nil
             self.appliedRuleset = nil
+            self.enlargedBuffers = nil
         }
     }
 
