@@ -19,6 +19,13 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     private let lock = NSLock()
     private var backend: (any WireGuardBackend)?
     private var appliedRuleset: RenderedRuleset?
+    /// The hub's device as the last apply left it, and when it was last read back: a new map is
+    /// applied against it instead of reading every peer back over UAPI twice per map (at 2,000
+    /// peers that was most of the hub's cycle, which every join waits for). It is read again
+    /// once `hubReadInterval` has passed, so the repair every few seconds still finds a change
+    /// made behind FUSE's back.
+    private var hubDevice: (device: WireGuardDevice, readAt: ContinuousClock.Instant)?
+    static let hubReadInterval: Duration = .seconds(4)
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -63,15 +70,28 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             }
             logger.info("started wireguard-go", metadata: ["interface": "\(plan.interface)", "pid": "\(pid)"])
             appliedRuleset = nil
+            hubDevice = nil
         }
         // The link goes up before the peers are set: a handshake that wireguard-go starts while
         // its device is down is lost, and WireGuard retries only after 5 s.
         try HostNetwork(runner: runner).configure(link: plan.interface, address: plan.address, mtu: plan.mtu)
-        var current = try wireGuard.read()
-        if try wireGuard.apply(desired: plan.device, current: current) {
-            logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
+        var current: WireGuardDevice
+        if plan.isHub, let known = hubDevice, ContinuousClock.now - known.readAt < Self.hubReadInterval {
+            current = known.device
+        } else {
             current = try wireGuard.read()
+            hubDevice = plan.isHub ? (current, .now) : nil
         }
+        let changed: Bool
+        do { changed = try wireGuard.apply(desired: plan.device, current: current) } catch {
+            hubDevice = nil
+            throw error
+        }
+        if changed {
+            logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
+            current = plan.isHub ? current.afterApplying(plan.device) : try wireGuard.read()
+        }
+        if plan.isHub, let readAt = hubDevice?.readAt { hubDevice = (current, readAt) }
         if let reason = plan.forwarding {
             let sysctl = Sysctl()
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
@@ -107,6 +127,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             without.peers.removeAll { $0.publicKey == peer }
             _ = try wireGuard.apply(desired: without, current: current)
             _ = try wireGuard.apply(desired: plan.device, current: without)
+            self.hubDevice = nil
             self.logger.info("restarted the session with the hub", metadata: ["peer": "\(peer.base64.prefix(8))…"])
         }
     }
@@ -163,6 +184,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             self.removeHostObjects(interface: interface, scope)
             self.backend = nil
             self.appliedRuleset = nil
+            self.hubDevice = nil
         }
     }
 
