@@ -49,7 +49,7 @@ import Testing
                 AllowedFlow(sources: [a, b], proto: .icmp, port: nil),
             ],
             exposures: [ExposureRule(exposure: camera, sources: [a, b]), ExposureRule(exposure: dns, sources: [b]), ExposureRule(exposure: closed, sources: [])],
-            forward: [ForwardFlow(destination: b, flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
+            forward: [ForwardFlow(destinations: [b], flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
         )
         let ruleset = NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false)
         #expect(ruleset.inlined == """
@@ -128,16 +128,14 @@ import Testing
                 iifname "fuse0" ip saddr != 100.64.0.0/16 drop
                 iifname "fuse0" ct state established,related accept
                 oifname "fuse0" ct state established,related accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 tcp dport 8554 accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 icmp type echo-request accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto tcp accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto udp accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.4 } ip daddr 100.64.0.3 icmp type echo-request accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } icmp type echo-request accept
                 iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 22 accept
                 iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 80 accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto udp accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3 } ip daddr 100.64.0.4 icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } meta l4proto udp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 tcp dport 8554 accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 tcp dport 5432 accept
                 iifname "fuse0" drop
                 oifname "fuse0" drop
               }
@@ -151,7 +149,7 @@ import Testing
         let a = IPv4Address("100.64.0.2")!, b = IPv4Address("100.64.0.3")!, c = IPv4Address("100.64.0.4")!
         func hub(_ sources: [IPv4Address], forwardTo destinations: [IPv4Address], port: UInt16 = 22) -> RenderedRuleset {
             let firewall = NodeFirewall(inbound: [AllowedFlow(sources: sources, proto: .tcp, port: 7443)],
-                                        forward: destinations.map { ForwardFlow(destination: $0, flow: AllowedFlow(sources: [a], proto: .tcp, port: port)) })
+                                        forward: [ForwardFlow(destinations: destinations, flow: AllowedFlow(sources: [a], proto: .tcp, port: port))])
             return NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: firewall, isHub: true)
         }
         let before = hub([a, b], forwardTo: [b])
@@ -166,7 +164,7 @@ import Testing
             delete element inet fuse_fuse0 forward0_to { 100.64.0.4 }
 
             """)
-        // One forward rule per distinct flow, its destinations in one set.
+        // One forward rule per group, its sources and destinations in two sets.
         #expect(joined.text.contains(#"iifname "fuse0" oifname "fuse0" ip saddr @forward0_from ip daddr @forward0_to tcp dport 22 accept"#))
         #expect(joined.sets.first { $0.name == "forward0_to" }?.elements == [b, c])
         #expect(joined.changes(from: joined) == nil, "nothing changed")
