@@ -94,6 +94,7 @@ let package = Package(
             "FuseMaster", "FuseAgent", "FuseControl", "FuseModel", "FuseSystem",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Scripts/: the dashboard lab test's Python helpers (headless Chromium through selenium, the Prometheus parser).
         .testTarget(name: "FuseLabTests", dependencies: ["FuseLab", "FuseSystem", "FuseModel"], exclude: ["Scripts"]),

@@ -221,8 +221,11 @@ public actor Agent {
     }
 
     /// The path to the hub (`PathChoice`): while direct, the hub peer's counters every second;
-    /// while relayed, the relay's UDP probe every half second. A change applies at once (the
-    /// hub's endpoint in the device), and is reported to the master with the next heartbeat.
+    /// while relayed, the relay's UDP probe (`UDPProbe`). A change applies at once: the hub's
+    /// endpoint in the device, and a fresh session through the new path, so that the hub learns
+    /// the node's new address from its handshake instead of from whatever the node sends next
+    /// (nothing, on an idle tunnel, until the keepalive). It is reported to the master with
+    /// the next heartbeat.
     private func followPath() async throws {
         guard let relay else { return }
         let clock = ContinuousClock(), start = clock.now
@@ -231,18 +234,37 @@ public actor Agent {
             try await Task.sleep(for: .milliseconds(500))
             tick += 1
             var changed = false
+            let now = (clock.now - start) / .seconds(1)
             if pathChoice.path == .relay {
-                changed = relay.takeDirectAnswer() && pathChoice.directAnswered()
+                relay.probeIfDue()
+                changed = relay.takeDirectAnswer() && pathChoice.directAnswered(now: now)
             } else if tick % 2 == 0, let hub = current?.peers.first?.publicKey,
                       let stats = try? await host.peerStats().first(where: { $0.publicKey == hub }) {
-                let now = (clock.now - start) / .seconds(1)
                 changed = pathChoice.observe(receivedBytes: stats.receivedBytes, sentBytes: stats.sentBytes, now: now)
             }
             guard changed else { continue }
             logger.notice("path to the hub changed", metadata: ["path": "\(pathChoice.path.rawValue)"])
             relay.setPath(pathChoice.path)
             await reconcile()
+            let restarted = Int64(Date().timeIntervalSince1970)
+            await restartHubSession()
+            await awaitHandshake(since: restarted)
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
+        }
+    }
+
+    /// After a fresh session with the hub: waits (at most 3 s) for its handshake and notes it,
+    /// so that `status` and the next heartbeat say the tunnel is up at once, not after the next repair.
+    private func awaitHandshake(since start: Int64) async {
+        guard let hub = current?.peers.first?.publicKey else { return }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let handshake = try? await host.peerStats().first(where: { $0.publicKey == hub })?.lastHandshake, handshake >= start,
+               let index = lastDevice?.peers.firstIndex(where: { $0.publicKey == hub }) {
+                lastDevice?.peers[index].lastHandshake = handshake
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 

@@ -14,14 +14,12 @@ public protocol RelayTransport: Sendable {
 /// A worker's end of the relay: a UDP socket on 127.0.0.1 that becomes the hub's endpoint in
 /// the WireGuard device while the path is the relay. Each datagram WireGuard sends there goes
 /// over the relay stream (`RelayTransport`: one TLS connection to the master's API port); what
-/// comes back goes to WireGuard from the same socket. While relayed it also probes UDP: at most
-/// every `probeInterval`, a copy of an outgoing datagram goes straight to the hub from a second
-/// socket (WireGuard's replay window drops the duplicate); the hub answers the copy that came
-/// first, so once UDP passes, its answers arrive on that socket: `takeDirectAnswer()` turns
-/// true and the agent moves the path back to direct. Once direct, nothing reaches WireGuard from
-/// this link (it would roam WireGuard's endpoint back to the relay).
+/// comes back goes to WireGuard from the same socket. While relayed it also probes UDP
+/// (`UDPProbe`, from a second socket, at most every `UDPProbe.interval`, whether or not the
+/// tunnel carries traffic): once the hub's answer arrives, `takeDirectAnswer()` turns true and
+/// the agent moves the path back to direct. Once direct, nothing reaches WireGuard from this
+/// link (it would roam WireGuard's endpoint back to the relay).
 public final class RelayLink: Sendable {
-    public static let probeInterval: Duration = .milliseconds(500)
     /// How long the stream stays open after the path became direct (answers still on their way).
     static let closeAfterDirect: Duration = .seconds(5)
 
@@ -34,6 +32,8 @@ public final class RelayLink: Sendable {
         var lastProbe = ContinuousClock.now - .seconds(60)
         var directAnswer = false
     }
+    /// The nonce of this link's probes: an answer that carries another is not the hub's.
+    private let nonce = UInt64.random(in: .min ... .max)
 
     private let state = Mutex(State())
     let transport: any RelayTransport
@@ -71,9 +71,12 @@ public final class RelayLink: Sendable {
         state.withLock { $0.hub = address }
     }
 
+    /// On a change to the relay, what WireGuard sends at once (the fresh session's handshake)
+    /// waits in the stream's outbox while the stream opens, instead of being dropped.
     public func setPath(_ path: TunnelPath) {
         state.withLock { state in
             if state.path != path, path == .direct { state.directSince = .now }
+            if path == .relay, state.outbox == nil { state.outbox = RelayOutbox() }
             state.path = path
             state.directAnswer = false
         }
@@ -87,39 +90,33 @@ public final class RelayLink: Sendable {
         }
     }
 
+    /// While relayed, over the relay stream. Once direct, WireGuard sends to the hub itself;
+    /// what still comes here (sent before its endpoint changed) is dropped: WireGuard resends.
     private func fromWireGuard(_ datagram: ByteBuffer, _ from: SocketAddress) {
-        enum Route { case direct(SocketAddress), relay(RelayOutbox?, probe: SocketAddress?) }
-        let route = state.withLock { state -> Route? in
+        let outbox = state.withLock { state -> RelayOutbox? in
             state.wireGuard = from
-            if state.path == .direct { return state.hub.map(Route.direct) }
-            var probe: SocketAddress?
-            if probing, let hub = state.hub, ContinuousClock.now - state.lastProbe >= Self.probeInterval {
-                state.lastProbe = .now
-                probe = hub
-            }
-            return .relay(state.outbox, probe: probe)
+            return state.path == .relay ? state.outbox : nil
         }
-        guard let route, let (_, probeSocket) = sockets.withLock({ $0 }) else { return }
-        switch route {
-        case .direct(let hub): probeSocket.send(datagram, to: hub)
-        case .relay(let outbox, let probe):
-            outbox?.send(datagram)
-            if let probe { probeSocket.send(datagram, to: probe) }
-        }
+        outbox?.send(datagram)
     }
 
-    /// Answers on the probe socket reach WireGuard only while relayed. Once direct, WireGuard
-    /// talks to the hub from its own socket; a datagram delivered from this one would roam its
-    /// endpoint back here, and under steady traffic it would stay here (its sends come back
-    /// through the probe socket, whose answers keep it here).
-    private func fromProbe(_ datagram: ByteBuffer, _ from: SocketAddress) {
-        let wireGuard = state.withLock { state -> SocketAddress? in
-            guard let hub = state.hub, from == hub, state.path == .relay else { return nil }
-            state.directAnswer = true
-            return state.wireGuard
+    /// Sends a probe to the hub's UDP port when one is due (while relayed and probing).
+    public func probeIfDue() {
+        let hub = state.withLock { state -> SocketAddress? in
+            guard probing, state.path == .relay, let hub = state.hub, ContinuousClock.now - state.lastProbe >= UDPProbe.interval else { return nil }
+            state.lastProbe = .now
+            return hub
         }
-        guard let wireGuard, let (local, _) = sockets.withLock({ $0 }) else { return }
-        local.send(datagram, to: wireGuard)
+        guard let hub, let (_, probe) = sockets.withLock({ $0 }) else { return }
+        probe.send(ByteBuffer(bytes: UDPProbe.datagram(nonce: nonce)), to: hub)
+    }
+
+    /// The hub's answer to a probe: UDP passes both ways.
+    private func fromProbe(_ datagram: ByteBuffer, _ from: SocketAddress) {
+        guard datagram.withUnsafeReadableBytes({ UDPProbe.nonce(of: $0) }) == nonce else { return }
+        state.withLock { state in
+            if let hub = state.hub, from == hub, state.path == .relay { state.directAnswer = true }
+        }
     }
 
     /// Once the path is direct, what the relay still brings (sent before the hub roamed) is
@@ -135,12 +132,15 @@ public final class RelayLink: Sendable {
     public func run() async throws {
         var failures = 0
         while !Task.isCancelled {
-            guard state.withLock({ $0.path == .relay }) else {
+            let next = state.withLock { state -> RelayOutbox? in
+                guard state.path == .relay else { return nil }
+                if state.outbox == nil { state.outbox = RelayOutbox() }
+                return state.outbox
+            }
+            guard let outbox = next else {
                 try await Task.sleep(for: .milliseconds(100))
                 continue
             }
-            let outbox = RelayOutbox()
-            state.withLock { $0.outbox = outbox }
             do {
                 try await carry(outbox)
                 failures = 0

@@ -195,7 +195,9 @@ public struct LabTopology: Codable, Sendable, Equatable {
             ]),
         ]
         if udpBlockedDomain {
-            specs.append(DomainSpec(name: "companyC", routerId: "c-r", lanBase: "192.168.30", hosts: [HostSpec(id: "c1", role: .federated)], egress: .noUDP))
+            specs.append(DomainSpec(name: "companyC", routerId: "c-r", lanBase: "192.168.30", hosts: [
+                HostSpec(id: "c1", role: .federated), HostSpec(id: "sensor", role: .nonFederated),
+            ], egress: .noUDP))
         }
         let runDirectory = "\(LabAddressPlan.runRoot)/\(prefix)"
         let link = LabAddressPlan.routerLinkBase

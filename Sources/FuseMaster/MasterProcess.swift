@@ -61,6 +61,7 @@ public struct MasterProcess: Sendable {
         var services: [any Service] = [
             AgentService(agent: agent), LongPollCloser(controlPlane: controlPlane),
             LocalAPIService(socket: nodeState.agentSocketPath, handler: MasterLocalAPI(agent: agent), logger: logger),
+            ProbeService(host: options.listenAddress, port: Int(config.apiPort), logger: logger),
         ]
         if options.dns {
             services.append(DNSService(controlPlane: controlPlane, address: config.cidr.firstHost?.description ?? "127.0.0.1", logger: logger))

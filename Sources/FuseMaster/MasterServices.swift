@@ -35,6 +35,24 @@ struct DNSService: Service {
     }
 }
 
+/// Answers relayed workers' UDP probes on the API's port number (`ProbeResponder`). Without it
+/// the relay still works; a relayed worker just never moves back to direct.
+struct ProbeService: Service {
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run() async throws {
+        let responder: ProbeResponder
+        do { responder = try await ProbeResponder.start(host: host, port: port) } catch {
+            logger.warning("no UDP probe responder: relayed nodes will not move back to direct", metadata: ["error": "\(error)"])
+            return
+        }
+        try? await gracefulShutdown()
+        await responder.stop()
+    }
+}
+
 /// On shutdown, ends the long-polls so that the server stops at once.
 struct LongPollCloser: Service {
     let controlPlane: ControlPlane

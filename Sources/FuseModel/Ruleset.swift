@@ -13,9 +13,10 @@ public enum NodeRuleset {
     /// removes addresses (a join, a leave) is applied by element (`RenderedRuleset.changes`).
     /// With `containers`, the node's engine may send its containers' traffic anywhere (the
     /// node's LAN, or other domains as the policy allows the node itself), masqueraded to the
-    /// node's addresses; nothing from the VPN is forwarded to them.
+    /// node's addresses; nothing from the VPN is forwarded to them. With `probe` (the hub),
+    /// relayed workers' UDP probes to the WireGuard port go to the master's responder (`UDPProbe`).
     public static func render(interface: String, cidr: IPv4CIDR, address: IPv4Address, firewall: NodeFirewall, isHub: Bool,
-                              containers: ContainerEgress? = nil) -> RenderedRuleset {
+                              containers: ContainerEgress? = nil, probe: ProbeRedirect? = nil) -> RenderedRuleset {
         let table = tableName(interface: interface)
         let iif = "iifname \"\(interface)\""
         let oif = "oifname \"\(interface)\""
@@ -73,13 +74,16 @@ public enum NodeRuleset {
 
         var chains = [chain("input", input), chain("forward", forward)]
         var postrouting: [String] = []
-        if !exposures.isEmpty {
-            let prerouting = ["type nat hook prerouting priority dstnat; policy accept;"] + zip(exposures, exposureSources).map { rule, sources in
-                let exposure = rule.exposure
-                return "\(iif) ip daddr \(address) ip saddr \(sources) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
-            }
-            chains.append(chain("prerouting", prerouting))
-            postrouting.append("ct status dnat ct original ip daddr \(address) masquerade")
+        var prerouting = zip(exposures, exposureSources).map { rule, sources in
+            let exposure = rule.exposure
+            return "\(iif) ip daddr \(address) ip saddr \(sources) \(exposure.proto.rawValue) dport \(exposure.port) dnat ip to \(exposure.target):\(exposure.targetPort)"
+        }
+        if !exposures.isEmpty { postrouting.append("ct status dnat ct original ip daddr \(address) masquerade") }
+        if isHub, let probe {
+            prerouting.append("iifname != \"\(interface)\" \(UDPProbe.match(hubPort: probe.hubPort)) redirect to :\(probe.answerPort)")
+        }
+        if !prerouting.isEmpty {
+            chains.append(chain("prerouting", ["type nat hook prerouting priority dstnat; policy accept;"] + prerouting))
         }
         if let containers {
             postrouting.append("ip saddr \(containers.subnet) oifname != \(names(containers.bridges)) masquerade")

@@ -9,10 +9,9 @@ public enum TunnelPath: String, Codable, Sendable, CaseIterable {
 ///
 /// Direct first. While direct, the hub peer's byte counters are read every second: when the
 /// device has sent for `fallbackAfter` seconds and received nothing since (no handshake
-/// answer, no reply), the path becomes relay. While relayed, the relay's UDP probe (copies of
-/// some outgoing datagrams sent straight to the hub) reports when the hub answered over UDP:
-/// the path becomes direct again. WireGuard follows the source of the last authenticated packet
-/// at both ends, so a change of path keeps every session and connection in the tunnel.
+/// answer, no reply), the path becomes relay. While relayed, the relay's UDP probe
+/// (`UDPProbe`) reports when the hub answered over UDP: the path becomes direct again. Each
+/// change starts a fresh WireGuard session through the new path; connections in the tunnel go on.
 /// `FUSE_PATH=relay` forces the relay (no probe).
 public struct PathChoice: Equatable, Sendable {
     /// Seconds of sending without an answer before falling back to the relay: before
@@ -21,11 +20,22 @@ public struct PathChoice: Equatable, Sendable {
     /// flip the path now and then: nothing is lost, the relay carries it meanwhile.
     public static let fallbackAfter: Double = 3
 
+    /// A direct path that fails within `flapWindow` seconds of the move back (the probe passes
+    /// but the tunnel's own traffic does not) keeps the next move back waiting `holdDown`
+    /// seconds after the fallback: `firstHoldDown`, doubled at each such failure up to
+    /// `maxHoldDown`. A direct path that lasts clears it.
+    public static let flapWindow: Double = 30
+    public static let firstHoldDown: Double = 15
+    public static let maxHoldDown: Double = 300
+
     public private(set) var path: TunnelPath
     public let forced: Bool
     private var last: (received: Int64, sent: Int64)?
     /// When the device sent something that got no answer yet.
     private var unansweredSince: Double?
+    private var directSince: Double?
+    private var relaySince = -Double.infinity
+    public private(set) var holdDown: Double = 0
 
     public init(forceRelay: Bool = false) {
         forced = forceRelay
@@ -57,15 +67,24 @@ public struct PathChoice: Equatable, Sendable {
             unansweredSince = now
         }
         guard let since = unansweredSince, now - since >= Self.fallbackAfter else { return false }
+        if let directSince, now - directSince < Self.flapWindow {
+            holdDown = min(max(holdDown * 2, Self.firstHoldDown), Self.maxHoldDown)
+        } else {
+            holdDown = 0
+        }
         path = .relay
+        relaySince = now
+        directSince = nil
         unansweredSince = nil
         return true
     }
 
-    /// The hub answered over UDP while relayed; true when the path changed.
-    public mutating func directAnswered() -> Bool {
-        guard path == .relay, !forced else { return false }
+    /// The hub answered over UDP while relayed, at `now`; true when the path changed (not
+    /// within `holdDown` of the last fallback).
+    public mutating func directAnswered(now: Double) -> Bool {
+        guard path == .relay, !forced, now - relaySince >= holdDown else { return false }
         path = .direct
+        directSince = now
         last = nil
         unansweredSince = nil
         return true
@@ -73,7 +92,7 @@ public struct PathChoice: Equatable, Sendable {
 
     public static func == (a: PathChoice, b: PathChoice) -> Bool {
         a.path == b.path && a.forced == b.forced && a.last?.received == b.last?.received && a.last?.sent == b.last?.sent
-            && a.unansweredSince == b.unansweredSince
+            && a.unansweredSince == b.unansweredSince && a.directSince == b.directSince && a.relaySince == b.relaySince && a.holdDown == b.holdDown
     }
 }
 

@@ -31,14 +31,15 @@ final class LabFixture {
     let fuse: String
 
     /// `fuse`: the binary the lab's nodes run (default: the debug build). `udpBlockedDomain`:
-    /// also companyC (worker c1), whose router lets no UDP out.
-    init(fuse: String = LabSupport.fuseBinary, udpBlockedDomain: Bool = false) throws {
+    /// also companyC (worker c1, LAN device sensor), whose router lets no UDP out. `apiPort`:
+    /// the master's (default: a random one).
+    init(fuse: String = LabSupport.fuseBinary, udpBlockedDomain: Bool = false, apiPort: Int? = nil) throws {
         self.fuse = fuse
         #expect(FileManager.default.isExecutableFile(atPath: fuse), "build the fuse binary first: swift build")
         let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         let prefix = "t" + String((0..<3).map { _ in letters.randomElement() ?? "x" }) + "-"
         // Ports differ per lab so that a leftover of one run can never answer another.
-        lab = try Lab.up(prefix: prefix, apiPort: Int.random(in: 20000...29999), wgPort: Int.random(in: 30000...39999), udpBlockedDomain: udpBlockedDomain)
+        lab = try Lab.up(prefix: prefix, apiPort: apiPort ?? Int.random(in: 20000...29999), wgPort: Int.random(in: 30000...39999), udpBlockedDomain: udpBlockedDomain)
     }
 
     func close() { lab.down() }
