@@ -172,6 +172,26 @@ import Testing
         #expect(hub([a, b], forwardTo: []).changes(from: before) == nil, "a rule went: the whole table")
     }
 
+    /// The hub's map by group: a field node joining is one address more in the groups it
+    /// belongs to, applied by element, whatever the federation's size.
+    @Test func aJoinAddsItsAddressToTheHubsGroups() throws {
+        let policy = try Policy.parse(#"{"rules": [{"from": ["domain:ops"], "to": ["domain:field"], "proto": "tcp", "ports": [22]}]}"#)
+        let master = NodeRecord(name: "master", domain: "crisis", address: IPv4Address("100.64.0.1")!, publicKey: key(1), isMaster: true)
+        let ops = NodeRecord(name: "ops1", domain: "ops", address: IPv4Address("100.64.0.2")!, publicKey: key(2), isMaster: false)
+        let field = (0..<4).map { NodeRecord(name: "f\($0)", domain: "field", address: IPv4Address(0x6440_0010 + UInt32($0)), publicKey: key(UInt8(16 + $0)), isMaster: false) }
+        func hub(fieldNodes count: Int) -> (NodeFirewall, RenderedRuleset) {
+            let firewall = policy.firewall(for: master, nodes: [master, ops] + field.prefix(count), exposures: [], context: PolicyContext(master: master, apiPort: 7443))
+            return (firewall, NodeRuleset.render(interface: "fuse0", cidr: cidr, address: master.address, firewall: firewall, isHub: true))
+        }
+        let (before, beforeRuleset) = hub(fieldNodes: 3), (after, afterRuleset) = hub(fieldNodes: 4)
+        #expect(before.forward == [ForwardFlow(destinations: field.prefix(3).map(\.address), flow: AllowedFlow(sources: [ops.address], proto: .tcp, port: 22))])
+        #expect(after.forward == [ForwardFlow(destinations: field.map(\.address), flow: AllowedFlow(sources: [ops.address], proto: .tcp, port: 22))])
+        // The control-plane flows from every node (DNS over tcp and udp, the API: in0–in2) and the group's destinations.
+        #expect(afterRuleset.changes(from: beforeRuleset) == (["in0", "in1", "in2", "forward0_to"].map {
+            "add element inet fuse_fuse0 \($0) { 100.64.0.19 }\n"
+        }.joined()))
+    }
+
     @Test func tableNames() {
         #expect(NodeRuleset.tableName(interface: "fl-a1") == "fuse_fl_a1")
         #expect(NodeRuleset.tableName(interface: "fuse0") == "fuse_fuse0")
