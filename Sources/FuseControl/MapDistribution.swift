@@ -56,16 +56,24 @@ final class MapDistribution: Sendable {
 
     /// The node's map from the current snapshot, recorded as given to it.
     func map(for node: String) -> NetworkMap? {
-        guard let map = current.map(for: node) else { return nil }
+        let (snapshot, base) = state.withLock { ($0.snapshot, $0.sent[node]) }
+        guard let map = Self.map(for: node, in: snapshot, given: base) else { return nil }
         state.withLock { $0.sent[node] = map }
         return map
+    }
+
+    /// The node's map at the snapshot's version: the one it was given when that is of this
+    /// version already (the hub asks every 2 s, and its map lists every node), else computed.
+    private static func map(for node: String, in snapshot: FederationSnapshot, given base: NetworkMap?) -> NetworkMap? {
+        if let base, base.version == snapshot.version { return base }
+        return snapshot.map(for: node)
     }
 
     /// The node's update, encoded: the changes since `since` when that is the map it was last
     /// given, else (or with `full`) its whole map. nil for a node not in the federation.
     func update(for node: String, since: Int64, full: Bool) throws -> ByteBuffer? {
         let (snapshot, base) = state.withLock { ($0.snapshot, $0.sent[node]) }
-        guard let map = snapshot.map(for: node) else { return nil }
+        guard let map = Self.map(for: node, in: snapshot, given: base) else { return nil }
         state.withLock { $0.sent[node] = map }
         guard !full, let base, base.version == since else { return try Self.encode(.full(map)) }
         let delta = MapDelta(from: base, to: map)

@@ -18,12 +18,20 @@ public enum MasterServer {
         let app = Application(
             router: router,
             server: try server(tls: try state.tlsConfiguration(), bounds: bounds),
-            configuration: .init(address: .hostname(listenAddress, port: Int(controlPlane.config.apiPort)), serverName: nil),
+            configuration: .init(address: .hostname(listenAddress, port: Int(controlPlane.config.apiPort)), serverName: nil,
+                                 backlog: listenBacklog),
             services: services,
             onServerRunning: { _ in await onRunning() },
             logger: logger)
         try await app.runService()
     }
+
+    /// Connections the kernel queues before the server accepts them (capped by
+    /// `net.core.somaxconn`). Hummingbird's 256 overflowed when a thousand nodes reconnected at
+    /// once or the master fell behind on a loaded machine: the kernel fell back to SYN cookies
+    /// ("Possible SYN flooding on port 7443") and dropped handshakes it had already answered,
+    /// which the client saw as a connection closed before its first request.
+    static let listenBacklog = 4096
 
     /// HTTP/1.1 (over TLS unless `tls` is nil, as in tests) within `bounds`.
     public static func server(tls: TLSConfiguration?, bounds: ConnectionBounds) throws -> HTTPServerBuilder {

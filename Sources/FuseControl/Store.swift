@@ -189,6 +189,19 @@ public final class SQLiteFederationStore: FederationStore {
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
                      requestID: String?, now: Date) throws -> NodeRecord {
+        // The address taken for this join, given back when its transaction rolls back.
+        var allocated: IPv4Address?
+        do {
+            return try joinTransaction(tokenID: tokenID, secret: secret, name: name, publicKey: publicKey, credentialDigest: credentialDigest, cidr: cidr,
+                                       engineRange: engineRange, requestID: requestID, now: now, allocated: &allocated)
+        } catch {
+            if let address = allocated { _ = takenAddresses.withLock { $0?.remove(address) } }
+            throw error
+        }
+    }
+
+    private func joinTransaction(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR,
+                                 engineRange: IPv4CIDR?, requestID: String?, now: Date, allocated: inout IPv4Address?) throws -> NodeRecord {
         try write { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
             // Each check is one indexed query: a join must not read every node (it would get
@@ -220,6 +233,7 @@ public final class SQLiteFederationStore: FederationStore {
                 throw JoinRefusal.exhausted("\(error)")
             }
             _ = takenAddresses.withLock { $0?.insert(address) }
+            allocated = address
             var engineSubnet: IPv4CIDR?
             if let engineRange {
                 do {

@@ -110,7 +110,8 @@ struct BenchScale: ParsableCommand {
                            logCopy: bench.out + "/scale-master.log")
         let steps = try blockingAwait { try await run.run() }
         let context = clock.context()
-        let subtitle = String(format: "real master (debug build) and simulated nodes on %d cores; load %.1f → %.1f", context.cores, context.loadBefore, context.loadAfter)
+        let subtitle = String(format: "real master (%@ build), simulated nodes (%@ build) on %d cores; load %.1f → %.1f", Self.build(of: run.fusePath),
+                              Self.simulatorBuild, context.cores, context.loadBefore, context.loadAfter)
         let files = try output.write([("scale.csv", ScaleResults.csv(steps)), ("scale.svg", ScaleResults.propagationSVG(steps, subtitle: subtitle)),
                                       ("scale.json", String(decoding: try benchEncoder().encode(BenchPart(context: context, results: steps)), as: UTF8.self) + "\n")])
         if bench.json {
@@ -120,6 +121,22 @@ struct BenchScale: ParsableCommand {
             print(renderTable(table.header, table.rows))
             print("wrote " + files.joined(separator: ", "))
         }
+    }
+}
+
+extension BenchScale {
+    /// Which build a `fuse` binary is, from SwiftPM's folder names (`--fuse` may point at a
+    /// release build while this bench is a debug one).
+    static func build(of fusePath: String) -> String {
+        fusePath.contains("/release/") ? "release" : fusePath.contains("/debug/") ? "debug" : "unknown"
+    }
+
+    static var simulatorBuild: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
     }
 }
 

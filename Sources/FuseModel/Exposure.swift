@@ -53,14 +53,20 @@ public struct ExposureRule: Codable, Hashable, Sendable {
     }
 }
 
-/// A flow the hub forwards between two nodes.
+/// A flow the hub forwards between nodes: from any of `flow.sources` to any of `destinations`
+/// (one nftables rule with two sets).
 public struct ForwardFlow: Codable, Equatable, Hashable, Sendable {
-    public let destination: IPv4Address
+    public let destinations: [IPv4Address]
     public let flow: AllowedFlow
 
-    public init(destination: IPv4Address, flow: AllowedFlow) {
-        self.destination = destination
+    public init(destinations: [IPv4Address], flow: AllowedFlow) {
+        self.destinations = destinations
         self.flow = flow
+    }
+
+    /// Whether the hub forwards `proto` to `port` (nil: a port-less probe, ICMP) from `source` to `destination`.
+    public func allows(source: IPv4Address, destination: IPv4Address, proto: FlowProtocol, port: UInt16?) -> Bool {
+        flow.proto == proto && (flow.port == nil || flow.port == port) && flow.sources.contains(source) && destinations.contains(destination)
     }
 }
 

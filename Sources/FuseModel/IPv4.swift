@@ -6,16 +6,27 @@ public struct IPv4Address: Hashable, Comparable, Codable, Sendable, CustomString
 
     /// Parses dotted-quad notation strictly: four decimal octets, no leading zeros.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
-                  part == "0" || !part.hasPrefix("0"), let octet = UInt32(part), octet <= 255
-            else { return nil }
-            value = value << 8 | octet
+        // One pass over the bytes: the hub reads thousands of addresses back per cycle (UAPI,
+        // the store), where splitting into substrings cost more than everything else.
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                // A leading zero ("01") is refused; "0" alone is an octet.
+                guard digits == 0 || octet != 0 else { return nil }
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard digits <= 3, octet <= 255 else { return nil }
+            case UInt8(ascii: "."):
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                (octet, digits, dots) = (0, 0, dots + 1)
+            default:
+                return nil
+            }
         }
-        self.value = value
+        guard dots == 3, digits > 0 else { return nil }
+        self.value = value << 8 | octet
     }
 
     public var description: String {

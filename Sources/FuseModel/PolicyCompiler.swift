@@ -4,10 +4,10 @@ extension Policy {
     /// `inbound`: flows from other nodes into `node` itself (the master also gets the built-in
     /// control-plane flows from every other node); `exposures`: every exposure of `node` with
     /// the nodes allowed to reach it; `forward` (master only, the hub): every allowed flow
-    /// between two nodes other than the master, to a node or to an exposure at its node.
-    /// Sources are sorted by address, flows by proto (tcp, udp, icmp) and port (any first),
-    /// forward flows by destination first. A source allowed any port of a proto is not listed
-    /// again for single ports of that proto.
+    /// between two nodes other than the master, to a node or to an exposure at its node, by
+    /// group (`hubForward`). Sources are sorted by address, flows by proto (tcp, udp, icmp) and
+    /// port (any first). A source allowed any port of a proto is not listed again for single
+    /// ports of that proto (inbound).
     public func firewall(for node: NodeRecord, nodes: [NodeRecord], exposures: [Exposure], context: PolicyContext) -> NodeFirewall {
         CompiledPolicy(self, nodes: nodes, exposures: exposures, context: context).firewall(for: node)
     }
@@ -62,20 +62,38 @@ public struct CompiledPolicy: Sendable {
         let exposureRules = (exposuresByNode[node.name.lowercased()] ?? []).map {
             ExposureRule(exposure: $0, sources: sources(of: $0, excluding: [node.address]))
         }
+        return NodeFirewall(inbound: inbound, exposures: exposureRules, forward: isMaster ? hubForward() : [])
+    }
+
+    /// What the hub forwards, by group as its nftables table enforces it: per rule and flow, from
+    /// the rule's sources to the workers it selects; per exposure, from who may reach it to its
+    /// node; the engines' Swarm flows between the workers with workloads. The master is no
+    /// source or destination (what it sends is not forwarded). Sources and destinations may
+    /// overlap: a node's traffic to itself never passes the hub. The hub's map thus grows with
+    /// nodes + rules, not with nodes × sources, and a join adds an address to a few groups.
+    func hubForward() -> [ForwardFlow] {
+        let master: Set = [context.master.address]
         var forward: [ForwardFlow] = []
-        if isMaster {
-            for destination in workers {
-                let excluded: Set = [context.master.address, destination.address]
-                let workloads = destination.runsWorkloads
-                    ? Policy.workloadFlows(toMaster: false).map { ($0, workloadAddresses.subtracting(excluded)) } : []
-                var flows = flows(to: destination, excluding: excluded, builtIn: workloads)
-                for exposure in exposuresByNode[destination.name.lowercased()] ?? [] {
-                    flows[FlowKey(proto: exposure.proto, port: exposure.port), default: []].formUnion(sources(of: exposure, excluding: excluded))
-                }
-                forward += Self.reduced(flows).map { ForwardFlow(destination: destination.address, flow: $0) }
+        for (index, rule) in rules.enumerated() {
+            let sources = ruleSources[index].subtracting(master).sorted()
+            let destinations = workers.filter { worker in rule.to.contains { $0.matches(.node(worker)) } }.map(\.address)
+            guard !sources.isEmpty, !destinations.isEmpty else { continue }
+            forward += rule.nodeFlows.map { ForwardFlow(destinations: destinations, flow: AllowedFlow(sources: sources, proto: $0.proto, port: $0.port)) }
+        }
+        for worker in workers {
+            for exposure in exposuresByNode[worker.name.lowercased()] ?? [] {
+                let sources = sources(of: exposure, excluding: master.union([worker.address]))
+                guard !sources.isEmpty else { continue }
+                forward.append(ForwardFlow(destinations: [worker.address], flow: AllowedFlow(sources: sources, proto: exposure.proto, port: exposure.port)))
             }
         }
-        return NodeFirewall(inbound: inbound, exposures: exposureRules, forward: forward)
+        let engines = workers.filter(\.runsWorkloads).map(\.address)
+        if engines.count > 1 {
+            forward += Policy.workloadFlows(toMaster: false).map {
+                ForwardFlow(destinations: engines, flow: AllowedFlow(sources: engines, proto: $0.proto, port: $0.port))
+            }
+        }
+        return forward
     }
 
     /// The indices of the rules whose `to` selects `node` as a destination.

@@ -56,9 +56,9 @@ public enum NodeRuleset {
             "\(oif) ct state established,related accept",
         ]
         if isHub {
-            // One rule per distinct flow with the set of its destinations, not one per
+            // One rule per group with the sets of its sources and destinations, not one per
             // destination: a node joining a domain is one element more.
-            for (index, group) in forwardGroups(firewall.forward).enumerated() where !group.flow.sources.isEmpty {
+            for (index, group) in firewall.forward.enumerated() where !group.flow.sources.isEmpty && !group.destinations.isEmpty {
                 let from = named("forward\(index)_from", group.flow.sources), to = named("forward\(index)_to", group.destinations)
                 forward.append("\(iif) \(oif) ip saddr \(from) ip daddr \(to) \(match(group.flow)) accept")
             }
@@ -106,21 +106,6 @@ public enum NodeRuleset {
                 """
         }
         return RenderedRuleset(table: table, skeleton: text(withElements: false), sets: sets, text: text(withElements: true))
-    }
-
-    /// The hub's forward flows grouped by flow (sources, protocol, port), in order of first appearance.
-    static func forwardGroups(_ flows: [ForwardFlow]) -> [(flow: AllowedFlow, destinations: [IPv4Address])] {
-        var groups: [(flow: AllowedFlow, destinations: [IPv4Address])] = []
-        var index: [AllowedFlow: Int] = [:]
-        for item in flows {
-            if let at = index[item.flow] {
-                groups[at].destinations.append(item.destination)
-            } else {
-                index[item.flow] = groups.count
-                groups.append((item.flow, [item.destination]))
-            }
-        }
-        return groups
     }
 
     private static func chain(_ name: String, _ lines: [String]) -> String {

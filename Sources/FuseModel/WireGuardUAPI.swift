@@ -133,6 +133,22 @@ public enum WireGuardUAPI {
 }
 
 extension WireGuardDevice {
+    /// The device as it is once the changes from itself to `desired` (`WireGuardUAPI.renderSet`,
+    /// `WireGuardCLI.renderSet`) were applied: `desired`'s key, port and peers, each peer with
+    /// the handshake and the endpoint the device had for it (a peer that dials in keeps the one
+    /// WireGuard learnt). Lets the hub apply the next map against what it applied, instead of
+    /// reading thousands of peers back after every change.
+    public func afterApplying(_ desired: WireGuardDevice) -> WireGuardDevice {
+        let existing = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
+        return WireGuardDevice(privateKey: desired.privateKey ?? privateKey, listenPort: desired.listenPort ?? listenPort, peers: desired.peers.map { peer in
+            let old = existing[peer.publicKey]
+            return WireGuardPeer(publicKey: peer.publicKey, endpoint: peer.endpointToSet(over: old) ?? old?.endpoint, allowedIPs: peer.allowedIPs,
+                                 persistentKeepalive: peer.persistentKeepalive, lastHandshake: old?.lastHandshake ?? 0)
+        })
+    }
+}
+
+extension WireGuardDevice {
     /// The device a network map asks for; `resolve` turns `host:port` endpoints into `IP:port`.
     public init(map: NetworkMap, privateKey: WireGuardKey, listenPort: UInt16?, resolve: (String) -> String?) {
         self.init(privateKey: privateKey, listenPort: listenPort, peers: map.peers.map {

@@ -355,6 +355,22 @@ import Testing
                         "address range 10.99.0.4/30 is exhausted: all 2 host addresses are assigned")
         }
     }
+
+    @Test func aRolledBackJoinGivesItsAddressBack() async throws {
+        // A /30 has one address for a worker: a join that took it and then failed (here: no
+        // engine subnet fits a /25) must leave it to the next join.
+        try await Harness.with(cidr: "10.99.0.4/30") { harness in
+            let (id, token) = try harness.token(uses: 2)
+            let secret = String(token.dropFirst(id.count + 1))
+            let cidr = try IPv4CIDR(parsing: "10.99.0.4/30")
+            func join(_ name: String, engineRange: IPv4CIDR?) throws -> NodeRecord {
+                try harness.store.join(tokenID: id, secret: secret, name: name, publicKey: WireGuardKey.generatePrivate().publicKey,
+                                       credentialDigest: "x", cidr: cidr, engineRange: engineRange, requestID: nil, now: harness.clock.now)
+            }
+            #expect(throws: JoinRefusal.self) { try join("one", engineRange: try IPv4CIDR(parsing: "10.9.0.0/25")) }
+            #expect(try join("two", engineRange: nil).address.description == "10.99.0.6")
+        }
+    }
 }
 
 @Suite struct ConcurrencyTests {

@@ -357,7 +357,7 @@ extension TestClientProtocol {
             #expect(map.version > before.version)
             #expect(map.firewall.exposures == [ExposureRule(exposure: exposure, sources: [TwoWorkers.master, workers.bAddress])])
             let hub = try #require(try await harness.controlPlane.map(for: "master"))
-            #expect(hub.firewall.forward == [ForwardFlow(destination: workers.aAddress,
+            #expect(hub.firewall.forward == [ForwardFlow(destinations: [workers.aAddress],
                                                          flow: AllowedFlow(sources: [workers.bAddress], proto: .tcp, port: 8080))])
             #expect(try await client.services().first?.allowedFrom == ["master", "worker-b"])
 
@@ -368,7 +368,7 @@ extension TestClientProtocol {
             #expect(try await client.map(workers.aCredential).firewall.exposures == [ExposureRule(exposure: exposure, sources: [])])
             #expect(try await client.map(workers.bCredential).firewall.inbound == [AllowedFlow(sources: [workers.aAddress], proto: .tcp, port: 22)])
             let hub2 = try #require(try await harness.controlPlane.map(for: "master"))
-            #expect(hub2.firewall.forward == [ForwardFlow(destination: workers.bAddress,
+            #expect(hub2.firewall.forward == [ForwardFlow(destinations: [workers.bAddress],
                                                           flow: AllowedFlow(sources: [workers.aAddress], proto: .tcp, port: 22))])
             #expect(try await client.services().first?.allowedFrom == [])
         }

@@ -18,7 +18,7 @@ extension LabTests {
             let field = (0..<count).map { IPv4Address(UInt32(0x6440_0010) + UInt32($0)) }
             let everyone = [ops] + field
             return NodeFirewall(inbound: [AllowedFlow(sources: everyone, proto: .tcp, port: 7443), AllowedFlow(sources: everyone, proto: .udp, port: 53)],
-                                forward: field.map { ForwardFlow(destination: $0, flow: AllowedFlow(sources: [ops], proto: .tcp, port: 22)) })
+                                forward: [ForwardFlow(destinations: field, flow: AllowedFlow(sources: [ops], proto: .tcp, port: 22))])
         }
 
         @Test func aJoinChangesTheHubsTableByElement() throws {

@@ -306,18 +306,17 @@ enum Fig2 {
                 AllowedFlow(sources: others, proto: .udp, port: 53),
                 AllowedFlow(sources: others, proto: .icmp, port: nil),
             ],
+            // By group, as the hub's table enforces them: per rule and flow, then per exposure.
             forward: [
-                ForwardFlow(destination: Fig2.a1.address, flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .tcp, port: 8554)),
-                ForwardFlow(destination: Fig2.a1.address, flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .icmp, port: nil)),
-                ForwardFlow(destination: Fig2.b1.address, flow: AllowedFlow(sources: addresses(Fig2.b2), proto: .tcp, port: nil)),
-                ForwardFlow(destination: Fig2.b1.address, flow: AllowedFlow(sources: addresses(Fig2.b2), proto: .udp, port: nil)),
-                ForwardFlow(destination: Fig2.b1.address, flow: AllowedFlow(sources: addresses(Fig2.a1, Fig2.b2), proto: .icmp, port: nil)),
-                // b1 reaches the store through its any-port TCP flow: no separate 5432 entry for it.
-                ForwardFlow(destination: Fig2.b2.address, flow: AllowedFlow(sources: addresses(Fig2.b1), proto: .tcp, port: nil)),
-                ForwardFlow(destination: Fig2.b2.address, flow: AllowedFlow(sources: addresses(Fig2.a1), proto: .tcp, port: 22)),
-                ForwardFlow(destination: Fig2.b2.address, flow: AllowedFlow(sources: addresses(Fig2.a1), proto: .tcp, port: 80)),
-                ForwardFlow(destination: Fig2.b2.address, flow: AllowedFlow(sources: addresses(Fig2.b1), proto: .udp, port: nil)),
-                ForwardFlow(destination: Fig2.b2.address, flow: AllowedFlow(sources: addresses(Fig2.a1, Fig2.b1), proto: .icmp, port: nil)),
+                ForwardFlow(destinations: addresses(Fig2.a1, Fig2.b1, Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.a1, Fig2.b1, Fig2.b2), proto: .icmp, port: nil)),
+                ForwardFlow(destinations: addresses(Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.a1), proto: .tcp, port: 22)),
+                ForwardFlow(destinations: addresses(Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.a1), proto: .tcp, port: 80)),
+                ForwardFlow(destinations: addresses(Fig2.b1, Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .tcp, port: nil)),
+                ForwardFlow(destinations: addresses(Fig2.b1, Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .udp, port: nil)),
+                ForwardFlow(destinations: addresses(Fig2.b1, Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .icmp, port: nil)),
+                // The exposures: who may reach each, to its node (the master is never a source).
+                ForwardFlow(destinations: addresses(Fig2.a1), flow: AllowedFlow(sources: addresses(Fig2.b1, Fig2.b2), proto: .tcp, port: 8554)),
+                ForwardFlow(destinations: addresses(Fig2.b2), flow: AllowedFlow(sources: addresses(Fig2.b1), proto: .tcp, port: 5432)),
             ]))
     }
 
@@ -337,10 +336,7 @@ enum Fig2 {
         for destination in Fig2.nodes where !destination.isMaster {
             for source in Fig2.nodes where !source.isMaster && source != destination {
                 for (proto, port) in [(FlowProtocol.tcp, UInt16(22)), (.tcp, 80), (.tcp, 9), (.udp, 53), (.icmp, nil), (.tcp, 8554), (.tcp, 5432)] {
-                    let forwarded = master.forward.contains {
-                        $0.destination == destination.address && $0.flow.proto == proto && ($0.flow.port == nil || $0.flow.port == port)
-                            && $0.flow.sources.contains(source.address)
-                    }
+                    let forwarded = master.forward.contains { $0.allows(source: source.address, destination: destination.address, proto: proto, port: port) }
                     let exposure = Fig2.exposures.first { $0.node == destination.name && $0.port == port && $0.proto == proto }
                     let allowed = policy.decide(source: source, destination: .node(destination), proto: proto, port: port, context: Fig2.context).allowed
                         || exposure.map { policy.decide(source: source, destination: .exposure($0), proto: proto, port: port, context: Fig2.context).allowed } ?? false

@@ -49,7 +49,7 @@ import Testing
                 AllowedFlow(sources: [a, b], proto: .icmp, port: nil),
             ],
             exposures: [ExposureRule(exposure: camera, sources: [a, b]), ExposureRule(exposure: dns, sources: [b]), ExposureRule(exposure: closed, sources: [])],
-            forward: [ForwardFlow(destination: b, flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
+            forward: [ForwardFlow(destinations: [b], flow: AllowedFlow(sources: [a], proto: .tcp, port: 1))] // not a hub: ignored
         )
         let ruleset = NodeRuleset.render(interface: "fl-a1", cidr: cidr, address: IPv4Address("100.64.0.2")!, firewall: firewall, isHub: false)
         #expect(ruleset.inlined == """
@@ -128,16 +128,14 @@ import Testing
                 iifname "fuse0" ip saddr != 100.64.0.0/16 drop
                 iifname "fuse0" ct state established,related accept
                 oifname "fuse0" ct state established,related accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 tcp dport 8554 accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 icmp type echo-request accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto tcp accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.4 ip daddr 100.64.0.3 meta l4proto udp accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.4 } ip daddr 100.64.0.3 icmp type echo-request accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.2, 100.64.0.3, 100.64.0.4 } icmp type echo-request accept
                 iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 22 accept
                 iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.2 ip daddr 100.64.0.4 tcp dport 80 accept
-                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 meta l4proto udp accept
-                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.2, 100.64.0.3 } ip daddr 100.64.0.4 icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } meta l4proto tcp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } meta l4proto udp accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr { 100.64.0.3, 100.64.0.4 } icmp type echo-request accept
+                iifname "fuse0" oifname "fuse0" ip saddr { 100.64.0.3, 100.64.0.4 } ip daddr 100.64.0.2 tcp dport 8554 accept
+                iifname "fuse0" oifname "fuse0" ip saddr 100.64.0.3 ip daddr 100.64.0.4 tcp dport 5432 accept
                 iifname "fuse0" drop
                 oifname "fuse0" drop
               }
@@ -151,7 +149,7 @@ import Testing
         let a = IPv4Address("100.64.0.2")!, b = IPv4Address("100.64.0.3")!, c = IPv4Address("100.64.0.4")!
         func hub(_ sources: [IPv4Address], forwardTo destinations: [IPv4Address], port: UInt16 = 22) -> RenderedRuleset {
             let firewall = NodeFirewall(inbound: [AllowedFlow(sources: sources, proto: .tcp, port: 7443)],
-                                        forward: destinations.map { ForwardFlow(destination: $0, flow: AllowedFlow(sources: [a], proto: .tcp, port: port)) })
+                                        forward: [ForwardFlow(destinations: destinations, flow: AllowedFlow(sources: [a], proto: .tcp, port: port))])
             return NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: firewall, isHub: true)
         }
         let before = hub([a, b], forwardTo: [b])
@@ -166,12 +164,32 @@ import Testing
             delete element inet fuse_fuse0 forward0_to { 100.64.0.4 }
 
             """)
-        // One forward rule per distinct flow, its destinations in one set.
+        // One forward rule per group, its sources and destinations in two sets.
         #expect(joined.text.contains(#"iifname "fuse0" oifname "fuse0" ip saddr @forward0_from ip daddr @forward0_to tcp dport 22 accept"#))
         #expect(joined.sets.first { $0.name == "forward0_to" }?.elements == [b, c])
         #expect(joined.changes(from: joined) == nil, "nothing changed")
         #expect(hub([a, b], forwardTo: [b], port: 23).changes(from: before) == nil, "a rule changed: the whole table")
         #expect(hub([a, b], forwardTo: []).changes(from: before) == nil, "a rule went: the whole table")
+    }
+
+    /// The hub's map by group: a field node joining is one address more in the groups it
+    /// belongs to, applied by element, whatever the federation's size.
+    @Test func aJoinAddsItsAddressToTheHubsGroups() throws {
+        let policy = try Policy.parse(#"{"rules": [{"from": ["domain:ops"], "to": ["domain:field"], "proto": "tcp", "ports": [22]}]}"#)
+        let master = NodeRecord(name: "master", domain: "crisis", address: IPv4Address("100.64.0.1")!, publicKey: key(1), isMaster: true)
+        let ops = NodeRecord(name: "ops1", domain: "ops", address: IPv4Address("100.64.0.2")!, publicKey: key(2), isMaster: false)
+        let field = (0..<4).map { NodeRecord(name: "f\($0)", domain: "field", address: IPv4Address(0x6440_0010 + UInt32($0)), publicKey: key(UInt8(16 + $0)), isMaster: false) }
+        func hub(fieldNodes count: Int) -> (NodeFirewall, RenderedRuleset) {
+            let firewall = policy.firewall(for: master, nodes: [master, ops] + field.prefix(count), exposures: [], context: PolicyContext(master: master, apiPort: 7443))
+            return (firewall, NodeRuleset.render(interface: "fuse0", cidr: cidr, address: master.address, firewall: firewall, isHub: true))
+        }
+        let (before, beforeRuleset) = hub(fieldNodes: 3), (after, afterRuleset) = hub(fieldNodes: 4)
+        #expect(before.forward == [ForwardFlow(destinations: field.prefix(3).map(\.address), flow: AllowedFlow(sources: [ops.address], proto: .tcp, port: 22))])
+        #expect(after.forward == [ForwardFlow(destinations: field.map(\.address), flow: AllowedFlow(sources: [ops.address], proto: .tcp, port: 22))])
+        // The control-plane flows from every node (DNS over tcp and udp, the API: in0–in2) and the group's destinations.
+        #expect(afterRuleset.changes(from: beforeRuleset) == (["in0", "in1", "in2", "forward0_to"].map {
+            "add element inet fuse_fuse0 \($0) { 100.64.0.19 }\n"
+        }.joined()))
     }
 
     @Test func tableNames() {

@@ -187,6 +187,34 @@ import Testing
         #expect(readBack2.peers.map(\.publicKey) == [key(0xbb), key(0xcc)])
         #expect(readBack2.peers[0].allowedIPs == [try IPv4CIDR(parsing: "100.64.0.2/32")])
     }
+
+    @Test func theDeviceAfterApplyingIsWhatReadingItBackGives() throws {
+        // The hub applies the next map against the device as it left it (no read-back of every
+        // peer): that must be the device a read would give, so the next request is the same.
+        var device = FakeUAPIDevice()
+        try device.apply(#require(WireGuardUAPI.renderSet(desired: desired, current: nil)))
+        var current = try WireGuardUAPI.parseGet(device.getAnswer())
+        current.peers[1].endpoint = "198.51.100.7:40000"  // where the inbound peer came from
+        current.peers[1].lastHandshake = 1_900_000_000
+        device.peers[1].endpoint = "198.51.100.7:40000"
+        var next = desired
+        next.peers.removeFirst()
+        next.peers[0].allowedIPs = [try IPv4CIDR(parsing: "100.64.0.2/32")]
+        next.peers.append(WireGuardPeer(publicKey: key(0xcc), endpoint: nil, allowedIPs: [try IPv4CIDR(parsing: "100.64.0.3/32")],
+                                        fallbackEndpoint: "198.51.100.8:40001"))
+        try device.apply(#require(WireGuardUAPI.renderSet(desired: next, current: current)))
+        let after = current.afterApplying(next)
+        let readBack = try WireGuardUAPI.parseGet(device.getAnswer())
+        #expect(WireGuardUAPI.renderSet(desired: next, current: after) == nil)
+        #expect(after.peers.map(\.publicKey) == [key(0xbb), key(0xcc)])
+        #expect(after.peers[0].lastHandshake == 1_900_000_000)
+        #expect(after.peers.map(\.endpoint) == ["198.51.100.7:40000", "198.51.100.8:40001"])
+        for peer in after.peers {
+            let read = try #require(readBack.peers.first { $0.publicKey == peer.publicKey })
+            #expect(read.endpoint == peer.endpoint && read.allowedIPs == peer.allowedIPs && read.persistentKeepalive == peer.persistentKeepalive)
+        }
+        #expect(after.privateKey == readBack.privateKey)
+    }
 }
 
 /// A minimal model of wireguard-go's UAPI semantics, to check requests against.

@@ -21,6 +21,14 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     private var appliedRuleset: RenderedRuleset?
     /// The wireguard-go whose UDP buffers were enlarged (`SocketBuffers`).
     private var enlargedBuffers: pid_t?
+    /// The hub's device as the last apply left it, when it was last checked in full, and the
+    /// interface address that check configured: a new map is applied against it instead of
+    /// checking the device and reading every peer back over UAPI per map (at 2,000 peers that
+    /// was most of the hub's cycle, which every join waits for). It is checked again once
+    /// `hubReadInterval` has passed, so the repair every few seconds still finds a change made
+    /// behind FUSE's back (`knownHubDevice`).
+    private var hubDevice: (device: WireGuardDevice, readAt: ContinuousClock.Instant, address: String)?
+    static let hubReadInterval: Duration = .seconds(4)
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -59,21 +67,24 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         if !FileManager.default.fileExists(atPath: UAPISocket.directory) { record { $0.createdRunDirectory = true } }
         let wireGuard = try backend ?? WireGuardBackends.choose(interface: plan.interface, runner: runner)
         backend = wireGuard
-        if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
-            do { try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath) } catch {
-                logger.error("cannot record wireguard-go's PID; going on", metadata: ["error": "\(error)"])
-            }
-            logger.info("started wireguard-go", metadata: ["interface": "\(plan.interface)", "pid": "\(pid)"])
-            appliedRuleset = nil
-        }
-        // The link goes up before the peers are set: a handshake that wireguard-go starts while
-        // its device is down is lost, and WireGuard retries only after 5 s.
-        try HostNetwork(runner: runner).configure(link: plan.interface, address: plan.address, mtu: plan.mtu)
-        var current = try wireGuard.read()
-        if try wireGuard.apply(desired: plan.device, current: current) {
-            logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
+        var current: WireGuardDevice
+        if let known = knownHubDevice(for: plan) {
+            current = known
+        } else {
+            try ensureDevice(wireGuard, plan: plan)
             current = try wireGuard.read()
+            hubDevice = plan.isHub ? (current, .now, plan.address) : nil
         }
+        let changed: Bool
+        do { changed = try wireGuard.apply(desired: plan.device, current: current) } catch {
+            hubDevice = nil
+            throw error
+        }
+        if changed {
+            logger.info("configured WireGuard peers", metadata: ["peers": "\(plan.device.peers.count)"])
+            current = plan.isHub ? current.afterApplying(plan.device) : try wireGuard.read()
+        }
+        if plan.isHub, let known = hubDevice { hubDevice = (current, known.readAt, known.address) }
         enlargeBuffers(of: wireGuard)
         if let reason = plan.forwarding {
             let sysctl = Sysctl()
@@ -95,6 +106,32 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             appliedRuleset = plan.ruleset
         }
         return current
+    }
+
+    /// wireguard-go running (started if not) and its link configured and up.
+    private func ensureDevice(_ wireGuard: any WireGuardBackend, plan: HostPlan) throws {
+        if let pid = try wireGuard.ensureRunning(logFile: state.wireGuardLogPath) {
+            do { try StateFile.write(text: "\(pid)\n", to: state.wireGuardPIDPath) } catch {
+                logger.error("cannot record wireguard-go's PID; going on", metadata: ["error": "\(error)"])
+            }
+            logger.info("started wireguard-go", metadata: ["interface": "\(plan.interface)", "pid": "\(pid)"])
+            appliedRuleset = nil
+            hubDevice = nil
+        }
+        // The link goes up before the peers are set: a handshake that wireguard-go starts while
+        // its device is down is lost, and WireGuard retries only after 5 s.
+        try HostNetwork(runner: runner).configure(link: plan.interface, address: plan.address, mtu: plan.mtu)
+    }
+
+    /// The hub's device as the last apply left it, while that was checked in full (process,
+    /// link, every peer read back) less than `hubReadInterval` ago and the wireguard-go it
+    /// started still runs; nil: check it now. Each full check dumps every peer over UAPI
+    /// three times (two to see that the device answers) and spawns `ip` three times.
+    private func knownHubDevice(for plan: HostPlan) -> WireGuardDevice? {
+        guard plan.isHub, let known = hubDevice, known.address == plan.address, ContinuousClock.now - known.readAt < Self.hubReadInterval,
+              let pid = state.pid(at: state.wireGuardPIDPath), Daemon.isAlive(pid)
+        else { return nil }
+        return known.device
     }
 
     /// wireguard-go's UDP sockets (bound once its device is configured) get buffers that the
@@ -119,6 +156,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             without.peers.removeAll { $0.publicKey == peer }
             _ = try wireGuard.apply(desired: without, current: current)
             _ = try wireGuard.apply(desired: plan.device, current: without)
+            self.hubDevice = nil
             self.logger.info("restarted the session with the hub", metadata: ["peer": "\(peer.base64.prefix(8))…"])
         }
     }
@@ -175,6 +213,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             self.removeHostObjects(interface: interface, scope)
             self.backend = nil
             self.appliedRuleset = nil
+            self.hubDevice = nil
             self.enlargedBuffers = nil
         }
     }
