@@ -168,7 +168,7 @@ public struct LabTopology: Codable, Sendable, Equatable {
     /// router whose firewall admits nothing from the WAN, except the master's two ports at the
     /// crisis router.
     ///
-    /// `udpBlockedDomain`: also company C (worker c1), whose router lets no UDP out (`LabEgress.noUDP`;
+    /// `udpBlockedDomain`: also company C (worker c1, LAN device sensor), whose router lets no UDP out (`LabEgress.noUDP`;
     /// `Lab.setEgress` changes that at run time): its node reaches the hub over the relay.
     public static func standard(
         prefix: String = LabAddressPlan.defaultPrefix,

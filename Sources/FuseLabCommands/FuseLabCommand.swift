@@ -12,7 +12,7 @@ public struct FuseLabCommand: ParsableCommand {
             A lab is a WAN namespace and three domains behind NAT routers whose firewalls admit \
             nothing from the WAN: crisis (master, operator PC; the router publishes the master's \
             API and WireGuard ports), companyA (worker a1, camera) and companyB (workers b1, b2, \
-            data store); with 'up --udp-blocked-domain' also companyC (worker c1), whose router lets \
+            data store); with 'up --udp-blocked-domain' also companyC (worker c1, sensor), whose router lets \
             no UDP out. Every object carries the lab's name prefix (default 'fl-'), so several \
             labs can coexist and 'down' never touches anything else.
             """,

@@ -11,7 +11,7 @@ struct Up: ParsableCommand {
     var apiPort: Int = LabAddressPlan.defaultAPIPort
     @Option(name: .customLong("wg-port"), help: "UDP port of the master's WireGuard, published on the crisis router's WAN address.")
     var wgPort: Int = LabAddressPlan.defaultWireGuardPort
-    @Flag(name: .customLong("udp-blocked-domain"), help: "Also company C (worker c1), whose router lets no UDP out (see 'fuse-lab egress').")
+    @Flag(name: .customLong("udp-blocked-domain"), help: "Also company C (worker c1, sensor), whose router lets no UDP out (see 'fuse-lab egress').")
     var udpBlockedDomain = false
     @Flag(help: "Print the lab description as JSON.")
     var json = false

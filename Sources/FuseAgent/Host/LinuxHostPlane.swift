@@ -19,8 +19,6 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     private let lock = NSLock()
     private var backend: (any WireGuardBackend)?
     private var appliedRuleset: RenderedRuleset?
-    /// The wireguard-go whose UDP buffers were enlarged (`SocketBuffers`).
-    private var enlargedBuffers: pid_t?
     /// The hub's device as the last apply left it, when it was last checked in full, and the
     /// interface address that check configured: a new map is applied against it instead of
     /// checking the device and reading every peer back over UAPI per map (at 2,000 peers that
@@ -85,7 +83,6 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             current = plan.isHub ? current.afterApplying(plan.device) : try wireGuard.read()
         }
         if plan.isHub, let known = hubDevice { hubDevice = (current, known.readAt, known.address) }
-        enlargeBuffers(of: wireGuard)
         if let reason = plan.forwarding {
             let sysctl = Sysctl()
             let forwarding = try sysctl.get("net.ipv4.ip_forward")
@@ -132,15 +129,6 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
               let pid = state.pid(at: state.wireGuardPIDPath), Daemon.isAlive(pid)
         else { return nil }
         return known.device
-    }
-
-    /// wireguard-go's UDP sockets (bound once its device is configured) get buffers that the
-    /// relay's bursts do not overflow; once per wireguard-go process.
-    private func enlargeBuffers(of wireGuard: any WireGuardBackend) {
-        guard wireGuard is UserspaceWireGuard, let pid = state.pid(at: state.wireGuardPIDPath), pid != enlargedBuffers else { return }
-        let sockets = SocketBuffers.enlargeDatagramSockets(of: pid)
-        enlargedBuffers = pid
-        logger.debug("enlarged wireguard-go's UDP buffers", metadata: ["sockets": "\(sockets)", "bytes": "\(SocketBuffers.size)"])
     }
 
     public func peerStats() async throws -> [WireGuardPeerStats] {
@@ -214,7 +202,6 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             self.backend = nil
             self.appliedRuleset = nil
             self.hubDevice = nil
-            self.enlargedBuffers = nil
         }
     }
 
