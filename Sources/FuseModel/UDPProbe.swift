@@ -7,13 +7,16 @@
 /// UDP passes both ways between the worker and the hub's port, through every NAT on the way,
 /// whether or not the tunnel carries traffic: the worker moves back to direct.
 ///
-/// A probe is answered with exactly what it carried (no amplification), and the responder
-/// answers at most `answersPerSecond` probes a second.
+/// A probe is answered with exactly what it carried (no amplification); the responder answers
+/// at most `answersPerSecondPerSender` probes a second to one address and port (a worker sends
+/// one a second; many workers behind one NAT have ports of their own) and `answersPerSecond`
+/// in all.
 public enum UDPProbe {
     public static let magic = Array("FUSEPROB".utf8)
     public static let length = 16
     public static let interval: Duration = .seconds(1)
-    public static let answersPerSecond = 500
+    public static let answersPerSecond = 5_000
+    public static let answersPerSecondPerSender = 2
 
     /// The probe (and its answer) that carries `nonce`.
     public static func datagram(nonce: UInt64) -> [UInt8] {
