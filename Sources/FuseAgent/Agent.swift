@@ -257,14 +257,11 @@ public actor Agent {
     /// so that `status` and the next heartbeat say the tunnel is up at once, not after the next repair.
     private func awaitHandshake(since start: Int64) async {
         guard let hub = current?.peers.first?.publicKey else { return }
-        let deadline = ContinuousClock.now + .seconds(3)
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            if let handshake = try? await host.peerStats().first(where: { $0.publicKey == hub })?.lastHandshake, handshake >= start,
-               let index = lastDevice?.peers.firstIndex(where: { $0.publicKey == hub }) {
-                lastDevice?.peers[index].lastHandshake = handshake
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(100))
+        _ = await waitFor(.seconds(3), every: .milliseconds(100)) {
+            guard let handshake = try? await host.peerStats().first(where: { $0.publicKey == hub })?.lastHandshake, handshake >= start,
+                  let index = lastDevice?.peers.firstIndex(where: { $0.publicKey == hub }) else { return false }
+            lastDevice?.peers[index].lastHandshake = handshake
+            return true
         }
     }
 

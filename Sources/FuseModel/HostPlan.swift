@@ -45,7 +45,7 @@ public struct HostPlan: Equatable, Sendable {
         engine = map.node.engineSubnet.map(EngineSubnet.init)
         ruleset = NodeRuleset.render(interface: interface, cidr: map.cidr, address: map.node.address, firewall: map.firewall, isHub: map.isHub,
                                      containers: map.node.engineSubnet.map { ContainerEgress(engine: $0, names: EngineNames(interface: interface)) },
-                                     probe: map.isHub ? listenPort.map { ProbeRedirect(hubPort: $0, answerPort: map.apiPort) } : nil)
+                                     probe: listenPort.map { ProbeRedirect(hubPort: $0, answerPort: map.apiPort) })
         isHub = map.isHub
         forwarding = map.isHub ? .hub : map.node.runsWorkloads ? .workloads : !map.firewall.exposures.isEmpty ? .exposures : nil
     }

@@ -32,7 +32,7 @@ public enum UDPProbe {
     /// The nftables match for a probe to the hub's WireGuard port: its UDP payload (after the
     /// 8-byte UDP header) starts with the magic.
     public static func match(hubPort: UInt16) -> String {
-        "udp dport \(hubPort) @th,64,64 0x" + magic.map { String($0, radix: 16) }.joined()
+        "udp dport \(hubPort) @th,64,64 0x" + Hex.encode(magic)
     }
 }
 
