@@ -196,7 +196,7 @@ extension BenchReport {
         // A level the figures should stay under: a dashed line with its label.
         if let goal {
             svg.append(#"<line x1="\#(f(left))" y1="\#(f(y(goal.y)))" x2="\#(f(left + plotWidth))" y2="\#(f(y(goal.y)))" stroke="\#(ink)" stroke-width="1.5" stroke-dasharray="6 4"/>"#)
-            svg.append(#"<text x="\#(f(left + 6))" y="\#(f(y(goal.y) - 6))" text-anchor="start" fill="\#(ink)">\#(escapeXML(goal.label))</text>"#)
+            svg.append(#"<text x="\#(f(left + 6))" y="\#(f(y(goal.y) + 14))" text-anchor="start" fill="\#(ink)">\#(escapeXML(goal.label))</text>"#)
         }
         for mark in marks {
             let (mx, my) = (x(mark.x), y(mark.y))
