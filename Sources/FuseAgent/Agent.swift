@@ -58,6 +58,8 @@ public actor Agent {
     /// Folders whose logs this daemon keeps bounded (LogRotation).
     let logDirectories: [String]
     private var current: NetworkMap?
+    /// `map.json`: the latest map, for a restart while the master is unreachable.
+    let mapCache: MapCache
     private var masterReachable = false
     /// The last map version applied to the host without error (what heartbeats report).
     private var appliedVersion: Int64 = 0
@@ -90,6 +92,7 @@ public actor Agent {
         self.source = source
         self.host = host
         self.logger = logger
+        self.mapCache = MapCache(path: state.mapPath, logger: logger)
         self.repairInterval = repairInterval
         self.masterMoved = masterMoved
         self.freshSessionOnFirstAnswer = freshSessionOnFirstAnswer
@@ -106,9 +109,11 @@ public actor Agent {
         if let relay { try await relay.start() }
         do { try await reconcileUntilRemoved() } catch {
             await relay?.stop()
+            await mapCache.flush()
             throw error
         }
         await relay?.stop()
+        await mapCache.flush()
     }
 
     private func reconcileUntilRemoved() async throws {
@@ -127,6 +132,7 @@ public actor Agent {
             }
         } catch is NodeRevoked {
             logger.notice("this node was removed from the federation; removing everything FUSE created here")
+            await mapCache.stop()
             await NodeTeardown(state: state, host: host).all(interface: config.interface)
         }
     }
@@ -160,13 +166,12 @@ public actor Agent {
                     if let moved = map.masterEndpointHost, let before = current?.masterEndpointHost, moved != before {
                         await masterMoved?(moved)
                     }
-                    // The host converges on the new map even when the cache cannot be written
-                    // (a full disk): that failure is loud, but it stops nothing.
-                    do { try StateFile.write(map, to: state.mapPath) } catch {
-                        logger.error("cannot cache the network map; applying it anyway", metadata: ["error": "\(error)"])
-                    }
                     current = map
                     await reconcile()
+                    // Written after the host's change, off this loop (the hub's map lists every
+                    // node); the host converges on the new map even when the cache cannot be
+                    // written (a full disk: loud, but it stops nothing).
+                    await mapCache.store(map)
                     // Tell the master at once, so that it knows when a change is in force.
                     try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
                 }

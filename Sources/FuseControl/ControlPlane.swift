@@ -144,6 +144,16 @@ public final class ControlPlane: Sendable {
         return FederationSnapshot(version: stored.version, nodes: stored.nodes, exposures: stored.exposures, policy: policy, facts: config.facts)
     }
 
+    /// The snapshot of the store at `wanted` or later, after `current`: `current` with the
+    /// changes this process made since when they lead there and are joins and leaves (work
+    /// bounded by the change, not by the federation), else read from the store.
+    static func snapshot(after current: FederationSnapshot, wanted: Int64, store: any FederationStore, config: MasterConfig) throws -> FederationSnapshot {
+        if let (version, changes) = store.changes(after: current.version), version >= wanted, let next = current.applying(changes, version: version) {
+            return next
+        }
+        return try snapshot(store: store, config: config)
+    }
+
     /// Store work, on the database threads (`BlockingWork.database`), never on the cooperative pool.
     func stored<T: Sendable>(_ body: @escaping @Sendable (any FederationStore) throws -> T) async throws -> T {
         let store = self.store
@@ -160,20 +170,22 @@ public final class ControlPlane: Sendable {
     private func publishSnapshot() async throws {
         let (distribution, config) = (self.distribution, self.config)
         guard let change = try await stored({ store in
-            try distribution.refresh(wanted: try store.mapVersion(), build: { try Self.snapshot(store: store, config: config) })
+            let wanted = try store.mapVersion()
+            return try distribution.refresh(wanted: wanted) { current in try Self.snapshot(after: current, wanted: wanted, store: store, config: config) }
         }) else { return }
-        refreshNames(distribution.current)
         await watch.publish(change.version)
         await distribution.watch.publish(change)
+        // After the wake-ups: the hub's cycle, which a join waits for, does not wait for it.
+        refreshNames(distribution.current)
     }
 
     /// The current snapshot, rebuilt first if the store moved on without `changed()`.
     func currentSnapshot() async throws -> FederationSnapshot {
         let (distribution, config) = (self.distribution, self.config)
         return try await stored { store in
-            let snapshot = distribution.current
-            guard try store.mapVersion() > snapshot.version else { return snapshot }
-            _ = distribution.install(try Self.snapshot(store: store, config: config))
+            let snapshot = distribution.current, wanted = try store.mapVersion()
+            guard wanted > snapshot.version else { return snapshot }
+            _ = distribution.install(try Self.snapshot(after: snapshot, wanted: wanted, store: store, config: config))
             return distribution.current
         }
     }

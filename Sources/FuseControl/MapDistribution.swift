@@ -34,12 +34,13 @@ final class MapDistribution: Sendable {
 
     var current: FederationSnapshot { state.withLock { $0.snapshot } }
 
-    /// Builds and installs the snapshot for `wanted` unless one at least as new is in place;
-    /// changes that land together share one build.
-    func refresh(wanted: Int64, build: () throws -> FederationSnapshot) throws -> Change? {
+    /// Builds (from the current one) and installs the snapshot for `wanted` unless one at
+    /// least as new is in place; changes that land together share one build.
+    func refresh(wanted: Int64, build: (FederationSnapshot) throws -> FederationSnapshot) throws -> Change? {
         try building.withLock { _ in
+            let current = current
             guard current.version < wanted else { return nil }
-            return install(try build())
+            return install(try build(current))
         }
     }
 

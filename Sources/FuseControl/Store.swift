@@ -81,6 +81,9 @@ public protocol FederationStore: Sendable {
     func policy() throws -> StoredPolicy?
     /// The map version with the nodes, exposures and policy it stands for, read together.
     func federation() throws -> StoredFederation
+    /// What this process changed after map version `version`, in order, up to the version
+    /// returned (`StoreJournal`); nil when it does not know (then read `federation()`).
+    func changes(after version: Int64) -> (version: Int64, changes: [FederationChange])?
 }
 
 /// What every network map of one version is computed from.
@@ -115,6 +118,8 @@ public final class SQLiteFederationStore: FederationStore {
     /// a join must not parse every node's address to find a free one. An address stays here
     /// when its join rolled back (never given twice; reused after a restart).
     private let takenAddresses = Mutex<Set<IPv4Address>?>(nil)
+    /// Each map version this process made, with what it changed; recorded once committed.
+    private let journal = Mutex(StoreJournal())
 
     public init(path: String) throws {
         var config = Configuration()
@@ -170,21 +175,35 @@ public final class SQLiteFederationStore: FederationStore {
         return migrator
     }
 
-    private static func bumpVersion(_ db: Database) throws {
+    /// A new map version; returns it.
+    private static func bumpVersion(_ db: Database) throws -> Int64 {
         try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'map_version'")
+        return try mapVersion(db)
     }
 
-    private static func insert(_ node: NodeRecord, digest: String, at date: Date, _ db: Database) throws {
+    /// A write that makes a new map version: `updates` returns its result and, when it made
+    /// one, the version and what changed, which the journal records once the write committed.
+    private func versioned<T>(_ updates: (Database) throws -> (T, (version: Int64, change: FederationChange)?)) throws -> T {
+        let (result, made) = try write(updates)
+        if let made { journal.withLock { $0.record(made.change, version: made.version) } }
+        return result
+    }
+
+    private static func insert(_ node: NodeRecord, digest: String, at date: Date, _ db: Database) throws -> Int64 {
         try db.execute(
             sql: "INSERT INTO node (name, domain, address, public_key, is_master, credential_digest, created_at, engine_subnet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arguments: [node.name, node.domain, node.address.description, node.publicKey.base64, node.isMaster, digest, date.timeIntervalSince1970,
                         node.engineSubnet?.description])
-        try bumpVersion(db)
+        return try bumpVersion(db)
     }
 
     public func register(master: NodeRecord, credentialDigest: String) throws {
-        try write { try Self.insert(master, digest: credentialDigest, at: Date(), $0) }
+        try versioned { ((), (try Self.insert(master, digest: credentialDigest, at: Date(), $0), .other)) }
         takenAddresses.withLock { $0 = nil }
+    }
+
+    public func changes(after version: Int64) -> (version: Int64, changes: [FederationChange])? {
+        journal.withLock { $0.changes(after: version) }
     }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
@@ -202,14 +221,14 @@ public final class SQLiteFederationStore: FederationStore {
 
     private func joinTransaction(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR,
                                  engineRange: IPv4CIDR?, requestID: String?, now: Date, allocated: inout IPv4Address?) throws -> NodeRecord {
-        try write { db in
+        try versioned { db in
             guard let token = try Self.token(tokenID, db), token.matches(secret: secret) else { throw JoinRefusal.invalidToken }
             // Each check is one indexed query: a join must not read every node (it would get
             // slower as the federation grows, and joins write one at a time).
             if let requestID, let node = try Self.nodes(db, where: "name = ? AND public_key = ? AND join_token = ? AND join_request = ?",
                                                         [name, publicKey.base64, tokenID, requestID]).first {
                 try db.execute(sql: "UPDATE node SET credential_digest = ? WHERE name = ?", arguments: [credentialDigest, node.name])
-                return node
+                return (node, nil)
             }
             switch token.state(at: now) {
             case .valid: break
@@ -245,9 +264,9 @@ public final class SQLiteFederationStore: FederationStore {
             }
             let node = NodeRecord(name: name, domain: token.domain, address: address, publicKey: publicKey, isMaster: false, engineSubnet: engineSubnet)
             try db.execute(sql: "UPDATE token SET uses = uses + 1 WHERE id = ?", arguments: [tokenID])
-            try Self.insert(node, digest: credentialDigest, at: now, db)
+            let version = try Self.insert(node, digest: credentialDigest, at: now, db)
             try db.execute(sql: "UPDATE node SET join_request = ?, join_token = ? WHERE name = ?", arguments: [requestID, tokenID, name])
-            return node
+            return (node, (version, .joined(node)))
         }
     }
 
@@ -278,13 +297,12 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func removeNode(_ name: String) throws -> Bool {
-        let removed: IPv4Address?? = try write { db in
-            let address = try String.fetchOne(db, sql: "SELECT address FROM node WHERE name = ? AND is_master = 0", arguments: [name])
-            try db.execute(sql: "DELETE FROM node WHERE name = ? AND is_master = 0", arguments: [name])
-            guard db.changesCount > 0 else { return nil }
-            try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [name])
-            try Self.bumpVersion(db)
-            return .some(address.flatMap(IPv4Address.init))
+        let removed: IPv4Address?? = try versioned { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT name, address FROM node WHERE name = ? AND is_master = 0", arguments: [name]) else { return (nil, nil) }
+            let stored: String = row["name"]
+            try db.execute(sql: "DELETE FROM node WHERE name = ?", arguments: [stored])
+            try db.execute(sql: "DELETE FROM exposure WHERE node = ?", arguments: [stored])
+            return (.some(IPv4Address(row["address"] as String)), (try Self.bumpVersion(db), .left(stored)))
         }
         guard let removed else { return false }
         // Free for the next join once the removal is committed.
@@ -329,9 +347,9 @@ public final class SQLiteFederationStore: FederationStore {
     public func mapVersion() throws -> Int64 { try db.read(Self.mapVersion) }
 
     public func bumpMapVersion() throws -> Int64 {
-        try write { db in
-            try Self.bumpVersion(db)
-            return try Self.mapVersion(db)
+        try versioned { db in
+            let version = try Self.bumpVersion(db)
+            return (version, (version, .other))
         }
     }
 
@@ -342,7 +360,7 @@ public final class SQLiteFederationStore: FederationStore {
     }
 
     public func addExposure(_ exposure: Exposure) throws {
-        try write { db in
+        try versioned { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM node WHERE name = ?", arguments: [exposure.node]) != nil else {
                 throw ExposureRefusal.unknownNode(exposure.node)
             }
@@ -357,20 +375,19 @@ public final class SQLiteFederationStore: FederationStore {
                 sql: "INSERT INTO exposure (name, node, domain, proto, port, target, target_port) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [exposure.name, exposure.node, exposure.domain, exposure.proto.rawValue, exposure.port,
                             exposure.target.description, exposure.targetPort])
-            try Self.bumpVersion(db)
+            return ((), (try Self.bumpVersion(db), .other))
         }
     }
 
     public func removeExposure(_ name: String, node: String?) throws -> Bool {
-        try write { db in
+        try versioned { db in
             if let node {
                 try db.execute(sql: "DELETE FROM exposure WHERE name = ? AND node = ?", arguments: [name, node])
             } else {
                 try db.execute(sql: "DELETE FROM exposure WHERE name = ?", arguments: [name])
             }
-            guard db.changesCount > 0 else { return false }
-            try Self.bumpVersion(db)
-            return true
+            guard db.changesCount > 0 else { return (false, nil) }
+            return (true, (try Self.bumpVersion(db), .other))
         }
     }
 
@@ -385,11 +402,10 @@ public final class SQLiteFederationStore: FederationStore {
     public func exposures() throws -> [Exposure] { try db.read(Self.exposures) }
 
     public func setPolicy(_ text: String, now: Date) throws -> Int64 {
-        try write { db in
+        try versioned { db in
             try db.execute(sql: "INSERT INTO policy (text, created_at) VALUES (?, ?)", arguments: [text, now.timeIntervalSince1970])
             let version = db.lastInsertedRowID
-            try Self.bumpVersion(db)
-            return version
+            return (version, (try Self.bumpVersion(db), .other))
         }
     }
 

@@ -138,9 +138,11 @@ struct ScaleRun: Sendable {
             let removed = await hub(has: key, false, since: leaveStart)
             try await leave.value
             changes.append(try await propagation(.leave, expected: field, since: leaveStart, admin: admin))
+            let alone = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet)
             let db = ["", "-wal", "-shm"].reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: masterDirectory + "/fuse.db" + $1)[.size] as? Int) ?? 0) }
             let step = ScaleStep(nodes: size, joinRate: Double(newcomers.count) / joinSeconds, joinP50: ScaleResults.percentile(latencies, 50) ?? 0,
-                                 joinP99: ScaleResults.percentile(latencies, 99) ?? 0, changes: changes, hubAddPeerSeconds: added, hubRemovePeerSeconds: removed,
+                                 joinP99: ScaleResults.percentile(latencies, 99) ?? 0, joinAloneP50: ScaleResults.percentile(alone, 50) ?? 0,
+                                 joinAloneMax: alone.max() ?? 0, changes: changes, hubAddPeerSeconds: added, hubRemovePeerSeconds: removed,
                                  masterRSSBytes: (BenchReport.vmRSSKiB(fromStatus: ProcFile.text("/proc/\(pid)/status") ?? "") ?? 0) * 1024,
                                  masterCPUJoinPercent: cpuJoin, masterCPUIdlePercent: cpuIdle,
                                  masterOpenFiles: (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0,
@@ -150,6 +152,25 @@ struct ScaleRun: Sendable {
             steps.append(step)
         }
         return steps
+    }
+
+    /// Field devices that join one at a time (what changes only the hub's map and their own),
+    /// each from the request to its answer, which comes once the hub has the peer; then they
+    /// leave again, so that the next size starts from its own count.
+    static let joinsAlone = 5
+
+    private func joinsAlone(step: Int, client: ControlPlaneClient, token: String, fleet: SimulatedFleet) async throws -> [Double] {
+        var seconds: [Double] = []
+        for index in 0..<Self.joinsAlone {
+            let start = ContinuousClock.now
+            let node = try await SimulatedNode.join(name: "alone\(step)-\(index)", domain: "field", token: token, anonymous: client)
+            seconds.append((ContinuousClock.now - start).inSeconds)
+            await fleet.add(node)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        for index in 0..<Self.joinsAlone { try await fleet.leave("alone\(step)-\(index)") }
+        progress(String(format: "  %d joins alone: p50 %.3f s, max %.3f s", seconds.count, ScaleResults.percentile(seconds, 50) ?? .nan, seconds.max() ?? .nan))
+        return seconds
     }
 
     /// Joins `newcomers` with `concurrency` in flight; each join's seconds.

@@ -13,16 +13,55 @@ public struct FederationSnapshot: Sendable {
     let hubPeers: [MapPeer]
 
     public init(version: Int64, nodes: [NodeRecord], exposures: [Exposure], policy: Policy, facts: FederationFacts) {
+        let master = nodes.first(where: \.isMaster)
+        self.init(version: version, facts: facts, nodes: nodes, exposures: exposures, policy: policy, master: master,
+                  byName: Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                  compiled: master.map { CompiledPolicy(policy, nodes: nodes, exposures: exposures, context: PolicyContext(master: $0, apiPort: facts.apiPort)) },
+                  hubPeers: NetworkMap.hubPeers(workers: nodes.filter { !$0.isMaster }))
+    }
+
+    private init(version: Int64, facts: FederationFacts, nodes: [NodeRecord], exposures: [Exposure], policy: Policy, master: NodeRecord?,
+                 byName: [String: NodeRecord], compiled: CompiledPolicy?, hubPeers: [MapPeer]) {
         self.version = version
         self.facts = facts
         self.nodes = nodes
         self.exposures = exposures
         self.policy = policy
-        let master = nodes.first(where: \.isMaster)
         self.master = master
-        byName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        compiled = master.map { CompiledPolicy(policy, nodes: nodes, exposures: exposures, context: PolicyContext(master: $0, apiPort: facts.apiPort)) }
-        hubPeers = NetworkMap.hubPeers(workers: nodes.filter { !$0.isMaster })
+        self.byName = byName
+        self.compiled = compiled
+        self.hubPeers = hubPeers
+    }
+
+    /// This snapshot with `changes` made, at `version`: what a build from the store after them
+    /// gives (every node's map the same), in work bounded by the change instead of the
+    /// federation — a join must not re-read and re-match every node. nil when a change is not
+    /// one of a worker's join or leave (rebuild from the store), or does not fit this snapshot.
+    public func applying(_ changes: [FederationChange], version: Int64) -> FederationSnapshot? {
+        guard let master, var compiled, version > self.version else { return nil }
+        var (nodes, exposures, byName, hubPeers) = (self.nodes, self.exposures, self.byName, self.hubPeers)
+        for change in changes {
+            switch change {
+            case .joined(let node):
+                guard !node.isMaster, byName[node.name] == nil else { return nil }
+                nodes.append(node)
+                byName[node.name] = node
+                compiled.add(node)
+                let peer = NetworkMap.hubPeers(workers: [node])[0]
+                hubPeers.insert(peer, at: hubPeers.partitionPoint { $0.allowedIPs[0].network >= node.address })
+            case .left(let name):
+                guard let node = byName.removeValue(forKey: name), !node.isMaster else { return nil }
+                nodes.removeAll { $0.name == name }
+                // The store removes a node's exposures with it.
+                exposures.removeAll { $0.node.lowercased() == name.lowercased() }
+                compiled.remove(node)
+                hubPeers.removeAll { $0.name == name }
+            case .other:
+                return nil
+            }
+        }
+        return FederationSnapshot(version: version, facts: facts, nodes: nodes, exposures: exposures, policy: policy, master: master,
+                                  byName: byName, compiled: compiled, hubPeers: hubPeers)
     }
 
     /// The map of the node named exactly `name`; nil for an unknown node (or no master yet).
@@ -64,4 +103,14 @@ public struct FederationSnapshot: Sendable {
         }
         return changed
     }
+}
+
+/// One change of the store that a snapshot can follow without reading the store again.
+public enum FederationChange: Equatable, Sendable {
+    /// A worker joined.
+    case joined(NodeRecord)
+    /// A worker left or was removed (its name as stored), and its exposures with it.
+    case left(String)
+    /// Anything else (policy, exposures, settings): the snapshot is built again from the store.
+    case other
 }

@@ -19,15 +19,15 @@ public struct CompiledPolicy: Sendable {
     let rules: [CompiledRule]
     let context: PolicyContext
     /// Per rule: the addresses of the nodes its `from` matches.
-    let ruleSources: [Set<IPv4Address>]
-    let allAddresses: Set<IPv4Address>
-    let workloadAddresses: Set<IPv4Address>
+    private(set) var ruleSources: [Set<IPv4Address>]
+    private(set) var allAddresses: Set<IPv4Address>
+    private(set) var workloadAddresses: Set<IPv4Address>
     /// Per node (lowercased name): its exposures in firewall order.
-    let exposuresByNode: [String: [Exposure]]
+    private(set) var exposuresByNode: [String: [Exposure]]
     /// Per exposure (lowercased name): every node the rules let reach it.
-    let exposureSources: [String: Set<IPv4Address>]
+    private(set) var exposureSources: [String: Set<IPv4Address>]
     /// Workers (every node but the master) in address order.
-    let workers: [NodeRecord]
+    private(set) var workers: [NodeRecord]
 
     public init(_ policy: Policy, nodes: [NodeRecord], exposures: [Exposure], context: PolicyContext) {
         let rules = policy.rules.map(CompiledRule.init)
@@ -49,6 +49,29 @@ public struct CompiledPolicy: Sendable {
             }.map(\.address)))
         }, uniquingKeysWith: { a, _ in a })
         workers = nodes.filter { $0.name.lowercased() != context.master.name.lowercased() }.sorted { $0.address < $1.address }
+    }
+
+    /// A worker joined: what matching it against every rule and exposure adds (the same as
+    /// compiling again with it, in work bounded by the rules and exposures).
+    mutating func add(_ node: NodeRecord) {
+        for index in rules.indices where rules[index].from.contains(where: { $0.matches(node) }) { ruleSources[index].insert(node.address) }
+        allAddresses.insert(node.address)
+        if node.runsWorkloads { workloadAddresses.insert(node.address) }
+        for exposure in exposuresByNode.values.joined()
+        where rules.contains(where: { $0.allows(source: node, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }) {
+            exposureSources[exposure.name.lowercased(), default: []].insert(node.address)
+        }
+        workers.insert(node, at: workers.partitionPoint { $0.address >= node.address })
+    }
+
+    /// A worker left, and its exposures with it.
+    mutating func remove(_ node: NodeRecord) {
+        for index in ruleSources.indices { ruleSources[index].remove(node.address) }
+        allAddresses.remove(node.address)
+        workloadAddresses.remove(node.address)
+        for exposure in exposuresByNode.removeValue(forKey: node.name.lowercased()) ?? [] { exposureSources.removeValue(forKey: exposure.name.lowercased()) }
+        for name in Array(exposureSources.keys) { exposureSources[name]?.remove(node.address) }
+        workers.removeAll { $0.name == node.name }
     }
 
     public func firewall(for node: NodeRecord) -> NodeFirewall {

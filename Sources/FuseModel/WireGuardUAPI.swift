@@ -76,7 +76,8 @@ public enum WireGuardUAPI {
             if existing?.persistentKeepalive != peer.persistentKeepalive {
                 peerLines.append("persistent_keepalive_interval=\(peer.persistentKeepalive)")
             }
-            if existing.map({ Set($0.allowedIPs) }) != Set(peer.allowedIPs) {
+            // In order first: the hub compares every peer per map, and a set per peer was most of it.
+            if let existing, existing.allowedIPs == peer.allowedIPs || Set(existing.allowedIPs) == Set(peer.allowedIPs) {} else {
                 peerLines.append("replace_allowed_ips=true")
                 peerLines += peer.allowedIPs.map { "allowed_ip=\($0)" }
             }

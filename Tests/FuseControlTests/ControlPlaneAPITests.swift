@@ -371,6 +371,36 @@ import Testing
             #expect(try join("two", engineRange: nil).address.description == "10.99.0.6")
         }
     }
+
+    /// The store records what each version changed (the snapshot follows joins and leaves
+    /// from it): a join, a removal under another spelling of the name (recorded as stored),
+    /// anything else as `.other`; a resumed join and a refused one record nothing.
+    @Test func theStoreRecordsWhatEachVersionChanged() async throws {
+        try await Harness.with { harness in
+            let store = harness.store
+            let start = try store.mapVersion()
+            let (id, token) = try harness.token(uses: 5)
+            let secret = String(token.dropFirst(id.count + 1))
+            let key = WireGuardKey.generatePrivate().publicKey
+            func join(_ name: String, key: WireGuardKey = WireGuardKey.generatePrivate().publicKey) throws -> NodeRecord {
+                try store.join(tokenID: id, secret: secret, name: name, publicKey: key, credentialDigest: "x", cidr: harness.config.cidr,
+                               engineRange: nil, requestID: "r-\(name)", now: harness.clock.now)
+            }
+            let node = try join("Sensor-1", key: key)
+            #expect(store.changes(after: start)?.version == start + 1)
+            #expect(store.changes(after: start)?.changes == [.joined(node)])
+            _ = try join("Sensor-1", key: key)
+            #expect(throws: JoinRefusal.self) { _ = try join("sensor-1") }
+            #expect(try store.mapVersion() == start + 1, "a resumed or refused join makes no version")
+            #expect(try store.removeNode("sensor-1"))
+            try store.addExposure(Exposure(name: "cam", node: "master", domain: "crisis", proto: .tcp, port: 8080,
+                                           target: IPv4Address("192.168.1.5")!, targetPort: 80))
+            #expect(store.changes(after: start)?.changes == [.joined(node), .left("Sensor-1"), .other])
+            #expect(store.changes(after: start + 3) == nil, "nothing after the latest")
+            let reopened = try SQLiteFederationStore(path: MasterState(stateDir: harness.directory).databasePath)
+            #expect(reopened.changes(after: start) == nil, "another process's store knows only its own changes")
+        }
+    }
 }
 
 @Suite struct ConcurrencyTests {

@@ -121,6 +121,19 @@ struct AgentReconnectTests {
         #expect(next.masterEndpointHost == "master.example.org" && worker.map.masterEndpointHost == "192.0.2.1")
     }
 
+    /// The cache is written off the agent's path, the latest map only, and is on disk once the
+    /// agent stops.
+    @Test func theCacheHoldsTheLatestMapOnceTheAgentStops() async throws {
+        let worker = try Self.worker(version: 3)
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let maps = (4...30).map { worker.map.at(version: Int64($0)) }
+        let source = ScriptedSource(maps.map { .map($0) })
+        let host = RecordingHostPlane()
+        let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"))
+        #expect(await Self.run(agent) { await source.polls > maps.count })
+        #expect(worker.state.cachedMap() == maps.last)
+    }
+
     actor Reported {
         var hosts: [String] = []
         var cachedVersions: [Int64?] = []

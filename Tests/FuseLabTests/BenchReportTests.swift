@@ -163,13 +163,13 @@ import Testing
     }
 
     @Test func scalePlotHasTheTwoSecondGoalLine() {
-        let step = ScaleStep(nodes: 2000, joinRate: 50, joinP50: 1, joinP99: 2, changes: [ScaleChange(kind: .policy, seconds: [0.5, 1.5], expected: 2)],
+        let step = ScaleStep(nodes: 2000, joinRate: 50, joinP50: 1, joinP99: 2, joinAloneP50: 0.1, joinAloneMax: 0.2, changes: [ScaleChange(kind: .policy, seconds: [0.5, 1.5], expected: 2)],
                              hubAddPeerSeconds: nil, hubRemovePeerSeconds: nil, masterRSSBytes: 0, masterCPUJoinPercent: 0, masterCPUIdlePercent: 0,
                              masterOpenFiles: 0, databaseBytes: 0, load: 0)
         let svg = ScaleResults.propagationSVG([step], subtitle: "test")
         #expect(svg.contains(#"stroke-dasharray="6 4"/>"#))
         #expect(svg.contains("goal: p99 ≤ 2 s at 2,000 nodes (issue 14)"))
-        let low = ScaleStep(nodes: 100, joinRate: 50, joinP50: 1, joinP99: 2, changes: [ScaleChange(kind: .policy, seconds: [0.1, 0.2], expected: 2)],
+        let low = ScaleStep(nodes: 100, joinRate: 50, joinP50: 1, joinP99: 2, joinAloneP50: 0.1, joinAloneMax: 0.2, changes: [ScaleChange(kind: .policy, seconds: [0.1, 0.2], expected: 2)],
                             hubAddPeerSeconds: nil, hubRemovePeerSeconds: nil, masterRSSBytes: 0, masterCPUJoinPercent: 0, masterCPUIdlePercent: 0,
                             masterOpenFiles: 0, databaseBytes: 0, load: 0)
         #expect(ScaleResults.propagationSVG([low], subtitle: "test").contains(">2</text>"), "the axis is labelled up to the goal")

@@ -30,8 +30,9 @@ struct EvolvingFederation {
         FederationSnapshot(version: version, nodes: nodes, exposures: exposures, policy: policy, facts: Self.facts)
     }
 
-    /// One random change, and the next version.
-    mutating func step() {
+    /// One random change, and the next version; returns the change as the store's journal
+    /// records it.
+    @discardableResult mutating func step() -> FederationChange {
         version += 1
         let workers = nodes.filter { !$0.isMaster }
         switch rng.next(below: 10) {
@@ -41,22 +42,27 @@ struct EvolvingFederation {
             // The lowest free address, as the store allocates: a leave's address comes back.
             let address = (2...250).map { IPv4Address(0x0a09_0000 + UInt32($0)) }.first { !used.contains($0) }!
             let workloads = rng.next(below: 2) == 0
-            nodes.append(NodeRecord(name: "n\(serial)", domain: Self.domains[rng.next(below: 3)], address: address,
-                                    publicKey: WireGuardKey.generatePrivate().publicKey, isMaster: false,
-                                    engineSubnet: workloads ? try! IPv4CIDR(parsing: "172.30.\(serial % 250 + 1).0/24") : nil))
+            let node = NodeRecord(name: "n\(serial)", domain: Self.domains[rng.next(below: 3)], address: address,
+                                  publicKey: WireGuardKey.generatePrivate().publicKey, isMaster: false,
+                                  engineSubnet: workloads ? try! IPv4CIDR(parsing: "172.30.\(serial % 250 + 1).0/24") : nil)
+            nodes.append(node)
+            return .joined(node)
         case 0..<7 where !workers.isEmpty:
             let gone = workers[rng.next(below: workers.count)]
             nodes.removeAll { $0.name == gone.name }
             exposures.removeAll { $0.node == gone.name }
+            return .left(gone.name)
         case 7...8 where !workers.isEmpty:
             serial += 1
             let owner = workers[rng.next(below: workers.count)]
             exposures.append(Exposure(name: "svc\(serial)", node: owner.name, domain: owner.domain, proto: .tcp, port: UInt16(8000 + serial),
                                       target: IPv4Address("192.168.1.10")!, targetPort: 80))
+            return .other
         default:
             if !exposures.isEmpty, rng.next(below: 2) == 0 { exposures.remove(at: rng.next(below: exposures.count)) } else {
                 policy = Self.policies[rng.next(below: Self.policies.count)]
             }
+            return .other
         }
     }
 }
@@ -157,6 +163,50 @@ struct SeededRandom {
                 previous = snapshot
             }
         }
+    }
+
+    /// A snapshot that follows joins and leaves (`applying`) gives every node exactly the map
+    /// that a snapshot built from the whole federation gives, and announces the same nodes as
+    /// changed; any other change asks for a build.
+    @Test func aSnapshotFollowingJoinsAndLeavesGivesTheMapsOfABuild() throws {
+        for seed in UInt64(200)...211 {
+            var federation = EvolvingFederation(seed: seed)
+            var followed = federation.snapshot
+            var rebuiltBefore = followed
+            var pending: [FederationChange] = []
+            for _ in 0..<80 {
+                pending.append(federation.step())
+                // Several versions at once now and then, as a burst of joins shares one build.
+                guard seed % 2 == 0 || federation.rng.next(below: 3) == 0 else { continue }
+                let rebuilt = federation.snapshot
+                if let next = followed.applying(pending, version: rebuilt.version) {
+                    #expect(!pending.contains(.other), "seed \(seed): followed a change that needs a build")
+                    #expect(Set(next.nodes) == Set(rebuilt.nodes) && next.exposures == rebuilt.exposures)
+                    for node in rebuilt.nodes {
+                        #expect(next.map(for: node.name) == rebuilt.map(for: node.name), "seed \(seed), version \(rebuilt.version), node \(node.name)")
+                    }
+                    #expect(next.changedNodes(since: followed) == rebuilt.changedNodes(since: rebuiltBefore), "seed \(seed), version \(rebuilt.version)")
+                    followed = next
+                } else {
+                    #expect(pending.contains(.other), "seed \(seed): a join or leave was not followed")
+                    followed = rebuilt
+                }
+                rebuiltBefore = rebuilt
+                pending = []
+            }
+        }
+    }
+
+    @Test func aSnapshotRefusesChangesThatDoNotFitIt() throws {
+        var federation = EvolvingFederation(seed: 5)
+        while federation.nodes.count < 4 { federation.step() }
+        let snapshot = federation.snapshot
+        let worker = try #require(snapshot.nodes.first { !$0.isMaster })
+        #expect(snapshot.applying([.joined(worker)], version: snapshot.version + 1) == nil, "a node that is there already")
+        #expect(snapshot.applying([.left("nobody")], version: snapshot.version + 1) == nil, "a node that is not there")
+        #expect(snapshot.applying([.left("master")], version: snapshot.version + 1) == nil, "the master")
+        #expect(snapshot.applying([.left(worker.name)], version: snapshot.version) == nil, "not a newer version")
+        #expect(snapshot.applying([.left(worker.name)], version: snapshot.version + 1)?.map(for: worker.name) == nil)
     }
 
     /// The compiled policy gives what the node-by-node evaluation decides.
