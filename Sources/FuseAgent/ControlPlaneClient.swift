@@ -93,14 +93,16 @@ public final class ControlPlaneClient: Sendable {
         try await call("POST", "/v1/join", body: request, timeout: .seconds(30))
     }
 
-    public func map(since: Int64, wait: Int) async throws -> NetworkMap {
-        try await call("GET", "/v1/map?since=\(since)&wait=\(wait)", timeout: .seconds(Int64(wait) + 10))
+    /// `applied`: the version this node's host has applied (noted as a heartbeat would).
+    public func map(since: Int64, applied: Int64? = nil, wait: Int) async throws -> NetworkMap {
+        try await call("GET", "/v1/map?since=\(since)\(applied.map { "&applied=\($0)" } ?? "")&wait=\(wait)", timeout: .seconds(Int64(wait) + 10))
     }
 
     /// The long-poll for changes: the changes since `since`, or (with `full`, or when the
     /// master does not have the node's base) the whole map.
-    public func mapUpdate(since: Int64, wait: Int, full: Bool) async throws -> MapUpdate {
-        try await call("GET", "/v1/map/updates?since=\(since)&wait=\(wait)\(full ? "&full=1" : "")", timeout: .seconds(Int64(wait) + 10))
+    public func mapUpdate(since: Int64, applied: Int64? = nil, wait: Int, full: Bool) async throws -> MapUpdate {
+        try await call("GET", "/v1/map/updates?since=\(since)\(applied.map { "&applied=\($0)" } ?? "")&wait=\(wait)\(full ? "&full=1" : "")",
+                       timeout: .seconds(Int64(wait) + 10))
     }
 
     public func heartbeat(_ heartbeat: API.Heartbeat) async throws {

@@ -8,13 +8,13 @@ actor MapFollower {
     private var base: NetworkMap?
     private var masterHasUpdates = true
 
-    func map(since: Int64, wait: Int, client: ControlPlaneClient) async throws -> NetworkMap {
-        guard masterHasUpdates else { return try await client.map(since: since, wait: wait) }
+    func map(since: Int64, applied: Int64, wait: Int, client: ControlPlaneClient) async throws -> NetworkMap {
+        guard masterHasUpdates else { return try await client.map(since: since, applied: applied, wait: wait) }
         let known = base?.version == since ? base : nil
         let update: MapUpdate
-        do { update = try await client.mapUpdate(since: since, wait: wait, full: known == nil) } catch let error as ClientError where error.status == 404 {
+        do { update = try await client.mapUpdate(since: since, applied: applied, wait: wait, full: known == nil) } catch let error as ClientError where error.status == 404 {
             masterHasUpdates = false
-            return try await client.map(since: since, wait: wait)
+            return try await client.map(since: since, applied: applied, wait: wait)
         }
         let map: NetworkMap
         do { map = try update.applied(to: known) } catch {

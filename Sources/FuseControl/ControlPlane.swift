@@ -269,8 +269,8 @@ public final class ControlPlane: Sendable {
     /// The node's update (`GET /v1/map/updates`), encoded, once its map changed after `since`
     /// or after `wait`: the changes since `since` if that is the version it was last given,
     /// else (or with `full`) its whole map.
-    public func mapUpdate(for node: String, since: Int64, wait: Duration, full: Bool) async throws -> ByteBuffer {
-        await presence.saw(node, at: now())
+    public func mapUpdate(for node: String, since: Int64, applied: Int64? = nil, wait: Duration, full: Bool) async throws -> ByteBuffer {
+        await heartbeat(node, appliedVersion: applied)
         await distribution.watch.wait(node, since: since, timeout: wait)
         guard let update = try distribution.update(for: node, since: since, full: full) else {
             throw NodeError.notInFederation(node)
@@ -279,8 +279,8 @@ public final class ControlPlane: Sendable {
     }
 
     /// The node's map once its version is above `since`, or the current one after `wait`.
-    public func map(for node: String, since: Int64, wait: Duration) async throws -> NetworkMap {
-        await presence.saw(node, at: now())
+    public func map(for node: String, since: Int64, applied: Int64? = nil, wait: Duration) async throws -> NetworkMap {
+        await heartbeat(node, appliedVersion: applied)
         await watch.wait(since: since, timeout: wait)
         guard let map = try await map(for: node) else { throw NodeError.notInFederation(node) }
         return map

@@ -134,7 +134,12 @@ extension Request {
     /// A query parameter that counts something (a version, seconds): absent is 0, anything but
     /// a number from 0 up is refused.
     func counter(_ name: String) throws -> Int64 {
-        guard let text = uri.queryParameters[name[...]] else { return 0 }
+        try optionalCounter(name) ?? 0
+    }
+
+    /// A query parameter that is a number from 0 up; nil when absent.
+    func optionalCounter(_ name: String) throws -> Int64? {
+        guard let text = uri.queryParameters[name[...]] else { return nil }
         guard let value = Int64(text), value >= 0 else {
             throw HTTPError(.badRequest, message: "bad \(name) \"\(NameRule.echo(String(text)))\": use a number from 0 up")
         }
@@ -201,21 +206,21 @@ public enum ControlPlaneAPI {
         }
         on(.get, "/v1/map", .node) { request, context in
             let node = try context.node()
-            let since = try request.counter("since")
+            let (since, applied) = (try request.counter("since"), try request.optionalCounter("applied"))
             let wait = min(try request.counter("wait"), 60)
             return try await longPoll {
-                JSONResponse(value: try await controlPlane.map(for: node, since: since, wait: .seconds(Int(wait))))
+                JSONResponse(value: try await controlPlane.map(for: node, since: since, applied: applied, wait: .seconds(Int(wait))))
             }
         }
         // The same long-poll, answering with the changes since `since` (a MapUpdate); a node is
         // woken only when its own map changed.
         on(.get, "/v1/map/updates", .node) { request, context in
             let node = try context.node()
-            let since = try request.counter("since")
+            let (since, applied) = (try request.counter("since"), try request.optionalCounter("applied"))
             let wait = min(try request.counter("wait"), 60)
             let full = try request.counter("full") > 0
             let body = try await longPoll {
-                try await controlPlane.mapUpdate(for: node, since: since, wait: .seconds(Int(wait)), full: full)
+                try await controlPlane.mapUpdate(for: node, since: since, applied: applied, wait: .seconds(Int(wait)), full: full)
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }

@@ -7,8 +7,9 @@ import Synchronization
 let retriedJoins = Mutex(0)
 
 /// One simulated node: a real enrolment, then what an agent does with the master — the
-/// long-poll for its map (through the agent's own `RemoteMapSource`, deltas included), a
-/// heartbeat after each new map and every 5 s — without a tunnel or a host to change.
+/// long-poll for its map (through the agent's own `RemoteMapSource`, deltas included; each
+/// poll says which version is applied) and a heartbeat every 5 s — without a tunnel or a host
+/// to change.
 final class SimulatedNode: Sendable {
     let name: String
     let domain: String
@@ -69,12 +70,12 @@ final class SimulatedNode: Sendable {
                 while !Task.isCancelled {
                     self.polling.withLock { $0 = true }
                     do {
-                        let map = try await self.source.map(since: version, wait: 25)
+                        // As the agent does: the next poll tells the master the new map is applied.
+                        let map = try await self.source.map(since: version, applied: version, wait: 25)
                         guard map.version != version else { continue }
                         version = map.version
                         self.versions.withLock { $0.append((version, .now)) }
                         self.applied.withLock { $0 = version }
-                        try? await self.client.heartbeat(API.Heartbeat(mapVersion: version, tunnelUp: true))
                     } catch is NodeRevoked {
                         return
                     } catch {

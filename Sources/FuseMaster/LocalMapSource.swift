@@ -14,8 +14,8 @@ struct LocalMapSource: MapSource {
     /// At most 2 s apart even without a new version: the hub's map also carries where its
     /// workers were last seen (`HubEndpoints`, not versioned), which a hub restarted after a
     /// crash of its wireguard-go, or started from a cached map after a reboot, needs at once.
-    func map(since: Int64, wait: Int) async throws -> NetworkMap {
-        try await controlPlane.map(for: node, since: since, wait: .seconds(min(wait, 2)))
+    func map(since: Int64, applied: Int64, wait: Int) async throws -> NetworkMap {
+        try await controlPlane.map(for: node, since: since, applied: applied, wait: .seconds(min(wait, 2)))
     }
 
     func heartbeat(_ beat: API.Heartbeat) async throws {

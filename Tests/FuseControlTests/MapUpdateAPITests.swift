@@ -55,6 +55,29 @@ actor FollowingNode {
         }
     }
 
+    /// A poll says which version the node's host applied (`applied`), noted as a heartbeat's
+    /// would be: the node list shows it at once, without a heartbeat after each map. A bad
+    /// value is refused in one line and notes nothing.
+    @Test func aPollTellsTheMasterWhichVersionTheNodeApplied() async throws {
+        try await Harness.withAPI { harness, client in
+            let workers = try await TwoWorkers.join(client)
+            let version = workers.a.map.version
+            func applied() async throws -> Int64? {
+                try await harness.controlPlane.nodes().first { $0.name == "worker-a" }?.mapVersion
+            }
+            #expect(try await applied() != version)
+            for path in ["/v1/map/updates?since=\(version)&applied=\(version)&wait=0", "/v1/map?since=0&applied=\(version)&wait=0"] {
+                let response = try await client.send(.get, path, bearer: workers.aCredential)
+                #expect(response.status == .ok, "\(path): \(response.text)")
+            }
+            #expect(try await applied() == version)
+            let bad = try await client.send(.get, "/v1/map/updates?since=\(version)&applied=-3&wait=0", bearer: workers.bCredential)
+            #expect(bad.status == .badRequest, "\(bad.status)")
+            #expect(bad.text.contains("bad applied"), "\(bad.text)")
+            #expect(try await harness.controlPlane.nodes().first { $0.name == "worker-b" }?.mapVersion == nil)
+        }
+    }
+
     @Test func aNodeThatMissedDeltasOrAsksGetsTheFullMap() async throws {
         try await Harness.withAPI { harness, client in
             let workers = try await TwoWorkers.join(client)

@@ -16,7 +16,7 @@ struct AgentReconnectTests {
         private(set) var polls = 0
         init(_ script: [Outcome]) { self.script = script }
 
-        func map(since: Int64, wait: Int) async throws -> NetworkMap {
+        func map(since: Int64, applied: Int64, wait: Int) async throws -> NetworkMap {
             polls += 1
             guard !script.isEmpty else {
                 try await Task.sleep(for: .seconds(3600))
