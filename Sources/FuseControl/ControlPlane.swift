@@ -118,15 +118,18 @@ public final class ControlPlane: Sendable {
     /// A node is online when it was heard from within this many seconds (agents send a
     /// heartbeat every 5 s).
     public static let onlineWindow: TimeInterval = 15
+    /// How long the nodes' wake-ups after a change wait for the hub to apply it first.
+    let hubHeadStart: Duration
 
     public init(config: MasterConfig, store: any FederationStore, caPEM: String, caPin: String, logger: Logger, swarm: (any SwarmControl)? = nil,
-                workloads: (any WorkloadEngine)? = nil, now: @escaping @Sendable () -> Date = Date.init) throws {
+                workloads: (any WorkloadEngine)? = nil, hubHeadStart: Duration = .milliseconds(250), now: @escaping @Sendable () -> Date = Date.init) throws {
         self.settings = Mutex(config)
         self.store = store
         self.caPEM = caPEM
         self.caPin = caPin
         self.logger = logger
         self.now = now
+        self.hubHeadStart = hubHeadStart
         self.swarm = swarm
         self.workloads = workloads
         self.relay = HubRelay(hubPort: Int(config.wireGuardPort))
@@ -173,7 +176,13 @@ public final class ControlPlane: Sendable {
             let wanted = try store.mapVersion()
             return try distribution.refresh(wanted: wanted) { current in try Self.snapshot(after: current, wanted: wanted, store: store, config: config) }
         }) else { return }
+        // The hub first (its agent polls `watch`): a node's new map is of use once the hub
+        // forwards as it says, a join is answered once the hub has the newcomer's peer, and at
+        // 2,000 nodes a change that wakes them all otherwise left the hub's cycle queued behind
+        // 2,000 answers. The others are woken once it applied the version, or after
+        // `hubHeadStart`.
         await watch.publish(change.version)
+        if await hubApplied.current > 0 { await hubApplied.wait(since: change.version - 1, timeout: hubHeadStart) }
         await distribution.watch.publish(change)
         // After the wake-ups: the hub's cycle, which a join waits for, does not wait for it.
         refreshNames(distribution.current)

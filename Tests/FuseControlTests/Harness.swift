@@ -31,7 +31,8 @@ struct Harness: Sendable {
     /// With `directory`, the state lives there (the caller removes it); with `log`, the control
     /// plane logs into it.
     static func with<T>(cidr: String = "10.77.0.0/24", engineCIDR: String? = nil, swarm: (any SwarmControl)? = nil,
-                        workloads: (any WorkloadEngine)? = nil, directory: String? = nil, log: RecordingLog? = nil, _ body: (Harness) async throws -> T) async throws -> T {
+                        workloads: (any WorkloadEngine)? = nil, directory: String? = nil, log: RecordingLog? = nil, hubHeadStart: Duration = .milliseconds(250),
+                        _ body: (Harness) async throws -> T) async throws -> T {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("fuse-control-tests-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = MasterState(stateDir: directory)
@@ -49,7 +50,7 @@ struct Harness: Sendable {
         var logger = log.map { log in Logger(label: "fuse-control-tests") { _ in log } } ?? Logger(label: "fuse-control-tests")
         logger.logLevel = log == nil ? .critical : .info
         let controlPlane = try ControlPlane(config: config, store: store, caPEM: try state.caPEM(), caPin: try state.caPin(),
-                                            logger: logger, swarm: swarm, workloads: workloads, now: { clock.now })
+                                            logger: logger, swarm: swarm, workloads: workloads, hubHeadStart: hubHeadStart, now: { clock.now })
         let harness = Harness(directory: directory, config: config, clock: clock, controlPlane: controlPlane, store: store, masterKey: masterKey)
         return try await body(harness)
     }

@@ -78,6 +78,33 @@ actor FollowingNode {
         }
     }
 
+    /// While a hub reports what it applied, a change wakes the nodes once the hub applied it
+    /// (their new maps are of use once the hub forwards as they say), or after the head start
+    /// when the hub does not.
+    @Test func nodesAreWokenAfterTheHubAppliedAChange() async throws {
+        for hubApplies in [true, false] {
+            try await Harness.with(hubHeadStart: hubApplies ? .seconds(60) : .milliseconds(20)) { harness in
+                let controlPlane = harness.controlPlane
+                let joined = try await controlPlane.join(API.JoinRequest(token: try harness.token().token, name: "a1",
+                                                                         publicKey: WireGuardKey.generatePrivate().publicKey))
+                let version = joined.map.version
+                await controlPlane.hubApplied(version: version)
+                let poll = Task { try await controlPlane.mapUpdate(for: "a1", since: version, wait: .seconds(30), full: false) }
+                let exposed = Task { try await controlPlane.expose(wikiRequest, by: .node("a1")) }
+                if hubApplies {
+                    try await Task.sleep(for: .milliseconds(300))
+                    let status = try await controlPlane.status()
+                    #expect(status.mapVersion == version + 1)
+                    #expect(await controlPlane.waitingLongPolls() == 1, "a1 is not woken before the hub applied the exposure")
+                    await controlPlane.hubApplied(version: version + 1)
+                }
+                let update = try API.decoder().decode(MapUpdate.self, from: try await poll.value)
+                #expect(update.version == version + 1)
+                #expect(try await exposed.value.name == "Wiki")
+            }
+        }
+    }
+
     @Test func aNodeThatMissedDeltasOrAsksGetsTheFullMap() async throws {
         try await Harness.withAPI { harness, client in
             let workers = try await TwoWorkers.join(client)
