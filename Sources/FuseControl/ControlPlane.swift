@@ -176,27 +176,38 @@ public final class ControlPlane: Sendable {
             let wanted = try store.mapVersion()
             return try distribution.refresh(wanted: wanted) { current in try Self.snapshot(after: current, wanted: wanted, store: store, config: config) }
         }) else { return }
-        // The hub first (its agent polls `watch`): a node's new map is of use once the hub
-        // forwards as it says, a join is answered once the hub has the newcomer's peer, and at
-        // 2,000 nodes a change that wakes them all otherwise left the hub's cycle queued behind
-        // 2,000 answers. The others are woken once it applied the version, or after
-        // `hubHeadStart`.
+        await publish(change, hubFirst: true)
+    }
+
+    /// Wakes the long-polls that `change` concerns. `hubFirst`: the hub first (its agent polls
+    /// `watch`): a node's new map is of use once the hub forwards as it says, a join is
+    /// answered once the hub has the newcomer's peer, and at 2,000 nodes a change that wakes
+    /// them all otherwise left the hub's cycle queued behind 2,000 answers. The others are
+    /// woken once it applied the version, or after `hubHeadStart`.
+    private func publish(_ change: MapDistribution.Change, hubFirst: Bool) async {
         await watch.publish(change.version)
-        if await hubApplied.current > 0 { await hubApplied.wait(since: change.version - 1, timeout: hubHeadStart) }
+        if hubFirst, await hubApplied.current > 0 { await hubApplied.wait(since: change.version - 1, timeout: hubHeadStart) }
         await distribution.watch.publish(change)
         // After the wake-ups: the hub's cycle, which a join waits for, does not wait for it.
         refreshNames(distribution.current)
     }
 
-    /// The current snapshot, rebuilt first if the store moved on without `changed()`.
+    /// The current snapshot, brought up to the store first when this process made a newer
+    /// version (a change whose own publication is still on its way, or failed); what that
+    /// installs is published here (the change's own publication then finds nothing to do, and
+    /// its long-polls would otherwise sleep on). Without a database read when this process
+    /// made no newer version: the hub's poll after each change must not queue behind a burst
+    /// of joins' writes for a database thread. No hub head start: the hub itself asks here.
     func currentSnapshot() async throws -> FederationSnapshot {
         let (distribution, config) = (self.distribution, self.config)
-        return try await stored { store in
+        if let made = store.latestVersionMade(), made <= distribution.current.version { return distribution.current }
+        let installed = try await stored { store -> MapDistribution.Change? in
             let snapshot = distribution.current, wanted = try store.mapVersion()
-            guard wanted > snapshot.version else { return snapshot }
-            _ = distribution.install(try Self.snapshot(after: snapshot, wanted: wanted, store: store, config: config))
-            return distribution.current
+            guard wanted > snapshot.version else { return nil }
+            return distribution.install(try Self.snapshot(after: snapshot, wanted: wanted, store: store, config: config))
         }
+        if let installed { await publish(installed, hubFirst: false) }
+        return distribution.current
     }
 
     // MARK: Nodes

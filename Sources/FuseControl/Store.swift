@@ -84,6 +84,9 @@ public protocol FederationStore: Sendable {
     /// What this process changed after map version `version`, in order, up to the version
     /// returned (`StoreJournal`); nil when it does not know (then read `federation()`).
     func changes(after version: Int64) -> (version: Int64, changes: [FederationChange])?
+    /// The latest map version this process made, without reading the database (nil before it
+    /// made one).
+    func latestVersionMade() -> Int64?
 }
 
 /// What every network map of one version is computed from.
@@ -205,6 +208,8 @@ public final class SQLiteFederationStore: FederationStore {
     public func changes(after version: Int64) -> (version: Int64, changes: [FederationChange])? {
         journal.withLock { $0.changes(after: version) }
     }
+
+    public func latestVersionMade() -> Int64? { journal.withLock { $0.latest } }
 
     public func join(tokenID: String, secret: String, name: String, publicKey: WireGuardKey, credentialDigest: String, cidr: IPv4CIDR, engineRange: IPv4CIDR?,
                      requestID: String?, now: Date) throws -> NodeRecord {

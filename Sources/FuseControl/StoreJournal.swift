@@ -7,9 +7,12 @@ import FuseModel
 struct StoreJournal: Sendable {
     static let capacity = 4096
     private var entries: [Int64: FederationChange] = [:]
+    /// The latest version recorded (nil before the first).
+    private(set) var latest: Int64?
 
     mutating func record(_ change: FederationChange, version: Int64) {
         entries[version] = change
+        latest = max(latest ?? version, version)
         if entries.count > 2 * Self.capacity {
             let keep = version - Int64(Self.capacity)
             entries = entries.filter { $0.key > keep }

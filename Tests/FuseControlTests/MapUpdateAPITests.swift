@@ -1,8 +1,10 @@
 import Foundation
 import FuseControl
 import FuseModel
+import FuseSystem
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 extension TestClientProtocol {
@@ -102,6 +104,30 @@ actor FollowingNode {
                 #expect(update.version == version + 1)
                 #expect(try await exposed.value.name == "Wiki")
             }
+        }
+    }
+
+    /// A version that a read brings in (the store moved on before its change was published)
+    /// wakes the long-polls it concerns there: the change's own publication then finds
+    /// nothing left to publish, and they would otherwise sleep until their timeout.
+    @Test func aSnapshotBroughtUpToTheStoreByAReadWakesTheNodesItConcerns() async throws {
+        try await Harness.with { harness in
+            let controlPlane = harness.controlPlane
+            let joined = try await controlPlane.join(API.JoinRequest(token: try harness.token().token, name: "a1",
+                                                                     publicKey: WireGuardKey.generatePrivate().publicKey))
+            let version = joined.map.version
+            let answered = Mutex<Int64?>(nil)
+            let poll = Task {
+                let body = try await controlPlane.mapUpdate(for: "a1", since: version, wait: .seconds(60), full: false)
+                answered.withLock { $0 = try? API.decoder().decode(MapUpdate.self, from: body).version }
+            }
+            defer { poll.cancel() }
+            #expect(await waitFor(.seconds(5)) { await controlPlane.waitingLongPolls() == 1 })
+            // Written behind the control plane's back, as a change is before it is published.
+            try harness.store.addExposure(Exposure(name: "cam", node: "a1", domain: "companya", proto: .tcp, port: 8080,
+                                                   target: IPv4Address("192.168.1.5")!, targetPort: 80))
+            _ = try await controlPlane.map(for: "master")
+            #expect(await waitFor(.seconds(10)) { answered.withLock { $0 } == version + 1 }, "a1 woken with the exposure's version")
         }
     }
 
