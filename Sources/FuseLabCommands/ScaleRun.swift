@@ -166,7 +166,8 @@ struct ScaleRun: Sendable {
             let node = try await SimulatedNode.join(name: "alone\(step)-\(index)", domain: "field", token: token, anonymous: client)
             seconds.append((ContinuousClock.now - start).inSeconds)
             await fleet.add(node)
-            try await Task.sleep(for: .milliseconds(200))
+            // The next one joins alone: once this one is long-polling (its first poll is done).
+            _ = await eventually(within: .seconds(10), every: .milliseconds(20)) { node.isPolling }
         }
         for index in 0..<Self.joinsAlone { try await fleet.leave("alone\(step)-\(index)") }
         progress(String(format: "  %d joins alone: p50 %.3f s, max %.3f s", seconds.count, ScaleResults.percentile(seconds, 50) ?? .nan, seconds.max() ?? .nan))
