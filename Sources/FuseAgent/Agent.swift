@@ -160,7 +160,10 @@ public actor Agent {
                 // The poll tells the master what this host applied: a new map is in force
                 // once the next poll asks from it (no heartbeat per map; at 2,000 nodes a
                 // change everywhere was three requests per node instead of two).
-                let map = try await source.map(since: current?.version ?? 0, applied: appliedVersion, wait: 25)
+                // After a failure (or a start that needs a fresh session) the poll does not
+                // wait: a master whose version did not change would park it for 25 s, and the
+                // fresh session below with it (a moved hub cannot reach this node first).
+                let map = try await source.map(since: current?.version ?? 0, applied: appliedVersion, wait: failedSinceContact ? 0 : 25)
                 let cameBack = failedSinceContact
                 masterReachable = true
                 failedSinceContact = false

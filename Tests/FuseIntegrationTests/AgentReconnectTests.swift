@@ -9,15 +9,24 @@ import Testing
 /// source (the in-process harness cannot close sockets as a restarted master process does).
 @Suite(.timeLimit(.minutes(1)))
 struct AgentReconnectTests {
-    /// Answers the scripted outcomes in order, then parks every further poll until cancelled.
+    /// Answers the scripted outcomes in order, then parks every further poll until cancelled —
+    /// except, like a master whose version did not change, a poll that does not wait, which
+    /// `unchanged` answers at once.
     actor ScriptedSource: MapSource {
         enum Outcome { case unreachable, map(NetworkMap) }
         private var script: [Outcome]
+        private let unchanged: NetworkMap?
         private(set) var polls = 0
-        init(_ script: [Outcome]) { self.script = script }
+        private(set) var waits: [Int] = []
+        init(_ script: [Outcome], unchanged: NetworkMap? = nil) {
+            self.script = script
+            self.unchanged = unchanged
+        }
 
         func map(since: Int64, applied: Int64, wait: Int) async throws -> NetworkMap {
             polls += 1
+            waits.append(wait)
+            if script.isEmpty, wait == 0, let unchanged { return unchanged }
             guard !script.isEmpty else {
                 try await Task.sleep(for: .seconds(3600))
                 throw CancellationError()
@@ -72,6 +81,30 @@ struct AgentReconnectTests {
         let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"))
         #expect(await Self.run(agent) { await source.polls >= 5 }, "the agent polls again after failures")
         #expect(await host.restartedSessions == [worker.hubKey], "one fresh session with the hub once the control plane answers again")
+    }
+
+    /// After a move the master's version is unchanged: a long-poll would park until its
+    /// timeout, and the fresh session the moved hub needs with it.
+    @Test func anAgentStartedAfterAMoveStartsAFreshSessionAtTheFirstAnswerOfAnUnchangedMaster() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let host = RecordingHostPlane()
+        let source = ScriptedSource([], unchanged: worker.map)
+        let agent = try Agent(state: worker.state, source: source, host: host, logger: Logger(label: "test"), freshSessionOnFirstAnswer: true)
+        #expect(await Self.run(agent) {
+            let restarted = await host.restartedSessions, polls = await source.polls
+            return restarted == [worker.hubKey] && polls >= 2
+        }, "a fresh session with the hub at once")
+        #expect(await source.waits.prefix(2) == [0, 25], "the first poll asks without waiting, the next one long-polls")
+    }
+
+    @Test func aPollAfterAFailureDoesNotWait() async throws {
+        let worker = try Self.worker()
+        defer { try? FileManager.default.removeItem(atPath: worker.state.root) }
+        let source = ScriptedSource([.map(worker.map), .unreachable, .map(worker.map)])
+        let agent = try Agent(state: worker.state, source: source, host: RecordingHostPlane(), logger: Logger(label: "test"))
+        #expect(await Self.run(agent) { await source.polls >= 4 })
+        #expect(await source.waits.prefix(4) == [25, 25, 0, 25])
     }
 
     @Test func anAgentThatNeverLostTheControlPlaneKeepsItsSession() async throws {
