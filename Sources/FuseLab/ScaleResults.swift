@@ -11,6 +11,9 @@ public struct ScaleStep: Sendable, Equatable, Codable {
     /// A few field devices' joins one at a time (nothing else joining): p50 and the slowest.
     public let joinAloneP50: Double
     public let joinAloneMax: Double
+    /// The same, with the simulated nodes' heartbeats held (the master and the simulating
+    /// client share 2 cores; this is the join's own work, without the federation's steady load).
+    public let joinQuietP50: Double?
     /// Each change and how long it took to reach the nodes whose map it changes.
     public let changes: [ScaleChange]
     /// One more node's join, until the hub's WireGuard has its peer; a leave, until it has not.
@@ -25,7 +28,8 @@ public struct ScaleStep: Sendable, Equatable, Codable {
     /// 1-minute load average when the step ended (the simulating client shares the cores).
     public let load: Double
 
-    public init(nodes: Int, joinRate: Double, joinP50: Double, joinP99: Double, joinAloneP50: Double, joinAloneMax: Double, changes: [ScaleChange], hubAddPeerSeconds: Double?,
+    public init(nodes: Int, joinRate: Double, joinP50: Double, joinP99: Double, joinAloneP50: Double, joinAloneMax: Double, joinQuietP50: Double? = nil, changes: [ScaleChange],
+                hubAddPeerSeconds: Double?,
                 hubRemovePeerSeconds: Double?, masterRSSBytes: Int, masterCPUJoinPercent: Double, masterCPUIdlePercent: Double,
                 masterOpenFiles: Int, databaseBytes: Int, load: Double) {
         self.nodes = nodes
@@ -34,6 +38,7 @@ public struct ScaleStep: Sendable, Equatable, Codable {
         self.joinP99 = joinP99
         self.joinAloneP50 = joinAloneP50
         self.joinAloneMax = joinAloneMax
+        self.joinQuietP50 = joinQuietP50
         self.changes = changes
         self.hubAddPeerSeconds = hubAddPeerSeconds
         self.hubRemovePeerSeconds = hubRemovePeerSeconds
@@ -86,12 +91,12 @@ public enum ScaleResults {
 
     public static func csv(_ steps: [ScaleStep]) -> String {
         let kinds = ScaleChange.Kind.allCases
-        let header = ["nodes", "join_rate_per_s", "join_p50_s", "join_p99_s", "join_alone_p50_s", "join_alone_max_s"]
+        let header = ["nodes", "join_rate_per_s", "join_p50_s", "join_p99_s", "join_alone_p50_s", "join_alone_max_s", "join_quiet_p50_s"]
             + kinds.flatMap { ["\($0.rawValue)_expected", "\($0.rawValue)_reached", "\($0.rawValue)_p50_s", "\($0.rawValue)_p99_s", "\($0.rawValue)_max_s"] }
             + ["hub_add_peer_s", "hub_remove_peer_s", "master_rss_mib", "master_cpu_join_pct", "master_cpu_idle_pct", "master_open_files", "db_kib", "load"]
         let rows = steps.map { step in
             [String(step.nodes), BenchReport.number(step.joinRate), BenchReport.number(step.joinP50), BenchReport.number(step.joinP99),
-             BenchReport.number(step.joinAloneP50), BenchReport.number(step.joinAloneMax)]
+             BenchReport.number(step.joinAloneP50), BenchReport.number(step.joinAloneMax), step.joinQuietP50.map(BenchReport.number) ?? ""]
                 + kinds.flatMap { kind -> [String] in
                     guard let change = step.change(kind) else { return ["", "", "", "", ""] }
                     return [String(change.expected), String(change.reached), change.p50.map(BenchReport.number) ?? "",
@@ -129,11 +134,11 @@ public enum ScaleResults {
             guard let change, let p50 = change.p50, let p99 = change.p99 else { return "–" }
             return String(format: "%.2f / %.2f s (%d/%d)", p50, p99, change.reached, change.expected)
         }
-        let header = ["nodes", "joins/s", "join p50/p99", "join alone p50/max", "policy p50/p99 (reached)", "exposure", "leave", "hub +peer / −peer",
+        let header = ["nodes", "joins/s", "join p50/p99", "join alone p50/max (quiet)", "policy p50/p99 (reached)", "exposure", "leave", "hub +peer / −peer",
                       "master RSS", "CPU join / idle", "DB", "load"]
         let rows = steps.map { step in
             [String(step.nodes), String(format: "%.0f", step.joinRate), String(format: "%.2f / %.2f s", step.joinP50, step.joinP99),
-             String(format: "%.3f / %.3f s", step.joinAloneP50, step.joinAloneMax),
+             String(format: "%.3f / %.3f s", step.joinAloneP50, step.joinAloneMax) + (step.joinQuietP50.map { String(format: " (%.3f s)", $0) } ?? ""),
              seconds(step.change(.policy)), seconds(step.change(.exposure)), seconds(step.change(.leave)),
              String(format: "%@ / %@", step.hubAddPeerSeconds.map { String(format: "%.3f s", $0) } ?? "–",
                     step.hubRemovePeerSeconds.map { String(format: "%.3f s", $0) } ?? "–"),

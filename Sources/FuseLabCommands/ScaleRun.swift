@@ -139,10 +139,15 @@ struct ScaleRun: Sendable {
             try await leave.value
             changes.append(try await propagation(.leave, expected: field, since: leaveStart, admin: admin))
             let alone = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet)
+            // Again with the heartbeats held (the last ones in flight done).
+            fleet.heartbeats.on = false
+            try await Task.sleep(for: .seconds(1))
+            let quiet = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet, label: "quiet")
+            fleet.heartbeats.on = true
             let db = ["", "-wal", "-shm"].reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: masterDirectory + "/fuse.db" + $1)[.size] as? Int) ?? 0) }
             let step = ScaleStep(nodes: size, joinRate: Double(newcomers.count) / joinSeconds, joinP50: ScaleResults.percentile(latencies, 50) ?? 0,
                                  joinP99: ScaleResults.percentile(latencies, 99) ?? 0, joinAloneP50: ScaleResults.percentile(alone, 50) ?? 0,
-                                 joinAloneMax: alone.max() ?? 0, changes: changes, hubAddPeerSeconds: added, hubRemovePeerSeconds: removed,
+                                 joinAloneMax: alone.max() ?? 0, joinQuietP50: ScaleResults.percentile(quiet, 50), changes: changes, hubAddPeerSeconds: added, hubRemovePeerSeconds: removed,
                                  masterRSSBytes: (BenchReport.vmRSSKiB(fromStatus: ProcFile.text("/proc/\(pid)/status") ?? "") ?? 0) * 1024,
                                  masterCPUJoinPercent: cpuJoin, masterCPUIdlePercent: cpuIdle,
                                  masterOpenFiles: (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0,
@@ -159,18 +164,18 @@ struct ScaleRun: Sendable {
     /// leave again, so that the next size starts from its own count.
     static let joinsAlone = 5
 
-    private func joinsAlone(step: Int, client: ControlPlaneClient, token: String, fleet: SimulatedFleet) async throws -> [Double] {
+    private func joinsAlone(step: Int, client: ControlPlaneClient, token: String, fleet: SimulatedFleet, label: String = "alone") async throws -> [Double] {
         var seconds: [Double] = []
         for index in 0..<Self.joinsAlone {
             let start = ContinuousClock.now
-            let node = try await SimulatedNode.join(name: "alone\(step)-\(index)", domain: "field", token: token, anonymous: client)
+            let node = try await SimulatedNode.join(name: "\(label)\(step)-\(index)", domain: "field", token: token, anonymous: client)
             seconds.append((ContinuousClock.now - start).inSeconds)
             await fleet.add(node)
             // The next one joins alone: once this one is long-polling (its first poll is done).
             _ = await eventually(within: .seconds(10), every: .milliseconds(20)) { node.isPolling }
         }
-        for index in 0..<Self.joinsAlone { try await fleet.leave("alone\(step)-\(index)") }
-        progress(String(format: "  %d joins alone: p50 %.3f s, max %.3f s", seconds.count, ScaleResults.percentile(seconds, 50) ?? .nan, seconds.max() ?? .nan))
+        for index in 0..<Self.joinsAlone { try await fleet.leave("\(label)\(step)-\(index)") }
+        progress(String(format: "  %d joins \(label): p50 %.3f s, max %.3f s", seconds.count, ScaleResults.percentile(seconds, 50) ?? .nan, seconds.max() ?? .nan))
         return seconds
     }
 

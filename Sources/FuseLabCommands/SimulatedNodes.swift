@@ -62,8 +62,8 @@ final class SimulatedNode: Sendable {
         versions.withLock { $0.first { $0.version >= version }?.at }
     }
 
-    /// Long-polls and heartbeats until cancelled or removed.
-    func run() async {
+    /// Long-polls and heartbeats (while `heartbeats` is on) until cancelled or removed.
+    func run(heartbeats: HeartbeatSwitch) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var version = self.joinedMap.version
@@ -89,6 +89,10 @@ final class SimulatedNode: Sendable {
                 // Spread the heartbeats over the 5 s period, as agents started at different times do.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<5000)))
                 while !Task.isCancelled {
+                    guard heartbeats.on else {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        continue
+                    }
                     try? await self.client.heartbeat(API.Heartbeat(mapVersion: self.applied.withLock { $0 }, tunnelUp: true))
                     try? await Task.sleep(for: .seconds(5))
                 }
@@ -97,14 +101,25 @@ final class SimulatedNode: Sendable {
     }
 }
 
+/// Whether the simulated nodes send heartbeats (held, a join's own cost can be told from the
+/// federation's steady load).
+final class HeartbeatSwitch: Sendable {
+    private let state = Mutex(true)
+    var on: Bool {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}
+
 /// The simulated nodes of one bench, each running in a task of its own until it leaves.
 actor SimulatedFleet {
     private(set) var nodes: [String: SimulatedNode] = [:]
     private var tasks: [String: Task<Void, Never>] = [:]
+    nonisolated let heartbeats = HeartbeatSwitch()
 
     func add(_ node: SimulatedNode) {
         nodes[node.name] = node
-        tasks[node.name] = Task { await node.run() }
+        tasks[node.name] = Task { [heartbeats] in await node.run(heartbeats: heartbeats) }
     }
 
     /// Stops the node's agent loops and leaves the federation.

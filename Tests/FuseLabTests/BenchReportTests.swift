@@ -175,6 +175,20 @@ import Testing
         #expect(ScaleResults.propagationSVG([low], subtitle: "test").contains(">2</text>"), "the axis is labelled up to the goal")
     }
 
+    @Test func scaleCSVAndTableCarryTheQuietJoinWhenMeasured() {
+        func step(quiet: Double?) -> ScaleStep {
+            ScaleStep(nodes: 2000, joinRate: 50, joinP50: 1, joinP99: 2, joinAloneP50: 0.03, joinAloneMax: 0.04, joinQuietP50: quiet, changes: [],
+                      hubAddPeerSeconds: nil, hubRemovePeerSeconds: nil, masterRSSBytes: 0, masterCPUJoinPercent: 0, masterCPUIdlePercent: 0,
+                      masterOpenFiles: 0, databaseBytes: 0, load: 0)
+        }
+        let csv = ScaleResults.csv([step(quiet: 0.012), step(quiet: nil)]).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let column = csv[0].firstIndex(of: "join_quiet_p50_s")
+        #expect(column == 6)
+        #expect(column.map { csv[1][$0] } == "0.012" && column.map { csv[2][$0] } == "", "a value when measured, empty when not")
+        #expect(csv.allSatisfy { $0.count == csv[0].count })
+        #expect(ScaleResults.table([step(quiet: 0.012)]).rows[0][3] == "0.030 / 0.040 s (0.012 s)")
+    }
+
     @Test func svgEscapesText() {
         #expect(BenchReport.escapeXML(#"a < b & "c" > d"#) == "a &lt; b &amp; &quot;c&quot; &gt; d")
     }
