@@ -29,9 +29,11 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // One glibc call that Swift's Glibc module does not declare (see CSpawn.h).
+        .target(name: "CSpawn"),
         // The host boundary: processes, WireGuard, links/addresses/routes, nftables, sysctl.
         .target(name: "FuseSystem", dependencies: [
-            "FuseModel",
+            "FuseModel", "CSpawn",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

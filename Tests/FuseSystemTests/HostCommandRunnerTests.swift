@@ -32,4 +32,18 @@ import Testing
         #expect(result.status == 124)
         #expect(clock.now - start < .seconds(3))
     }
+
+    /// A child holds only its standard descriptors, however many this process has open (and
+    /// whether or not they are close-on-exec).
+    @Test func aChildInheritsOnlyItsStandardDescriptors() throws {
+        let opened = (0..<200).map { _ in open("/dev/null", O_RDONLY) }
+        defer { opened.forEach { close($0) } }
+        #expect(opened.allSatisfy { $0 > 2 })
+        // The shell lists its own descriptors: 0, 1, 2 and the one `ls` reads the folder with.
+        let result = try HostCommandRunner().run(["sh", "-c", "ls /proc/self/fd"], input: nil, environment: nil)
+        let listed = result.stdout.split(separator: "\n").compactMap { Int32($0) }
+        #expect(result.succeeded)
+        #expect(listed.filter { $0 > 3 }.isEmpty, "inherited: \(listed)")
+        #expect(!listed.contains(opened[150]))
+    }
 }
