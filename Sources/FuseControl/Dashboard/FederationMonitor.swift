@@ -6,8 +6,8 @@ import Synchronization
 
 /// Measures what the dashboard shows beside the store: the hub's WireGuard counters per peer
 /// (UAPI `get=1`, every second), the round trip to each online node over the tunnel (one ICMP
-/// echo each, at most `pingsInFlight` at once, a round every 5 s or when the last one ended;
-/// a node whose policy drops pings shows none) and the Swarm's tasks per node (each round).
+/// echo each from one raw socket, `Pinger`, a round every 5 s; a node whose policy drops pings
+/// shows none) and the Swarm's tasks per node (each round).
 /// On shutdown it ends the dashboard's streams and viewers.
 public struct FederationMonitor: Service {
     let controlPlane: ControlPlane
@@ -19,10 +19,6 @@ public struct FederationMonitor: Service {
         self.interface = interface
         self.tasks = tasks
     }
-
-    /// A ping is a process and a thread: 2,000 at once (one per node) is what crashed the
-    /// master at scale.
-    static let pingsInFlight = 16
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -60,35 +56,18 @@ public struct FederationMonitor: Service {
 
     func sampleNodes() async {
         guard let nodes = try? await controlPlane.nodes() else { return }
-        var targets = nodes.filter { $0.online && !$0.isMaster }.map { ($0.name, $0.address.description) }.makeIterator()
+        let targets = Dictionary(nodes.filter { $0.online && !$0.isMaster }.map { ($0.address, $0.name) }, uniquingKeysWith: { first, _ in first })
         let tasks = tasks
         async let placed = BlockingWork.abandonable { (try? tasks()) ?? [] }
-        var roundTrips: [String: Double] = [:]
-        await withTaskGroup(of: (String, Double?).self) { group in
-            func next() -> Bool {
-                guard let (name, address) = targets.next() else { return false }
-                group.addTask { (name, await BlockingWork.abandonable { Self.ping(address) } ?? nil) }
-                return true
-            }
-            for _ in 0..<Self.pingsInFlight where !next() { break }
-            for await (name, rtt) in group {
-                roundTrips[name] = rtt
-                if !Task.isCancelled { _ = next() }
-            }
-        }
+        let addresses = Array(targets.keys)
+        let answered = await BlockingWork.abandonable { Pinger.roundTrips(to: addresses, timeout: .seconds(1)) } ?? [:]
+        let roundTrips = Dictionary(answered.compactMap { address, rtt in targets[address].map { ($0, rtt) } }, uniquingKeysWith: { first, _ in first })
         guard let running = await placed, !Task.isCancelled else { return }
         let byNode = Dictionary(grouping: running.filter { $0.state == "running" }, by: { $0.node ?? "" }).mapValues { $0.map(\.service).sorted() }
         controlPlane.dashboard.monitor.withLock { sample in
             sample.roundTrips = roundTrips
             sample.tasks = byNode
         }
-    }
-
-    /// One ICMP echo; the round trip in milliseconds, or nil.
-    static func ping(_ address: String) -> Double? {
-        guard let result = try? HostCommandRunner(timeout: .seconds(3)).run(["ping", "-n", "-c1", "-W1", address]), result.succeeded,
-              let range = result.stdout.range(of: #"time=[0-9.]+"#, options: .regularExpression) else { return nil }
-        return Double(result.stdout[range].dropFirst(5))
     }
 }
 
