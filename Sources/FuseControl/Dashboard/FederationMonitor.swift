@@ -5,9 +5,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// Measures what the dashboard shows beside the store: the hub's WireGuard counters per peer
-/// (UAPI `get=1`, every second), the round trip to each online node over the tunnel (one ICMP
-/// echo each from one raw socket, `Pinger`, a round every 5 s; a node whose policy drops pings
-/// shows none) and the Swarm's tasks per node (each round).
+/// (UAPI `get=1`, every second), the round trip to each online node whose tunnel is up (one
+/// ICMP echo each from one raw socket, `Pinger`, a round every 5 s; a node whose policy drops
+/// pings shows none) and the Swarm's tasks per node (each round).
 /// On shutdown it ends the dashboard's streams and viewers.
 public struct FederationMonitor: Service {
     let controlPlane: ControlPlane
@@ -56,7 +56,13 @@ public struct FederationMonitor: Service {
 
     func sampleNodes() async {
         guard let nodes = try? await controlPlane.nodes() else { return }
-        let targets = Dictionary(nodes.filter { $0.online && !$0.isMaster }.map { ($0.address, $0.name) }, uniquingKeysWith: { first, _ in first })
+        // Only nodes whose tunnel with the hub is up can answer (an echo to a peer without a
+        // session only makes the hub's WireGuard try a handshake).
+        let peers = controlPlane.dashboard.monitor.withLock { $0.peers }, now = Date().timeIntervalSince1970
+        let reachable = nodes.filter { node in
+            node.online && !node.isMaster && peers[node.publicKey].map { WireGuardTimers.isFresh(lastHandshake: $0.lastHandshake, now: now) } == true
+        }
+        let targets = Dictionary(reachable.map { ($0.address, $0.name) }, uniquingKeysWith: { first, _ in first })
         let tasks = tasks
         async let placed = BlockingWork.abandonable { (try? tasks()) ?? [] }
         let addresses = Array(targets.keys)
