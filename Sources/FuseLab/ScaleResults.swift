@@ -28,9 +28,8 @@ public struct ScaleStep: Sendable, Equatable, Codable {
     /// 1-minute load average when the step ended (the simulating client shares the cores).
     public let load: Double
 
-    public init(nodes: Int, joinRate: Double, joinP50: Double, joinP99: Double, joinAloneP50: Double, joinAloneMax: Double, joinQuietP50: Double? = nil, changes: [ScaleChange],
-                hubAddPeerSeconds: Double?,
-                hubRemovePeerSeconds: Double?, masterRSSBytes: Int, masterCPUJoinPercent: Double, masterCPUIdlePercent: Double,
+    public init(nodes: Int, joinRate: Double, joinP50: Double, joinP99: Double, joinAloneP50: Double, joinAloneMax: Double, joinQuietP50: Double? = nil,
+                changes: [ScaleChange], hubAddPeerSeconds: Double?, hubRemovePeerSeconds: Double?, masterRSSBytes: Int, masterCPUJoinPercent: Double, masterCPUIdlePercent: Double,
                 masterOpenFiles: Int, databaseBytes: Int, load: Double) {
         self.nodes = nodes
         self.joinRate = joinRate

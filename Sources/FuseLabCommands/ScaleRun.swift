@@ -139,9 +139,9 @@ struct ScaleRun: Sendable {
             try await leave.value
             changes.append(try await propagation(.leave, expected: field, since: leaveStart, admin: admin))
             let alone = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet)
-            // Again with the heartbeats held (the last ones in flight done).
+            // Again with the heartbeats held, once the last ones in flight are answered.
             fleet.heartbeats.on = false
-            try await Task.sleep(for: .seconds(1))
+            _ = await eventually(within: .seconds(10), every: .milliseconds(20)) { fleet.heartbeats.inFlight == 0 }
             let quiet = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet, label: "quiet")
             fleet.heartbeats.on = true
             let db = ["", "-wal", "-shm"].reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: masterDirectory + "/fuse.db" + $1)[.size] as? Int) ?? 0) }

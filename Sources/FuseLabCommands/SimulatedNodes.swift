@@ -89,12 +89,11 @@ final class SimulatedNode: Sendable {
                 // Spread the heartbeats over the 5 s period, as agents started at different times do.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<5000)))
                 while !Task.isCancelled {
-                    guard heartbeats.on else {
-                        try? await Task.sleep(for: .milliseconds(100))
-                        continue
+                    let sent = await heartbeats.beat {
+                        try? await self.client.heartbeat(API.Heartbeat(mapVersion: self.applied.withLock { $0 }, tunnelUp: true))
                     }
-                    try? await self.client.heartbeat(API.Heartbeat(mapVersion: self.applied.withLock { $0 }, tunnelUp: true))
-                    try? await Task.sleep(for: .seconds(5))
+                    // Held: looked at again soon.
+                    try? await Task.sleep(for: sent ? .seconds(5) : .milliseconds(100))
                 }
             }
         }
@@ -104,10 +103,23 @@ final class SimulatedNode: Sendable {
 /// Whether the simulated nodes send heartbeats (held, a join's own cost can be told from the
 /// federation's steady load).
 final class HeartbeatSwitch: Sendable {
-    private let state = Mutex(true)
+    private let state = Mutex((on: true, inFlight: 0))
     var on: Bool {
-        get { state.withLock { $0 } }
-        set { state.withLock { $0 = newValue } }
+        get { state.withLock { $0.on } }
+        set { state.withLock { $0.on = newValue } }
+    }
+    /// Heartbeats sent and not answered yet.
+    var inFlight: Int { state.withLock { $0.inFlight } }
+
+    /// Sends one heartbeat with `send` unless held; whether it was sent.
+    func beat(_ send: () async -> Void) async -> Bool {
+        guard state.withLock({ state in
+            if state.on { state.inFlight += 1 }
+            return state.on
+        }) else { return false }
+        await send()
+        state.withLock { $0.inFlight -= 1 }
+        return true
     }
 }
 

@@ -192,11 +192,8 @@ public enum Spawn {
         // children): a daemon must not hold our listening socket or a caller's pipe. One
         // close_range in the child: a master with 2,000 nodes holds 4,000 descriptors, and one
         // close action each made every spawn (each join's `nft`) cost in proportion to them.
-        if fuse_spawn_addclosefrom(&actions, 3) != 0 {
-            for fd in openDescriptors() where fd > 2 {
-                posix_spawn_file_actions_addclose(&actions, fd)
-            }
-        }
+        let closing = fuse_spawn_addclosefrom(&actions, 3)
+        guard closing == 0 else { throw SystemError("cannot start \(path): \(String(cString: strerror(closing)))") }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -227,22 +224,6 @@ public enum Spawn {
         let rc = posix_spawn(&pid, path, &actions, &attributes, cArgs, cEnv)
         guard rc == 0 else { throw SystemError("cannot start \(path): \(String(cString: strerror(rc)))") }
         return pid
-    }
-
-    /// The descriptors open in this process, from /proc/self/fd.
-    static func openDescriptors() -> [Int32] {
-        guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name), let dir = opendir("/proc/self/fd") else { return [] }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        var fds: [Int32] = []
-        // The name is read up to its NUL in place: copying `d_name` whole (256 bytes) reads past
-        // a short last entry, off the end of the mapping when it is the last page (SIGSEGV in
-        // memcpy, seen with hundreds of spawning threads).
-        while let entry = readdir(dir) {
-            let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-            if let fd = Int32(name), fd != own { fds.append(fd) }
-        }
-        return fds
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import FuseModel
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,14 +101,7 @@ public enum PortProbe {
         defer { close(fd) }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr = in_addr(s_addr: 0)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc == 0
+        return (try? SocketAddress(ipAddress: "0.0.0.0", port: Int(port)))?.withSockAddr { bind(fd, $0, socklen_t($1)) } == 0
     }
 
     /// Whether something accepts TCP connections at `host:port` (meant for local addresses:
@@ -117,14 +111,7 @@ public enum PortProbe {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr = in_addr(s_addr: ip.value.bigEndian)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc == 0
+        return (try? SocketAddress(ipAddress: ip.description, port: Int(port)))?.withSockAddr { connect(fd, $0, socklen_t($1)) } == 0
     }
 }
 

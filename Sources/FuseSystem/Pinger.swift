@@ -1,5 +1,6 @@
 import Foundation
 import FuseModel
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,9 +33,10 @@ public enum Pinger {
                 }
                 next += 1
             }
-            let wait = next < addresses.count ? 1 : max(1, Int32(((deadline - clock.now) / .milliseconds(1)).rounded(.up)))
+            // 1 ms while requests remain to be sent, else until the deadline.
+            let wait: Int32 = next < addresses.count ? 1 : max(1, Int32(((deadline - clock.now) / .milliseconds(1)).rounded(.up)))
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, Int32(wait)) >= 0 || errno == EINTR else { break }
+            guard poll(&descriptor, 1, wait) >= 0 || errno == EINTR else { break }
             while let packet = receive(fd) {
                 guard let reply = ICMPEcho.reply(inIPv4Packet: packet), reply.identifier == identifier,
                       let request = sent[reply.sequence], request.address == reply.source, answered[request.address] == nil else { continue }
@@ -46,15 +48,9 @@ public enum Pinger {
     }
 
     private static func send(_ message: [UInt8], to address: IPv4Address, fd: Int32) -> Bool {
-        var target = sockaddr_in()
-        target.sin_family = sa_family_t(AF_INET)
-        target.sin_addr = in_addr(s_addr: address.value.bigEndian)
+        guard let target = try? SocketAddress(ipAddress: address.description, port: 0) else { return false }
         return message.withUnsafeBytes { bytes in
-            withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            target.withSockAddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, socklen_t($1)) }
         } == message.count
     }
 
