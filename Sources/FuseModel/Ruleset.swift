@@ -91,21 +91,7 @@ public enum NodeRuleset {
         if !postrouting.isEmpty {
             chains.append(chain("postrouting", ["type nat hook postrouting priority srcnat; policy accept;"] + postrouting))
         }
-        func text(withElements: Bool) -> String {
-            let declarations = sets.map { set in
-                let elements = withElements && !set.elements.isEmpty ? ["    elements = \(list(set.elements))"] : []
-                return (["  set \(set.name) {", "    type ipv4_addr"] + elements + ["  }"]).joined(separator: "\n")
-            }
-            return """
-                table inet \(table)
-                delete table inet \(table)
-                table inet \(table) {
-                \((declarations + chains).joined(separator: "\n"))
-                }
-
-                """
-        }
-        return RenderedRuleset(table: table, skeleton: text(withElements: false), sets: sets, text: text(withElements: true))
+        return RenderedRuleset(table: table, sets: sets, chains: chains)
     }
 
     private static func chain(_ name: String, _ lines: [String]) -> String {
@@ -140,12 +126,32 @@ public struct RenderedRuleset: Equatable, Sendable {
     }
 
     public let table: String
+    public let sets: [AddressSet]
+    /// The chains as nft reads them, naming the sets.
+    let chains: [String]
+
     /// The text with every set empty: two rulesets with the same skeleton differ in set
     /// elements only.
-    public let skeleton: String
-    public let sets: [AddressSet]
-    /// The whole table, replaced atomically when fed to `nft -f`.
-    public let text: String
+    public var skeleton: String { text(withElements: false) }
+
+    /// The whole table, replaced atomically when fed to `nft -f`. Written out only when it is
+    /// loaded whole: the hub's lists every node, and a join changes one element.
+    public var text: String { text(withElements: true) }
+
+    private func text(withElements: Bool) -> String {
+        let declarations = sets.map { set in
+            let elements = withElements && !set.elements.isEmpty ? ["    elements = \(NodeRuleset.list(set.elements))"] : []
+            return (["  set \(set.name) {", "    type ipv4_addr"] + elements + ["  }"]).joined(separator: "\n")
+        }
+        return """
+            table inet \(table)
+            delete table inet \(table)
+            table inet \(table) {
+            \((declarations + chains).joined(separator: "\n"))
+            }
+
+            """
+    }
 
     /// The table as a person reads it: without the set declarations, each set written out
     /// where a rule uses it (one address as it is, several as `{ a, b }`). nft loads `text`.
@@ -169,18 +175,17 @@ public struct RenderedRuleset: Equatable, Sendable {
     /// elements (one transaction under `nft -f`); nil when the structure changed (load `text`)
     /// or nothing did.
     public func changes(from applied: RenderedRuleset) -> String? {
-        guard applied.skeleton == skeleton, applied.sets != sets, applied.sets.map(\.name) == sets.map(\.name) else { return nil }
+        guard applied.table == table, applied.chains == chains, applied.sets.map(\.name) == sets.map(\.name), applied.sets != sets else { return nil }
         var lines: [String] = []
         for (old, new) in zip(applied.sets, sets) where old.elements != new.elements {
-            let (before, after) = (Set(old.elements), Set(new.elements))
-            let added = new.elements.filter { !before.contains($0) }, removed = old.elements.filter { !after.contains($0) }
+            let pairing = KeyedPairing(new: new.elements, old: old.elements, key: { $0 })
+            let added = zip(new.elements, pairing.oldIndex).filter { $0.1 == nil }.map(\.0), removed = pairing.removed.map { old.elements[$0] }
             if !removed.isEmpty { lines.append("delete element inet \(table) \(new.name) \(NodeRuleset.list(removed))") }
             if !added.isEmpty { lines.append("add element inet \(table) \(new.name) \(NodeRuleset.list(added))") }
         }
         return lines.isEmpty ? nil : lines.joined(separator: "\n") + "\n"
     }
 }
-
 
 /// The containers of a node's engine: their subnet and the bridges they sit behind.
 public struct ContainerEgress: Equatable, Sendable {

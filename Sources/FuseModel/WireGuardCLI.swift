@@ -32,13 +32,13 @@ public enum WireGuardCLI {
         if let port = desired.listenPort, current?.listenPort != port {
             args += ["listen-port", String(port)]
         }
-        let desiredKeys = Set(desired.peers.map(\.publicKey))
-        for peer in current?.peers ?? [] where !desiredKeys.contains(peer.publicKey) {
-            args += ["peer", peer.publicKey.base64, "remove"]
+        let currentPeers = current?.peers ?? []
+        let pairing = desired.pairing(with: current)
+        for index in pairing.removed {
+            args += ["peer", currentPeers[index].publicKey.base64, "remove"]
         }
-        let currentPeers = Dictionary((current?.peers ?? []).map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
-        for peer in desired.peers {
-            let existing = currentPeers[peer.publicKey]
+        for (peer, existingIndex) in zip(desired.peers, pairing.oldIndex) {
+            let existing = existingIndex.map { currentPeers[$0] }
             var peerArgs: [String] = []
             if let endpoint = peer.endpointToSet(over: existing) { peerArgs += ["endpoint", endpoint] }
             if existing?.persistentKeepalive != peer.persistentKeepalive {

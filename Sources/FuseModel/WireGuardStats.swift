@@ -30,20 +30,18 @@ public struct WireGuardPeerStats: Equatable, Sendable {
     /// `WireGuardUAPI.parseGet`'s).
     public static func parse(_ text: String) -> [WireGuardPeerStats] {
         var peers: [WireGuardPeerStats] = []
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq], value = String(line[line.index(after: eq)...])
-            if key == "public_key" {
-                if let publicKey = WireGuardKey(hex: value) { peers.append(WireGuardPeerStats(publicKey: publicKey)) }
-                continue
+        UAPIFields.scan(text) { field in
+            if field.key == .publicKey {
+                if let publicKey = WireGuardKey(hex: field.text) { peers.append(WireGuardPeerStats(publicKey: publicKey)) }
+                return
             }
-            guard !peers.isEmpty else { continue }
-            switch key {
-            case "last_handshake_time_sec": peers[peers.count - 1].lastHandshake = Int64(value) ?? 0
-            case "rx_bytes": peers[peers.count - 1].receivedBytes = Int64(value) ?? 0
-            case "tx_bytes": peers[peers.count - 1].sentBytes = Int64(value) ?? 0
-            case "endpoint": peers[peers.count - 1].endpoint = value
-            default: continue
+            guard !peers.isEmpty else { return }
+            switch field.key {
+            case .lastHandshake: peers[peers.count - 1].lastHandshake = field.number ?? 0
+            case .receivedBytes: peers[peers.count - 1].receivedBytes = field.number ?? 0
+            case .sentBytes: peers[peers.count - 1].sentBytes = field.number ?? 0
+            case .endpoint: peers[peers.count - 1].endpoint = field.text
+            default: return
             }
         }
         return peers

@@ -61,14 +61,14 @@ public enum WireGuardUAPI {
         if let port = desired.listenPort, current?.listenPort != port {
             lines.append("listen_port=\(port)")
         }
-        let currentPeers = Dictionary((current?.peers ?? []).map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
-        let desiredKeys = Set(desired.peers.map(\.publicKey))
-        for peer in current?.peers ?? [] where !desiredKeys.contains(peer.publicKey) {
-            lines.append("public_key=\(peer.publicKey.hex)")
+        let currentPeers = current?.peers ?? []
+        let pairing = desired.pairing(with: current)
+        for index in pairing.removed {
+            lines.append("public_key=\(currentPeers[index].publicKey.hex)")
             lines.append("remove=true")
         }
-        for peer in desired.peers {
-            let existing = currentPeers[peer.publicKey]
+        for (peer, existingIndex) in zip(desired.peers, pairing.oldIndex) {
+            let existing = existingIndex.map { currentPeers[$0] }
             var peerLines: [String] = []
             if let endpoint = peer.endpointToSet(over: existing) {
                 peerLines.append("endpoint=\(endpoint)")
@@ -98,24 +98,23 @@ public enum WireGuardUAPI {
         var device = WireGuardDevice(privateKey: nil, listenPort: nil, peers: [])
         var peer: WireGuardPeer?
         var errno: Int?
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { throw ParseError(description: "uapi: line without '=': \(line)") }
-            let key = line[..<eq], value = String(line[line.index(after: eq)...])
-            switch key {
-            case "private_key": device.privateKey = WireGuardKey(hex: value)
-            case "listen_port": device.listenPort = UInt16(value)
-            case "public_key":
+        try UAPIFields.scan(text) { field in
+            switch field.key {
+            case .malformed: throw ParseError(description: "uapi: line without '=': \(field.text)")
+            case .privateKey: device.privateKey = WireGuardKey(hex: field.text)
+            case .listenPort: device.listenPort = UInt16(field.text)
+            case .publicKey:
                 if let peer { device.peers.append(peer) }
-                guard let key = WireGuardKey(hex: value) else { throw ParseError(description: "uapi: bad public key") }
+                guard let key = WireGuardKey(hex: field.text) else { throw ParseError(description: "uapi: bad public key") }
                 peer = WireGuardPeer(publicKey: key, endpoint: nil, allowedIPs: [])
-            case "endpoint": peer?.endpoint = value
-            case "allowed_ip":
+            case .endpoint: peer?.endpoint = field.text
+            case .allowedIP:
                 // IPv6 entries are ignored: FUSE routes IPv4 only.
-                if let cidr = try? IPv4CIDR(parsing: value) { peer?.allowedIPs.append(cidr) }
-            case "persistent_keepalive_interval": peer?.persistentKeepalive = Int(value) ?? 0
-            case "last_handshake_time_sec": peer?.lastHandshake = Int64(value) ?? 0
-            case "errno": errno = Int(value)
-            default: continue
+                if let cidr = try? IPv4CIDR(parsing: field.text) { peer?.allowedIPs.append(cidr) }
+            case .keepalive: peer?.persistentKeepalive = field.number.map(Int.init) ?? 0
+            case .lastHandshake: peer?.lastHandshake = field.number ?? 0
+            case .errno: errno = field.number.map(Int.init)
+            case .receivedBytes, .sentBytes, .other: break
             }
         }
         if let peer { device.peers.append(peer) }
@@ -134,15 +133,21 @@ public enum WireGuardUAPI {
 }
 
 extension WireGuardDevice {
+    /// This (desired) device's peers matched by public key with `current`'s.
+    func pairing(with current: WireGuardDevice?) -> KeyedPairing {
+        KeyedPairing(new: peers, old: current?.peers ?? [], key: \.publicKey)
+    }
+
     /// The device as it is once the changes from itself to `desired` (`WireGuardUAPI.renderSet`,
     /// `WireGuardCLI.renderSet`) were applied: `desired`'s key, port and peers, each peer with
     /// the handshake and the endpoint the device had for it (a peer that dials in keeps the one
     /// WireGuard learnt). Lets the hub apply the next map against what it applied, instead of
     /// reading thousands of peers back after every change.
     public func afterApplying(_ desired: WireGuardDevice) -> WireGuardDevice {
-        let existing = Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { a, _ in a })
-        return WireGuardDevice(privateKey: desired.privateKey ?? privateKey, listenPort: desired.listenPort ?? listenPort, peers: desired.peers.map { peer in
-            let old = existing[peer.publicKey]
+        let pairing = desired.pairing(with: self)
+        return WireGuardDevice(privateKey: desired.privateKey ?? privateKey, listenPort: desired.listenPort ?? listenPort,
+                               peers: zip(desired.peers, pairing.oldIndex).map { peer, index in
+            let old = index.map { peers[$0] }
             return WireGuardPeer(publicKey: peer.publicKey, endpoint: peer.endpointToSet(over: old) ?? old?.endpoint, allowedIPs: peer.allowedIPs,
                                  persistentKeepalive: peer.persistentKeepalive, lastHandshake: old?.lastHandshake ?? 0)
         })

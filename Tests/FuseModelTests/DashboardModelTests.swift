@@ -71,6 +71,20 @@ import Testing
         ])
     }
 
+    @Test func wireGuardCountersAtTheEdgesAreReadOrZero() {
+        let key = WireGuardKey.generatePrivate().publicKey
+        let peers = WireGuardPeerStats.parse("""
+            public_key=\(key.hex)
+            garbage without an equals sign
+            rx_bytes=9223372036854775807
+            tx_bytes=9223372036854775808
+            last_handshake_time_sec=-5
+            errno=0
+
+            """)
+        #expect(peers == [WireGuardPeerStats(publicKey: key, lastHandshake: 0, receivedBytes: .max, sentBytes: 0)])
+    }
+
     @Test func metricsOfAFederationView() {
         let view = FederationView(
             federation: "fed", generatedAt: now, mapVersion: 7, policy: .init(version: 3, rules: 2, appliedBy: ["master"], pendingOn: ["a1"]),
