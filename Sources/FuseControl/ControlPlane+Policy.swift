@@ -132,20 +132,6 @@ extension ControlPlane {
     /// `NAME.DOMAIN.fuse` → the VPN address of that node, or of the node that exposes NAME.
     /// Answers from memory (the DNS responder calls it on an event loop).
     public func resolve(_ name: String) -> IPv4Address? {
-        names.withLock { $0[name.lowercased()] }
-    }
-
-    /// Rebuilds the name table from a snapshot (after every change).
-    func refreshNames(_ snapshot: FederationSnapshot) {
-        let byName = Dictionary(snapshot.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var table: [String: IPv4Address] = [:]
-        for exposure in snapshot.exposures {
-            if let owner = byName[exposure.node] {
-                table["\(exposure.name).\(exposure.domain).fuse".lowercased()] = owner.address
-            }
-        }
-        // A node's own name always wins.
-        for node in snapshot.nodes { table["\(node.name).\(node.domain).fuse".lowercased()] = node.address }
-        names.withLock { $0 = table }
+        names.resolve(name, in: distribution.current)
     }
 }

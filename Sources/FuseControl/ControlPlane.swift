@@ -103,7 +103,7 @@ public final class ControlPlane: Sendable {
     /// Credential digests read once per node, not once per request.
     let credentials = CredentialDigests()
     /// `name.domain.fuse` → VPN address, for the DNS responder.
-    let names = Mutex<[String: IPv4Address]>([:])
+    let names = NameTable()
     let logger: Logger
     /// The Swarm manager, when the federation runs workloads.
     let swarm: (any SwarmControl)?
@@ -137,7 +137,6 @@ public final class ControlPlane: Sendable {
         let snapshot = try Self.snapshot(store: store, config: config)
         self.watch = MapVersionWatch(version: snapshot.version)
         self.distribution = MapDistribution(snapshot)
-        refreshNames(snapshot)
     }
 
     /// The federation as the store holds it now, ready to compute every node's map.
@@ -188,8 +187,6 @@ public final class ControlPlane: Sendable {
         await watch.publish(change.version)
         if hubFirst, await hubApplied.current > 0 { await hubApplied.wait(since: change.version - 1, timeout: hubHeadStart) }
         await distribution.watch.publish(change)
-        // After the wake-ups: the hub's cycle, which a join waits for, does not wait for it.
-        refreshNames(distribution.current)
     }
 
     /// The current snapshot, brought up to the store first when this process made a newer
