@@ -229,6 +229,11 @@ struct CompiledRule {
         return from.contains { $0.matches(source) } && to.contains { $0.matches(destination) }
     }
 
+    /// Whether this rule's `to` selects `node` itself as a destination.
+    func selects(_ node: NodeRecord) -> Bool {
+        to.contains { $0.matches(.node(node)) }
+    }
+
     /// The (proto, port) pairs this rule allows into a node; port nil = any port.
     var nodeFlows: [FlowKey] {
         let protos = proto.map { [$0] } ?? FlowProtocol.allCases

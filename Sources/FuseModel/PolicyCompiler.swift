@@ -19,13 +19,15 @@ public struct CompiledPolicy: Sendable {
     let rules: [CompiledRule]
     let context: PolicyContext
     /// Per rule: the addresses of the nodes its `from` matches.
-    private(set) var ruleSources: [Set<IPv4Address>]
-    private(set) var allAddresses: Set<IPv4Address>
-    private(set) var workloadAddresses: Set<IPv4Address>
+    private(set) var ruleSources: [SortedAddresses]
+    /// Per rule: the addresses of the workers its `to` selects (what the hub forwards to).
+    private(set) var ruleDestinations: [SortedAddresses]
+    private(set) var allAddresses: SortedAddresses
+    private(set) var workloadAddresses: SortedAddresses
     /// Per node (lowercased name): its exposures in firewall order.
     private(set) var exposuresByNode: [String: [Exposure]]
     /// Per exposure (lowercased name): every node the rules let reach it.
-    private(set) var exposureSources: [String: Set<IPv4Address>]
+    private(set) var exposureSources: [String: SortedAddresses]
     /// Workers (every node but the master) in address order.
     private(set) var workers: [NodeRecord]
 
@@ -33,9 +35,9 @@ public struct CompiledPolicy: Sendable {
         let rules = policy.rules.map(CompiledRule.init)
         self.rules = rules
         self.context = context
-        ruleSources = rules.map { rule in Set(nodes.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)) }
-        allAddresses = Set(nodes.map(\.address))
-        workloadAddresses = Set(nodes.filter(\.runsWorkloads).map(\.address))
+        ruleSources = rules.map { rule in SortedAddresses(nodes.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)) }
+        allAddresses = SortedAddresses(nodes.map(\.address))
+        workloadAddresses = SortedAddresses(nodes.filter(\.runsWorkloads).map(\.address))
         exposuresByNode = Dictionary(grouping: exposures) { $0.node.lowercased() }.mapValues { list in
             list.sorted {
                 FlowKey(proto: $0.proto, port: $0.port) == FlowKey(proto: $1.proto, port: $1.port)
@@ -44,29 +46,35 @@ public struct CompiledPolicy: Sendable {
             }
         }
         exposureSources = Dictionary(exposures.map { exposure in
-            (exposure.name.lowercased(), Set(nodes.filter { source in
+            (exposure.name.lowercased(), SortedAddresses(nodes.filter { source in
                 rules.contains { $0.allows(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }
             }.map(\.address)))
         }, uniquingKeysWith: { a, _ in a })
-        workers = nodes.filter { $0.name.lowercased() != context.master.name.lowercased() }.sorted { $0.address < $1.address }
+        let workers = nodes.filter { $0.name.lowercased() != context.master.name.lowercased() }.sorted { $0.address < $1.address }
+        self.workers = workers
+        ruleDestinations = rules.map { rule in SortedAddresses(workers.filter { rule.selects($0) }.map(\.address)) }
     }
 
     /// A worker joined: what matching it against every rule and exposure adds (the same as
     /// compiling again with it, in work bounded by the rules and exposures).
     mutating func add(_ node: NodeRecord) {
         for index in rules.indices where rules[index].from.contains(where: { $0.matches(node) }) { ruleSources[index].insert(node.address) }
+        for index in rules.indices where rules[index].selects(node) { ruleDestinations[index].insert(node.address) }
         allAddresses.insert(node.address)
         if node.runsWorkloads { workloadAddresses.insert(node.address) }
         for exposure in exposuresByNode.values.joined()
         where rules.contains(where: { $0.allows(source: node, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }) {
-            exposureSources[exposure.name.lowercased(), default: []].insert(node.address)
+            exposureSources[exposure.name.lowercased(), default: SortedAddresses()].insert(node.address)
         }
         workers.insert(node, at: workers.partitionPoint { $0.address >= node.address })
     }
 
     /// A worker left, and its exposures with it.
     mutating func remove(_ node: NodeRecord) {
-        for index in ruleSources.indices { ruleSources[index].remove(node.address) }
+        for index in ruleSources.indices {
+            ruleSources[index].remove(node.address)
+            ruleDestinations[index].remove(node.address)
+        }
         allAddresses.remove(node.address)
         workloadAddresses.remove(node.address)
         for exposure in exposuresByNode.removeValue(forKey: node.name.lowercased()) ?? [] { exposureSources.removeValue(forKey: exposure.name.lowercased()) }
@@ -76,14 +84,15 @@ public struct CompiledPolicy: Sendable {
 
     public func firewall(for node: NodeRecord) -> NodeFirewall {
         let isMaster = node.name.lowercased() == context.master.name.lowercased()
-        let others = allAddresses.subtracting([node.address])
+        let others = allAddresses.subtracting(SortedAddresses([node.address]))
         var builtIn = isMaster ? Policy.controlPlaneFlows(apiPort: context.apiPort).map { ($0, others) } : []
         if node.runsWorkloads {
-            builtIn += Policy.workloadFlows(toMaster: isMaster).map { ($0, workloadAddresses.subtracting([node.address])) }
+            builtIn += Policy.workloadFlows(toMaster: isMaster).map { ($0, workloadAddresses.subtracting(SortedAddresses([node.address]))) }
         }
-        let inbound = Self.reduced(flows(to: node, excluding: [node.address], builtIn: builtIn))
+        let itself = SortedAddresses([node.address])
+        let inbound = Self.reduced(flows(to: node, excluding: itself, builtIn: builtIn))
         let exposureRules = (exposuresByNode[node.name.lowercased()] ?? []).map {
-            ExposureRule(exposure: $0, sources: sources(of: $0, excluding: [node.address]))
+            ExposureRule(exposure: $0, sources: sources(of: $0, excluding: itself))
         }
         return NodeFirewall(inbound: inbound, exposures: exposureRules, forward: isMaster ? hubForward() : [])
     }
@@ -95,17 +104,17 @@ public struct CompiledPolicy: Sendable {
     /// overlap: a node's traffic to itself never passes the hub. The hub's map thus grows with
     /// nodes + rules, not with nodes × sources, and a join adds an address to a few groups.
     func hubForward() -> [ForwardFlow] {
-        let master: Set = [context.master.address]
+        let master = SortedAddresses([context.master.address])
         var forward: [ForwardFlow] = []
         for (index, rule) in rules.enumerated() {
-            let sources = ruleSources[index].subtracting(master).sorted()
-            let destinations = workers.filter { worker in rule.to.contains { $0.matches(.node(worker)) } }.map(\.address)
+            let sources = ruleSources[index].subtracting(master).elements
+            let destinations = ruleDestinations[index].elements
             guard !sources.isEmpty, !destinations.isEmpty else { continue }
             forward += rule.nodeFlows.map { ForwardFlow(destinations: destinations, flow: AllowedFlow(sources: sources, proto: $0.proto, port: $0.port)) }
         }
         for worker in workers {
             for exposure in exposuresByNode[worker.name.lowercased()] ?? [] {
-                let sources = sources(of: exposure, excluding: master.union([worker.address]))
+                let sources = sources(of: exposure, excluding: master.union(SortedAddresses([worker.address])))
                 guard !sources.isEmpty else { continue }
                 forward.append(ForwardFlow(destinations: [worker.address], flow: AllowedFlow(sources: sources, proto: exposure.proto, port: exposure.port)))
             }
@@ -121,34 +130,34 @@ public struct CompiledPolicy: Sendable {
 
     /// The indices of the rules whose `to` selects `node` as a destination.
     func rules(targeting node: NodeRecord) -> [Int] {
-        rules.indices.filter { rules[$0].to.contains { $0.matches(.node(node)) } }
+        rules.indices.filter { rules[$0].selects(node) }
     }
 
     /// `builtIn`: flows allowed whatever the rules say, each from its own sources.
-    private func flows(to node: NodeRecord, excluding excluded: Set<IPv4Address>, builtIn: [(FlowKey, Set<IPv4Address>)]) -> [FlowKey: Set<IPv4Address>] {
-        var flows: [FlowKey: Set<IPv4Address>] = [:]
+    private func flows(to node: NodeRecord, excluding excluded: SortedAddresses, builtIn: [(FlowKey, SortedAddresses)]) -> [FlowKey: SortedAddresses] {
+        var flows: [FlowKey: SortedAddresses] = [:]
         for (key, allowed) in builtIn where !allowed.isEmpty {
-            flows[key, default: []].formUnion(allowed)
+            flows[key] = flows[key, default: SortedAddresses()].union(allowed)
         }
         for index in rules(targeting: node) {
             let matching = ruleSources[index].subtracting(excluded)
             guard !matching.isEmpty else { continue }
-            for key in rules[index].nodeFlows { flows[key, default: []].formUnion(matching) }
+            for key in rules[index].nodeFlows { flows[key] = flows[key, default: SortedAddresses()].union(matching) }
         }
         return flows
     }
 
-    private func sources(of exposure: Exposure, excluding excluded: Set<IPv4Address>) -> [IPv4Address] {
-        (exposureSources[exposure.name.lowercased()] ?? []).subtracting(excluded).sorted()
+    private func sources(of exposure: Exposure, excluding excluded: SortedAddresses) -> [IPv4Address] {
+        (exposureSources[exposure.name.lowercased()] ?? SortedAddresses()).subtracting(excluded).elements
     }
 
     /// Sorted flows without empty ones and without sources that an any-port flow of the same
     /// proto already allows.
-    static func reduced(_ flows: [FlowKey: Set<IPv4Address>]) -> [AllowedFlow] {
+    static func reduced(_ flows: [FlowKey: SortedAddresses]) -> [AllowedFlow] {
         flows.keys.sorted().compactMap { key in
             var sources = flows[key]!
-            if key.port != nil, let any = flows[FlowKey(proto: key.proto, port: nil)] { sources.subtract(any) }
-            return sources.isEmpty ? nil : AllowedFlow(sources: sources.sorted(), proto: key.proto, port: key.port)
+            if key.port != nil, let any = flows[FlowKey(proto: key.proto, port: nil)] { sources = sources.subtracting(any) }
+            return sources.isEmpty ? nil : AllowedFlow(sources: sources.elements, proto: key.proto, port: key.port)
         }
     }
 }
