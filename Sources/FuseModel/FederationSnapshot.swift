@@ -11,17 +11,20 @@ public struct FederationSnapshot: Sendable {
     let byName: [String: NodeRecord]
     let compiled: CompiledPolicy?
     let hubPeers: [MapPeer]
+    /// Made by `applying` from the snapshot of version `from`: the workers that joined or left
+    /// on the way (names as stored), the only records in which the two differ.
+    let applied: (from: Int64, names: Set<String>)?
 
     public init(version: Int64, nodes: [NodeRecord], exposures: [Exposure], policy: Policy, facts: FederationFacts) {
         let master = nodes.first(where: \.isMaster)
         self.init(version: version, facts: facts, nodes: nodes, exposures: exposures, policy: policy, master: master,
                   byName: Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
                   compiled: master.map { CompiledPolicy(policy, nodes: nodes, exposures: exposures, context: PolicyContext(master: $0, apiPort: facts.apiPort)) },
-                  hubPeers: NetworkMap.hubPeers(workers: nodes.filter { !$0.isMaster }))
+                  hubPeers: NetworkMap.hubPeers(workers: nodes.filter { !$0.isMaster }), applied: nil)
     }
 
     private init(version: Int64, facts: FederationFacts, nodes: [NodeRecord], exposures: [Exposure], policy: Policy, master: NodeRecord?,
-                 byName: [String: NodeRecord], compiled: CompiledPolicy?, hubPeers: [MapPeer]) {
+                 byName: [String: NodeRecord], compiled: CompiledPolicy?, hubPeers: [MapPeer], applied: (from: Int64, names: Set<String>)?) {
         self.version = version
         self.facts = facts
         self.nodes = nodes
@@ -31,6 +34,7 @@ public struct FederationSnapshot: Sendable {
         self.byName = byName
         self.compiled = compiled
         self.hubPeers = hubPeers
+        self.applied = applied
     }
 
     /// This snapshot with `changes` made, at `version`: what a build from the store after them
@@ -40,10 +44,12 @@ public struct FederationSnapshot: Sendable {
     public func applying(_ changes: [FederationChange], version: Int64) -> FederationSnapshot? {
         guard let master, var compiled, version > self.version else { return nil }
         var (nodes, exposures, byName, hubPeers) = (self.nodes, self.exposures, self.byName, self.hubPeers)
+        var touched = Set<String>()
         for change in changes {
             switch change {
             case .joined(let node):
                 guard !node.isMaster, byName[node.name] == nil else { return nil }
+                touched.insert(node.name)
                 nodes.append(node)
                 byName[node.name] = node
                 compiled.add(node)
@@ -51,6 +57,7 @@ public struct FederationSnapshot: Sendable {
                 hubPeers.insert(peer, at: hubPeers.partitionPoint { $0.allowedIPs[0].network >= node.address })
             case .left(let name):
                 guard let node = byName.removeValue(forKey: name), !node.isMaster else { return nil }
+                touched.insert(name)
                 nodes.removeAll { $0.name == name }
                 // The store removes a node's exposures with it.
                 exposures.removeAll { $0.node.lowercased() == name.lowercased() }
@@ -61,7 +68,7 @@ public struct FederationSnapshot: Sendable {
             }
         }
         return FederationSnapshot(version: version, facts: facts, nodes: nodes, exposures: exposures, policy: policy, master: master,
-                                  byName: byName, compiled: compiled, hubPeers: hubPeers)
+                                  byName: byName, compiled: compiled, hubPeers: hubPeers, applied: (self.version, touched))
     }
 
     /// The map of the node named exactly `name`; nil for an unknown node (or no master yet).
@@ -94,8 +101,14 @@ public struct FederationSnapshot: Sendable {
             if let owner = newExposures[name]?.node { exposureOwners.insert(owner.lowercased()) }
         }
         var changed = Set<String>()
+        // Made from `old` by joins and leaves: only their records differ, and unless a rule's
+        // sources, an exposure's or the engines changed, no other map (no pass over every node).
+        let touched = applied.flatMap { $0.from == old.version ? $0.names : nil }
+        if let touched, let master, changedRules.isEmpty, !workloadsChanged, exposureOwners.isEmpty {
+            return touched.filter { byName[$0] != nil }.union([master.name])
+        }
         for node in nodes {
-            if node.isMaster || old.byName[node.name] != node || exposureOwners.contains(node.name.lowercased())
+            if node.isMaster || (touched.map { $0.contains(node.name) } ?? (old.byName[node.name] != node)) || exposureOwners.contains(node.name.lowercased())
                 || (node.runsWorkloads && workloadsChanged)
                 || (!changedRules.isEmpty && compiled.rules(targeting: node).contains(where: changedRules.contains)) {
                 changed.insert(node.name)

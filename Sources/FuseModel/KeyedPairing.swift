@@ -21,15 +21,17 @@ public struct KeyedPairing: Equatable, Sendable {
         var byKey: [Key: Int] = [:]
         for index in oldMiddle where byKey[key(old[index])] == nil { byKey[key(old[index])] = index }
         let shift = old.count - new.count
-        var oldIndex: [Int?] = Array(0..<head)
+        // Appended one by one: an [Int] made [Int?] at once is a cast per element.
+        var oldIndex: [Int?] = []
         oldIndex.reserveCapacity(new.count)
+        for index in 0..<head { oldIndex.append(index) }
         var newKeys = Set<Key>()
         for index in newMiddle {
             let itsKey = key(new[index])
             oldIndex.append(byKey[itsKey])
             newKeys.insert(itsKey)
         }
-        oldIndex += ((new.count - tail)..<new.count).map { $0 + shift }
+        for index in (new.count - tail)..<new.count { oldIndex.append(index + shift) }
         self.oldIndex = oldIndex
         removed = oldMiddle.filter { !newKeys.contains(key(old[$0])) }
     }
