@@ -138,11 +138,11 @@ struct ScaleRun: Sendable {
             let removed = await hub(has: key, false, since: leaveStart)
             try await leave.value
             changes.append(try await propagation(.leave, expected: field, since: leaveStart, admin: admin))
-            let alone = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet)
+            let alone = try await joinsAlone(step: steps.count, clients: nextClient, token: tokens["field"]!, fleet: fleet)
             // Again with the heartbeats held, once the last ones in flight are answered.
             fleet.heartbeats.on = false
             _ = await eventually(within: .seconds(10), every: .milliseconds(20)) { fleet.heartbeats.inFlight == 0 }
-            let quiet = try await joinsAlone(step: steps.count, client: nextClient(), token: tokens["field"]!, fleet: fleet, label: "quiet")
+            let quiet = try await joinsAlone(step: steps.count, clients: nextClient, token: tokens["field"]!, fleet: fleet, label: "quiet")
             fleet.heartbeats.on = true
             let db = ["", "-wal", "-shm"].reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: masterDirectory + "/fuse.db" + $1)[.size] as? Int) ?? 0) }
             let step = ScaleStep(nodes: size, joinRate: Double(newcomers.count) / joinSeconds, joinP50: ScaleResults.percentile(latencies, 50) ?? 0,
@@ -162,13 +162,14 @@ struct ScaleRun: Sendable {
     /// Field devices that join one at a time (what changes only the hub's map and their own),
     /// each from the request to its answer, which comes once the hub has the peer; then they
     /// leave again, so that the next size starts from its own count.
-    static let joinsAlone = 5
+    static let joinsAlone = 20
 
-    private func joinsAlone(step: Int, client: ControlPlaneClient, token: String, fleet: SimulatedFleet, label: String = "alone") async throws -> [Double] {
+    private func joinsAlone(step: Int, clients nextClient: () -> ControlPlaneClient, token: String, fleet: SimulatedFleet,
+                            label: String = "alone") async throws -> [Double] {
         var seconds: [Double] = []
         for index in 0..<Self.joinsAlone {
             let start = ContinuousClock.now
-            let node = try await SimulatedNode.join(name: "\(label)\(step)-\(index)", domain: "field", token: token, anonymous: client)
+            let node = try await SimulatedNode.join(name: "\(label)\(step)-\(index)", domain: "field", token: token, anonymous: nextClient())
             seconds.append((ContinuousClock.now - start).inSeconds)
             await fleet.add(node)
             // The next one joins alone: once this one is long-polling (its first poll is done).
