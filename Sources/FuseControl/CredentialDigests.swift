@@ -5,7 +5,9 @@ import Synchronization
 /// node's removal is not kept: a removed node's credential never lingers here.
 final class CredentialDigests: Sendable {
     private struct State {
-        var digests: [String: String] = [:]
+        /// By lowercased name (names compare without case, as in the store): the name as
+        /// spelled when it was read, and its digest.
+        var digests: [String: (node: String, digest: String)] = [:]
         /// Raised by every removal.
         var generation = 0
     }
@@ -13,23 +15,22 @@ final class CredentialDigests: Sendable {
 
     /// The digest of `node`'s credential (spelled exactly as issued), from memory or `read`.
     func digest(of node: String, read: () async throws -> String?) async throws -> String? {
-        let (cached, generation) = state.withLock { ($0.digests[node], $0.generation) }
-        if let cached { return cached }
+        let (cached, generation) = state.withLock { ($0.digests[node.lowercased()], $0.generation) }
+        if let cached, cached.node == node { return cached.digest }
         guard let digest = try await read() else { return nil }
-        state.withLock { if $0.generation == generation { $0.digests[node] = digest } }
+        state.withLock { if $0.generation == generation { $0.digests[node.lowercased()] = (node, digest) } }
         return digest
     }
 
     /// A join (or a repeated one) gave `node` a new credential.
     func set(_ digest: String, of node: String) {
-        state.withLock { $0.digests[node] = digest }
+        state.withLock { $0.digests[node.lowercased()] = (node, digest) }
     }
 
     /// `node` left or was removed (names compare without case, as in the store).
     func forget(_ node: String) {
-        let name = node.lowercased()
         state.withLock { state in
-            state.digests = state.digests.filter { $0.key.lowercased() != name }
+            state.digests.removeValue(forKey: node.lowercased())
             state.generation += 1
         }
     }
