@@ -93,6 +93,10 @@ public enum WireGuardUAPI {
     /// The request that reads a device back.
     public static let getRequest = "get=1\n\n"
 
+    /// A request that changes nothing and is answered `errno=0` by a device that works: whether
+    /// a device answers, without `get=1`'s dump of every peer (2,000 at the hub).
+    public static let probeRequest = "set=1\n\n"
+
     /// Parses the answer to `get=1` (ending with `errno=N`).
     public static func parseGet(_ text: String) throws -> WireGuardDevice {
         var device = WireGuardDevice(privateKey: nil, listenPort: nil, peers: [])

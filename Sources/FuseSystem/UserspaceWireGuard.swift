@@ -31,9 +31,9 @@ public struct UserspaceWireGuard: Sendable {
         }
     }
 
-    /// Whether the device answers on its socket.
+    /// Whether the device answers on its socket (an empty `set`, not a dump of its peers).
     public var isResponding: Bool {
-        (try? control.exchange(interface: interface, request: WireGuardUAPI.getRequest))?.contains("errno=0") ?? false
+        (try? control.exchange(interface: interface, request: WireGuardUAPI.probeRequest))?.contains("errno=0") ?? false
     }
 
     /// The UAPI socket path is global to the machine, not per network namespace: a device

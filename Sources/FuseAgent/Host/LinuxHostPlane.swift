@@ -122,8 +122,8 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
 
     /// The hub's device as the last apply left it, while that was checked in full (process,
     /// link, every peer read back) less than `hubReadInterval` ago and the wireguard-go it
-    /// started still runs; nil: check it now. Each full check dumps every peer over UAPI
-    /// three times (two to see that the device answers) and spawns `ip` three times.
+    /// started still runs; nil: check it now. Each full check dumps every peer over UAPI once
+    /// (the device's answer is probed with an empty `set`) and spawns `ip` three times.
     private func knownHubDevice(for plan: HostPlan) -> WireGuardDevice? {
         guard plan.isHub, let known = hubDevice, known.address == plan.address, ContinuousClock.now - known.readAt < Self.hubReadInterval,
               let pid = state.pid(at: state.wireGuardPIDPath), Daemon.isAlive(pid)
