@@ -3,7 +3,7 @@
 /// runs that both versions begin and end with pair up by position (comparing keys only), and
 /// only what lies between is matched by lookup. A join inserts one peer among the hub's 2,000
 /// and pairs 2,000 peers in one pass, without hashing each of them.
-public struct KeyedPairing: Equatable, Sendable {
+public struct KeyedPairing: Sendable {
     /// For each element of the new list, the index of the old element with its key (nil: new).
     public let oldIndex: [Int?]
     /// The indices of the old elements whose key the new list does not have, in order.

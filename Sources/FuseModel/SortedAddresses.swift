@@ -2,7 +2,7 @@
 /// one address, joining, subtracting and comparing two sets cost no hashing, and listing them
 /// no sort. The hub's firewall lists every node, and was built again from hashed sets on every
 /// join (a few milliseconds at 2,000 nodes).
-public struct SortedAddresses: Equatable, Hashable, Sendable {
+public struct SortedAddresses: Hashable, Sendable {
     /// In address order, each once.
     public private(set) var elements: [IPv4Address]
 

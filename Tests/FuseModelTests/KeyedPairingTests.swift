@@ -3,9 +3,15 @@ import Testing
 
 @Suite struct KeyedPairingTests {
     /// What the pairing must equal: every new element looked up among all the old ones.
-    static func byLookup(new: [Int], old: [Int]) -> KeyedPairing.Expected {
+    static func byLookup(new: [Int], old: [Int]) -> Pairs {
         let first = Dictionary(old.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        return KeyedPairing.Expected(oldIndex: new.map { first[$0] }, removed: old.indices.filter { !Set(new).contains(old[$0]) })
+        return Pairs(oldIndex: new.map { first[$0] }, removed: old.indices.filter { !Set(new).contains(old[$0]) })
+    }
+
+    /// A pairing's two lists, comparable.
+    struct Pairs: Equatable {
+        let oldIndex: [Int?]
+        let removed: [Int]
     }
 
     @Test func aJoinInTheMiddleIsOneNewElementAndTheRestPairsByPosition() {
@@ -17,7 +23,7 @@ import Testing
         #expect(pairing.oldIndex[501] == nil)
         #expect(pairing.oldIndex[500] == 500 && pairing.oldIndex[502] == 501 && pairing.oldIndex.last == 1999)
         #expect(pairing.removed.isEmpty)
-        #expect(pairing.expected == Self.byLookup(new: new, old: old))
+        #expect(pairing.pairs == Self.byLookup(new: new, old: old))
     }
 
     @Test func aLeaveIsOneRemovedIndex() {
@@ -26,14 +32,14 @@ import Testing
         let pairing = KeyedPairing(new: new, old: old, key: { $0 })
         #expect(pairing.removed == [40])
         #expect(pairing.oldIndex.allSatisfy { $0 != nil })
-        #expect(pairing.expected == Self.byLookup(new: new, old: old))
+        #expect(pairing.pairs == Self.byLookup(new: new, old: old))
     }
 
     @Test func emptyListsAndNoCommonEnds() {
-        #expect(KeyedPairing(new: [Int](), old: [], key: { $0 }).expected == .init(oldIndex: [], removed: []))
-        #expect(KeyedPairing(new: [1, 2], old: [], key: { $0 }).expected == .init(oldIndex: [nil, nil], removed: []))
-        #expect(KeyedPairing(new: [], old: [1, 2], key: { $0 }).expected == .init(oldIndex: [], removed: [0, 1]))
-        #expect(KeyedPairing(new: [3, 2, 1], old: [1, 2, 3], key: { $0 }).expected == .init(oldIndex: [2, 1, 0], removed: []))
+        #expect(KeyedPairing(new: [Int](), old: [], key: { $0 }).pairs == .init(oldIndex: [], removed: []))
+        #expect(KeyedPairing(new: [1, 2], old: [], key: { $0 }).pairs == .init(oldIndex: [nil, nil], removed: []))
+        #expect(KeyedPairing(new: [], old: [1, 2], key: { $0 }).pairs == .init(oldIndex: [], removed: [0, 1]))
+        #expect(KeyedPairing(new: [3, 2, 1], old: [1, 2, 3], key: { $0 }).pairs == .init(oldIndex: [2, 1, 0], removed: []))
     }
 
     /// Random edits (insertions, removals, moves, replacements) of random lists of unique keys:
@@ -55,16 +61,11 @@ import Testing
                 }
             }
             new = new.reduce(into: [Int]()) { if !$0.contains($1) { $0.append($1) } }
-            #expect(KeyedPairing(new: new, old: old, key: { $0 }).expected == Self.byLookup(new: new, old: old), "old \(old), new \(new)")
+            #expect(KeyedPairing(new: new, old: old, key: { $0 }).pairs == Self.byLookup(new: new, old: old), "old \(old), new \(new)")
         }
     }
 }
 
 extension KeyedPairing {
-    struct Expected: Equatable {
-        let oldIndex: [Int?]
-        let removed: [Int]
-    }
-
-    var expected: Expected { Expected(oldIndex: oldIndex, removed: removed) }
+    var pairs: KeyedPairingTests.Pairs { KeyedPairingTests.Pairs(oldIndex: oldIndex, removed: removed) }
 }
