@@ -31,11 +31,14 @@ let package = Package(
         ]),
         // One glibc call that Swift's Glibc module does not declare (see CSpawn.h).
         .target(name: "CSpawn"),
-        // The host boundary: processes, WireGuard, links/addresses/routes, nftables, sysctl.
+        // The host boundary: processes, WireGuard, links/addresses/routes, nftables, sysctl; how
+        // services stop.
         .target(name: "FuseSystem", dependencies: [
             "FuseModel", "CSpawn",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // The master: HTTPS API, store, CA, tokens, network-map distribution.
         .target(name: "FuseControl", dependencies: [

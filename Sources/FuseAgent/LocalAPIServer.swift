@@ -95,7 +95,7 @@ public enum LocalAPIServer {
                 logger.info("local API listening", metadata: ["socket": "\(socket)"])
             },
             logger: logger)
-        try await app.runService(gracefulShutdownSignals: [])
+        try await GracefulServices.run([app], logger: logger)
         unlink(socket)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import FuseModel
+import FuseSystem
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -23,7 +24,7 @@ public enum MasterServer {
             services: services,
             onServerRunning: { _ in await onRunning() },
             logger: logger)
-        try await app.runService()
+        try await GracefulServices.run([app], signals: [.sigterm, .sigint], logger: logger)
     }
 
     /// Connections the kernel queues before the server accepts them (capped by
