@@ -104,6 +104,15 @@ public enum PortProbe {
         return (try? SocketAddress(ipAddress: "0.0.0.0", port: Int(port)))?.withSockAddr { bind(fd, $0, socklen_t($1)) } == 0
     }
 
+    /// A TCP port that nothing is bound to now (for tests that start servers on loopback).
+    public static func freeTCPPort() throws -> UInt16 {
+        for _ in 0..<50 {
+            let port = UInt16.random(in: 20_000...60_000)
+            if isFree(port, .tcp) { return port }
+        }
+        throw SystemError("no free TCP port found")
+    }
+
     /// Whether something accepts TCP connections at `host:port` (meant for local addresses:
     /// the connect blocks until the peer answers or refuses).
     public static func tcpOpen(host: String, port: UInt16) -> Bool {

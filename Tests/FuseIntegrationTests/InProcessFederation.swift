@@ -33,7 +33,7 @@ final class InProcessFederation: @unchecked Sendable {
     /// Runs `body` with a new federation (master started) and removes everything afterwards.
     static func with(_ body: (InProcessFederation) async throws -> Void) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-integration-\(UUID().uuidString.prefix(8))").path
-        let federation = InProcessFederation(root: root, apiPort: try freeLoopbackPort())
+        let federation = InProcessFederation(root: root, apiPort: try PortProbe.freeTCPPort())
         defer { try? FileManager.default.removeItem(atPath: root) }
         let config = MasterConfig(federation: "relief", domain: "crisis", nodeName: "master", endpoint: "127.0.0.1",
                                   cidr: try IPv4CIDR(parsing: "10.99.0.0/16"), apiPort: federation.apiPort, wireGuardPort: 51999,
@@ -170,11 +170,3 @@ final class InProcessNode: @unchecked Sendable {
 
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on now.
-func freeLoopbackPort() throws -> UInt16 {
-    for _ in 0..<50 {
-        let port = UInt16.random(in: 20_000...60_000)
-        if PortProbe.isFree(port, .tcp) { return port }
-    }
-    throw SystemError("no free loopback port found")
-}
