@@ -94,8 +94,8 @@ public enum NodeRuleset {
         return RenderedRuleset(table: table, sets: sets, chains: chains)
     }
 
-    private static func chain(_ name: String, _ lines: [String]) -> String {
-        (["  chain \(name) {"] + lines.map { "    " + $0 } + ["  }"]).joined(separator: "\n")
+    private static func chain(_ name: String, _ lines: [String]) -> RenderedRuleset.Chain {
+        RenderedRuleset.Chain(name: name, text: (["  chain \(name) {"] + lines.map { "    " + $0 } + ["  }"]).joined(separator: "\n"))
     }
 
     /// One interface name as it is, several as an anonymous set.
@@ -125,10 +125,15 @@ public struct RenderedRuleset: Equatable, Sendable {
         public let elements: [IPv4Address]
     }
 
+    /// A chain as nft reads it, its rules naming the sets.
+    struct Chain: Equatable, Sendable {
+        let name: String
+        let text: String
+    }
+
     public let table: String
     public let sets: [AddressSet]
-    /// The chains as nft reads them, naming the sets.
-    let chains: [String]
+    let chains: [Chain]
 
     /// The text with every set empty: two rulesets with the same skeleton differ in set
     /// elements only.
@@ -139,18 +144,19 @@ public struct RenderedRuleset: Equatable, Sendable {
     public var text: String { text(withElements: true) }
 
     private func text(withElements: Bool) -> String {
-        let declarations = sets.map { set in
-            let elements = withElements && !set.elements.isEmpty ? ["    elements = \(NodeRuleset.list(set.elements))"] : []
-            return (["  set \(set.name) {", "    type ipv4_addr"] + elements + ["  }"]).joined(separator: "\n")
+        """
+        table inet \(table)
+        delete table inet \(table)
+        table inet \(table) {
+        \((sets.map { Self.declaration($0, withElements: withElements) } + chains.map(\.text)).joined(separator: "\n"))
         }
-        return """
-            table inet \(table)
-            delete table inet \(table)
-            table inet \(table) {
-            \((declarations + chains).joined(separator: "\n"))
-            }
 
-            """
+        """
+    }
+
+    private static func declaration(_ set: AddressSet, withElements: Bool) -> String {
+        let elements = withElements && !set.elements.isEmpty ? ["    elements = \(NodeRuleset.list(set.elements))"] : []
+        return (["  set \(set.name) {", "    type ipv4_addr"] + elements + ["  }"]).joined(separator: "\n")
     }
 
     /// The table as a person reads it: without the set declarations, each set written out
@@ -171,19 +177,44 @@ public struct RenderedRuleset: Equatable, Sendable {
         }.joined(separator: "\n")
     }
 
-    /// The nft script that turns the `applied` table into this one by adding and deleting set
-    /// elements (one transaction under `nft -f`); nil when the structure changed (load `text`)
-    /// or nothing did.
+    /// The nft script that turns the `applied` table into this one in one transaction under
+    /// `nft -f`, in work that follows the change rather than the table: the sets both have
+    /// change by element; when a rule changed, every chain is flushed and written again (a
+    /// few rules per policy rule and exposure) and the sets only this one has are declared,
+    /// those only `applied` has deleted — the hub's sets list every node, and loading them
+    /// all again for an exposure or a policy change cost in proportion to the federation.
+    /// nil when nothing changed (or another table). A table changed behind FUSE's back can
+    /// make the script fail; the caller then loads `text`, which replaces the table whole.
     public func changes(from applied: RenderedRuleset) -> String? {
-        guard applied.table == table, applied.chains == chains, applied.sets.map(\.name) == sets.map(\.name), applied.sets != sets else { return nil }
+        guard applied.table == table, applied != self else { return nil }
         var lines: [String] = []
-        for (old, new) in zip(applied.sets, sets) where old.elements != new.elements {
-            let pairing = KeyedPairing(new: new.elements, old: old.elements, key: { $0 })
-            let added = zip(new.elements, pairing.oldIndex).filter { $0.1 == nil }.map(\.0), removed = pairing.removed.map { old.elements[$0] }
-            if !removed.isEmpty { lines.append("delete element inet \(table) \(new.name) \(NodeRuleset.list(removed))") }
-            if !added.isEmpty { lines.append("add element inet \(table) \(new.name) \(NodeRuleset.list(added))") }
+        let rulesChanged = applied.chains != chains
+        if rulesChanged {
+            // Before any set goes: a set is deleted only once no rule uses it.
+            lines += applied.chains.map { "flush chain inet \(table) \($0.name)" }
+            let kept = Set(chains.map(\.name))
+            lines += applied.chains.filter { !kept.contains($0.name) }.map { "delete chain inet \(table) \($0.name)" }
         }
-        return lines.isEmpty ? nil : lines.joined(separator: "\n") + "\n"
+        let appliedSets = Dictionary(applied.sets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let names = Set(sets.map(\.name))
+        lines += applied.sets.filter { !names.contains($0.name) }.map { "delete set inet \(table) \($0.name)" }
+        var declarations: [String] = []
+        for set in sets {
+            guard let old = appliedSets[set.name] else {
+                declarations.append(Self.declaration(set, withElements: true))
+                continue
+            }
+            guard old.elements != set.elements else { continue }
+            let pairing = KeyedPairing(new: set.elements, old: old.elements, key: { $0 })
+            let added = zip(set.elements, pairing.oldIndex).filter { $0.1 == nil }.map(\.0), removed = pairing.removed.map { old.elements[$0] }
+            if !removed.isEmpty { lines.append("delete element inet \(table) \(set.name) \(NodeRuleset.list(removed))") }
+            if !added.isEmpty { lines.append("add element inet \(table) \(set.name) \(NodeRuleset.list(added))") }
+        }
+        if rulesChanged || !declarations.isEmpty {
+            // A chain that exists keeps its hook; declared again, it takes the rules that follow.
+            lines.append("table inet \(table) {\n" + (declarations + (rulesChanged ? chains.map(\.text) : [])).joined(separator: "\n") + "\n}")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 }
 

@@ -144,8 +144,9 @@ import Testing
             """)
     }
 
-    /// A join or a leave (addresses only) is a few set elements; anything else, the whole table.
-    @Test func onlyAddressChangesApplyByElement() {
+    /// A join or a leave (addresses only) is a few set elements; a changed rule, the chains
+    /// written again with the sets that came or went — never the elements of a set both have.
+    @Test func changesApplyByElementAndChainNeverByTheWholeTable() throws {
         let a = IPv4Address("100.64.0.2")!, b = IPv4Address("100.64.0.3")!, c = IPv4Address("100.64.0.4")!
         func hub(_ sources: [IPv4Address], forwardTo destinations: [IPv4Address], port: UInt16 = 22) -> RenderedRuleset {
             let firewall = NodeFirewall(inbound: [AllowedFlow(sources: sources, proto: .tcp, port: 7443)],
@@ -168,8 +169,54 @@ import Testing
         #expect(joined.text.contains(#"iifname "fuse0" oifname "fuse0" ip saddr @forward0_from ip daddr @forward0_to tcp dport 22 accept"#))
         #expect(joined.sets.first { $0.name == "forward0_to" }?.elements == [b, c])
         #expect(joined.changes(from: joined) == nil, "nothing changed")
-        #expect(hub([a, b], forwardTo: [b], port: 23).changes(from: before) == nil, "a rule changed: the whole table")
-        #expect(hub([a, b], forwardTo: []).changes(from: before) == nil, "a rule went: the whole table")
+        // A rule changed: both chains flushed and declared again, no set touched.
+        let ported = hub([a, b], forwardTo: [b], port: 23)
+        let portChange = try #require(ported.changes(from: before))
+        #expect(portChange.hasPrefix("""
+            flush chain inet fuse_fuse0 input
+            flush chain inet fuse_fuse0 forward
+            table inet fuse_fuse0 {
+              chain input {
+                type filter hook input priority filter; policy accept;
+            """))
+        #expect(portChange.contains(#"ip saddr @forward0_from ip daddr @forward0_to tcp dport 23 accept"#))
+        #expect(!portChange.contains("set ") && !portChange.contains("element") && !portChange.contains("delete table"))
+        // A rule went, and its sets with it (after the flush that removed the rule using them).
+        let gone = try #require(hub([a, b], forwardTo: []).changes(from: before))
+        #expect(gone.hasPrefix("""
+            flush chain inet fuse_fuse0 input
+            flush chain inet fuse_fuse0 forward
+            delete set inet fuse_fuse0 forward0_from
+            delete set inet fuse_fuse0 forward0_to
+            table inet fuse_fuse0 {
+
+            """))
+        #expect(!gone.contains("@forward0"))
+        // An exposure came: its sources' set declared with its elements, the nat chains added;
+        // an address more in in0 by element, in the same transaction.
+        let camera = Exposure(name: "cam", node: "hub", domain: "crisis", proto: .tcp, port: 8554, target: IPv4Address("192.168.1.20")!, targetPort: 554)
+        let exposed = NodeRuleset.render(interface: "fuse0", cidr: cidr, address: IPv4Address("100.64.0.1")!,
+                                         firewall: NodeFirewall(inbound: [AllowedFlow(sources: [a, b, c], proto: .tcp, port: 7443)],
+                                                                exposures: [ExposureRule(exposure: camera, sources: [c])],
+                                                                forward: [ForwardFlow(destinations: [b], flow: AllowedFlow(sources: [a], proto: .tcp, port: 22))]),
+                                         isHub: true)
+        let exposure = try #require(exposed.changes(from: before))
+        #expect(exposure.contains("add element inet fuse_fuse0 in0 { 100.64.0.4 }\n"))
+        #expect(exposure.contains("  set exposure0 {\n    type ipv4_addr\n    elements = { 100.64.0.4 }\n  }"))
+        #expect(exposure.contains("  chain prerouting {") && exposure.contains("  chain postrouting {"))
+        #expect(!exposure.contains("delete"))
+        // And back: the nat chains flushed, then deleted, then the exposure's set.
+        let unexposed = try #require(before.changes(from: exposed))
+        #expect(unexposed.contains("""
+            flush chain inet fuse_fuse0 postrouting
+            delete chain inet fuse_fuse0 prerouting
+            delete chain inet fuse_fuse0 postrouting
+            delete set inet fuse_fuse0 exposure0
+            delete element inet fuse_fuse0 in0 { 100.64.0.4 }
+            """))
+        // Another table is never changed from this one.
+        let other = NodeRuleset.render(interface: "fuse1", cidr: cidr, address: IPv4Address("100.64.0.1")!, firewall: NodeFirewall(), isHub: true)
+        #expect(other.changes(from: before) == nil)
     }
 
     /// The hub's map by group: a field node joining is one address more in the groups it

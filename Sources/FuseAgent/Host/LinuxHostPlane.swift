@@ -93,9 +93,10 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             }
         }
         if plan.ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", plan.tableName]) {
-            // By set element when only addresses changed (the hub's table grows with the
-            // federation: a join must not reload all of it); the whole table when the structure
-            // changed or the elements do not apply (the table was changed behind FUSE's back).
+            // By what changed (the hub's table grows with the federation: a join, an exposure
+            // or a policy change must not reload every node's address); the whole table when
+            // there is none applied yet or the change does not apply (the table was changed
+            // or removed behind FUSE's back).
             let changes = appliedRuleset.flatMap(plan.ruleset.changes(from:))
             if !(changes.map { runner.succeeds(["nft", "-f", "-"], input: $0) } ?? false) {
                 try runner.check(["nft", "-f", "-"], input: plan.ruleset.text)
