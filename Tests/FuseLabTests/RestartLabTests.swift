@@ -30,7 +30,7 @@ extension LabTests {
             return a1
         }
 
-        @Test("traffic between workers resumes within 1 s of an agent restart and within 2 s of a hub kill or a master restart; a worker's tunnel state is true")
+        @Test("traffic between workers resumes within 1 s of an agent restart and within 2 s of a hub kill or a master restart; a hub table removed behind FUSE's back comes back; a worker's tunnel state is true")
         func restartRecovery() throws {
             let fixture = try LabFixture()
             defer { fixture.close() }
@@ -62,6 +62,18 @@ extension LabTests {
                 try fixture.fuseOK("master", ["master", "start"])
             }, "traffic comes back after the master restarts")
             #expect(masterRestart.afterEvent < 2, "master restart: traffic back \(masterRestart.afterEvent) s after `fuse master start` returned")
+
+            // The hub's table removed behind FUSE's back (its chains accept by default: the
+            // policy would no longer hold): the repair loads it again within a few seconds.
+            let table = NodeRuleset.tableName(interface: try fixture.interface("master"))
+            // As words in order: a set's elements may be listed in any order.
+            func hubTable() -> [String]? {
+                (try? fixture.lab.exec("master", ["nft", "list", "table", "inet", table]).stdout)?.split(whereSeparator: { $0.isWhitespace || $0 == "," }).map(String.init).sorted()
+            }
+            let rules = try #require(hubTable())
+            #expect(try fixture.lab.exec("master", ["nft", "delete", "table", "inet", table]).succeeded)
+            #expect(hubTable()?.isEmpty ?? true)
+            #expect(pollUntil(.seconds(15)) { hubTable() == rules }, "the hub's table comes back as it was")
 
             let status = try fixture.json(Status.self, try fixture.fuseOK("a1", ["status", "--json"]))
             #expect(status.tunnelUp)

@@ -27,6 +27,14 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     /// behind FUSE's back (`knownHubDevice`).
     private var hubDevice: (device: WireGuardDevice, readAt: ContinuousClock.Instant, address: String)?
     static let hubReadInterval: Duration = .seconds(4)
+    /// When the node's nftables table was last seen to exist. The check (`nft list table`) costs
+    /// in proportion to every set's elements — nft reads the whole ruleset first: 20–30 ms on
+    /// the hub at 2,000 nodes, and 80 ms on the bench's hub, where it was most of an exposure's
+    /// way and held up the joins that met a repair — so a map whose table did not change checks
+    /// it at most every `tableCheckInterval`; the repair every few seconds still restores a
+    /// table removed behind FUSE's back.
+    private var tableSeenAt: ContinuousClock.Instant?
+    static let tableCheckInterval: Duration = .seconds(4)
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -92,7 +100,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
                 logger.info("enabled IPv4 forwarding", metadata: ["why": "\(reason.rawValue)"])
             }
         }
-        if plan.ruleset != appliedRuleset || !runner.succeeds(["nft", "list", "table", "inet", plan.tableName]) {
+        if plan.ruleset != appliedRuleset || !tableExists(plan.tableName) {
             // By what changed (the hub's table grows with the federation: a join, an exposure
             // or a policy change must not reload every node's address); the whole table when
             // there is none applied yet or the change does not apply (the table was changed
@@ -102,8 +110,17 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
                 try runner.check(["nft", "-f", "-"], input: plan.ruleset.text)
             }
             appliedRuleset = plan.ruleset
+            tableSeenAt = .now
         }
         return current
+    }
+
+    /// Whether the table exists: seen less than `tableCheckInterval` ago, else listed now.
+    private func tableExists(_ table: String) -> Bool {
+        if let seen = tableSeenAt, ContinuousClock.now - seen < Self.tableCheckInterval { return true }
+        guard runner.succeeds(["nft", "list", "table", "inet", table]) else { return false }
+        tableSeenAt = .now
+        return true
     }
 
     /// wireguard-go running (started if not) and its link configured and up.
@@ -114,6 +131,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             }
             logger.info("started wireguard-go", metadata: ["interface": "\(plan.interface)", "pid": "\(pid)"])
             appliedRuleset = nil
+            tableSeenAt = nil
             hubDevice = nil
         }
         // The link goes up before the peers are set: a handshake that wireguard-go starts while
@@ -202,6 +220,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
             self.removeHostObjects(interface: interface, scope)
             self.backend = nil
             self.appliedRuleset = nil
+            self.tableSeenAt = nil
             self.hubDevice = nil
         }
     }
