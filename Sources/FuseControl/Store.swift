@@ -380,7 +380,7 @@ public final class SQLiteFederationStore: FederationStore {
                 sql: "INSERT INTO exposure (name, node, domain, proto, port, target, target_port) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [exposure.name, exposure.node, exposure.domain, exposure.proto.rawValue, exposure.port,
                             exposure.target.description, exposure.targetPort])
-            return ((), (try Self.bumpVersion(db), .other))
+            return ((), (try Self.bumpVersion(db), .exposed(exposure)))
         }
     }
 
@@ -392,7 +392,7 @@ public final class SQLiteFederationStore: FederationStore {
                 try db.execute(sql: "DELETE FROM exposure WHERE name = ?", arguments: [name])
             }
             guard db.changesCount > 0 else { return (false, nil) }
-            return (true, (try Self.bumpVersion(db), .other))
+            return (true, (try Self.bumpVersion(db), .unexposed(name)))
         }
     }
 

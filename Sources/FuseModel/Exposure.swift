@@ -25,6 +25,11 @@ public struct Exposure: Codable, Hashable, Sendable {
         self.target = target
         self.targetPort = targetPort
     }
+
+    /// The order in which the store lists exposures: by node (as stored), port, then name.
+    static func storeOrder(_ a: Exposure, _ b: Exposure) -> Bool {
+        (a.node, a.port, a.name) < (b.node, b.port, b.name)
+    }
 }
 
 /// A permitted flow into one address: from `sources`, with `proto`, to `port` (nil = any port;

@@ -39,8 +39,9 @@ public struct FederationSnapshot: Sendable {
 
     /// This snapshot with `changes` made, at `version`: what a build from the store after them
     /// gives (every node's map the same), in work bounded by the change instead of the
-    /// federation — a join must not re-read and re-match every node. nil when a change is not
-    /// one of a worker's join or leave (rebuild from the store), or does not fit this snapshot.
+    /// federation — a join must not re-read and re-match every node, an exposure matches only
+    /// who may reach it. nil when a change is not a worker's join or leave or an exposure's
+    /// (rebuild from the store), or does not fit this snapshot.
     public func applying(_ changes: [FederationChange], version: Int64) -> FederationSnapshot? {
         guard let master, var compiled, version > self.version else { return nil }
         var (nodes, exposures, byName, hubPeers) = (self.nodes, self.exposures, self.byName, self.hubPeers)
@@ -63,6 +64,13 @@ public struct FederationSnapshot: Sendable {
                 exposures.removeAll { $0.node.lowercased() == name.lowercased() }
                 compiled.remove(node)
                 hubPeers.removeAll { $0.name == name }
+            case .exposed(let exposure):
+                guard byName[exposure.node] != nil, !exposures.contains(where: { $0.name.lowercased() == exposure.name.lowercased() }) else { return nil }
+                exposures.insert(exposure, at: exposures.partitionPoint { Exposure.storeOrder(exposure, $0) })
+                compiled.add(exposure, nodes: nodes)
+            case .unexposed(let name):
+                guard let index = exposures.firstIndex(where: { $0.name == name }) else { return nil }
+                compiled.remove(exposures.remove(at: index))
             case .other:
                 return nil
             }
@@ -124,6 +132,10 @@ public enum FederationChange: Equatable, Sendable {
     case joined(NodeRecord)
     /// A worker left or was removed (its name as stored), and its exposures with it.
     case left(String)
-    /// Anything else (policy, exposures, settings): the snapshot is built again from the store.
+    /// An exposure was added.
+    case exposed(Exposure)
+    /// An exposure was removed (its name as stored).
+    case unexposed(String)
+    /// Anything else (policy, settings): the snapshot is built again from the store.
     case other
 }

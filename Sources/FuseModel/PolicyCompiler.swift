@@ -38,18 +38,8 @@ public struct CompiledPolicy: Sendable {
         ruleSources = rules.map { rule in SortedAddresses(nodes.filter { source in rule.from.contains { $0.matches(source) } }.map(\.address)) }
         allAddresses = SortedAddresses(nodes.map(\.address))
         workloadAddresses = SortedAddresses(nodes.filter(\.runsWorkloads).map(\.address))
-        exposuresByNode = Dictionary(grouping: exposures) { $0.node.lowercased() }.mapValues { list in
-            list.sorted {
-                FlowKey(proto: $0.proto, port: $0.port) == FlowKey(proto: $1.proto, port: $1.port)
-                    ? $0.name.lowercased() < $1.name.lowercased()
-                    : FlowKey(proto: $0.proto, port: $0.port) < FlowKey(proto: $1.proto, port: $1.port)
-            }
-        }
-        exposureSources = Dictionary(exposures.map { exposure in
-            (exposure.name.lowercased(), SortedAddresses(nodes.filter { source in
-                rules.contains { $0.allows(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }
-            }.map(\.address)))
-        }, uniquingKeysWith: { a, _ in a })
+        exposuresByNode = Dictionary(grouping: exposures) { $0.node.lowercased() }.mapValues { $0.sorted(by: Self.firewallOrder) }
+        exposureSources = Dictionary(exposures.map { ($0.name.lowercased(), Self.sources(of: $0, among: nodes, rules: rules)) }, uniquingKeysWith: { a, _ in a })
         let workers = nodes.filter { $0.name.lowercased() != context.master.name.lowercased() }.sorted { $0.address < $1.address }
         self.workers = workers
         ruleDestinations = rules.map { rule in SortedAddresses(workers.filter { rule.selects($0) }.map(\.address)) }
@@ -67,6 +57,35 @@ public struct CompiledPolicy: Sendable {
             exposureSources[exposure.name.lowercased(), default: SortedAddresses()].insert(node.address)
         }
         workers.insert(node, at: workers.partitionPoint { $0.address >= node.address })
+    }
+
+    /// A node's exposures in the order of its firewall: by protocol and port, then by name.
+    private static func firewallOrder(_ a: Exposure, _ b: Exposure) -> Bool {
+        let (left, right) = (FlowKey(proto: a.proto, port: a.port), FlowKey(proto: b.proto, port: b.port))
+        return left == right ? a.name.lowercased() < b.name.lowercased() : left < right
+    }
+
+    /// Every node the rules let reach `exposure`.
+    private static func sources(of exposure: Exposure, among nodes: [NodeRecord], rules: [CompiledRule]) -> SortedAddresses {
+        SortedAddresses(nodes.filter { source in
+            rules.contains { $0.allows(source: source, destination: .exposure(exposure), proto: exposure.proto, port: exposure.port) }
+        }.map(\.address))
+    }
+
+    /// An exposure was added (of a node in `nodes`, the federation's): who may reach it is
+    /// matched once, as compiling again would.
+    mutating func add(_ exposure: Exposure, nodes: [NodeRecord]) {
+        let owner = exposure.node.lowercased()
+        exposuresByNode[owner, default: []].insert(exposure, at: exposuresByNode[owner, default: []].partitionPoint { !Self.firewallOrder($0, exposure) })
+        exposureSources[exposure.name.lowercased()] = Self.sources(of: exposure, among: nodes, rules: rules)
+    }
+
+    /// An exposure was removed.
+    mutating func remove(_ exposure: Exposure) {
+        let owner = exposure.node.lowercased()
+        exposuresByNode[owner]?.removeAll { $0.name == exposure.name }
+        if exposuresByNode[owner]?.isEmpty == true { exposuresByNode.removeValue(forKey: owner) }
+        exposureSources.removeValue(forKey: exposure.name.lowercased())
     }
 
     /// A worker left, and its exposures with it.

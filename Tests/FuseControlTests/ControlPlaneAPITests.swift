@@ -393,10 +393,13 @@ import Testing
             #expect(throws: JoinRefusal.self) { _ = try join("sensor-1") }
             #expect(try store.mapVersion() == start + 1, "a resumed or refused join makes no version")
             #expect(try store.removeNode("sensor-1"))
-            try store.addExposure(Exposure(name: "cam", node: "master", domain: "crisis", proto: .tcp, port: 8080,
-                                           target: IPv4Address("192.168.1.5")!, targetPort: 80))
-            #expect(store.changes(after: start)?.changes == [.joined(node), .left("Sensor-1"), .other])
-            #expect(store.changes(after: start + 3) == nil, "nothing after the latest")
+            let camera = Exposure(name: "cam", node: "master", domain: "crisis", proto: .tcp, port: 8080, target: IPv4Address("192.168.1.5")!, targetPort: 80)
+            try store.addExposure(camera)
+            #expect(!(try store.removeExposure("cam", node: "other")), "not its owner: no version")
+            #expect(try store.removeExposure("cam", node: nil))
+            _ = try store.setPolicy(#"{"rules": []}"#, now: harness.clock.now)
+            #expect(store.changes(after: start)?.changes == [.joined(node), .left("Sensor-1"), .exposed(camera), .unexposed("cam"), .other])
+            #expect(store.changes(after: start + 5) == nil, "nothing after the latest")
             let reopened = try SQLiteFederationStore(path: MasterState(stateDir: harness.directory).databasePath)
             #expect(reopened.changes(after: start) == nil, "another process's store knows only its own changes")
         }

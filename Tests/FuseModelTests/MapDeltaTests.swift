@@ -55,13 +55,17 @@ struct EvolvingFederation {
         case 7...8 where !workers.isEmpty:
             serial += 1
             let owner = workers[rng.next(below: workers.count)]
-            exposures.append(Exposure(name: "svc\(serial)", node: owner.name, domain: owner.domain, proto: .tcp, port: UInt16(8000 + serial),
-                                      target: IPv4Address("192.168.1.10")!, targetPort: 80))
-            return .other
+            // Now and then on a port another node's exposure has, as the store allows.
+            let exposure = Exposure(name: "svc\(serial)", node: owner.name, domain: owner.domain, proto: .tcp,
+                                    port: UInt16(8000 + (rng.next(below: 3) == 0 ? 1 : serial)), target: IPv4Address("192.168.1.10")!, targetPort: 80)
+            guard !exposures.contains(where: { $0.node == owner.name && $0.port == exposure.port }) else { return .other }
+            // In the store's order: by node, port, name.
+            exposures.append(exposure)
+            exposures.sort { ($0.node, $0.port, $0.name) < ($1.node, $1.port, $1.name) }
+            return .exposed(exposure)
         default:
-            if !exposures.isEmpty, rng.next(below: 2) == 0 { exposures.remove(at: rng.next(below: exposures.count)) } else {
-                policy = Self.policies[rng.next(below: Self.policies.count)]
-            }
+            if !exposures.isEmpty, rng.next(below: 2) == 0 { return .unexposed(exposures.remove(at: rng.next(below: exposures.count)).name) }
+            policy = Self.policies[rng.next(below: Self.policies.count)]
             return .other
         }
     }
@@ -165,10 +169,10 @@ struct SeededRandom {
         }
     }
 
-    /// A snapshot that follows joins and leaves (`applying`) gives every node exactly the map
-    /// that a snapshot built from the whole federation gives, and announces the same nodes as
-    /// changed; any other change asks for a build.
-    @Test func aSnapshotFollowingJoinsAndLeavesGivesTheMapsOfABuild() throws {
+    /// A snapshot that follows joins, leaves and exposures (`applying`) gives every node exactly
+    /// the map that a snapshot built from the whole federation gives, and announces the same
+    /// nodes as changed; any other change asks for a build.
+    @Test func aSnapshotFollowingJoinsLeavesAndExposuresGivesTheMapsOfABuild() throws {
         for seed in UInt64(200)...211 {
             var federation = EvolvingFederation(seed: seed)
             var followed = federation.snapshot
@@ -188,7 +192,7 @@ struct SeededRandom {
                     #expect(next.changedNodes(since: followed) == rebuilt.changedNodes(since: rebuiltBefore), "seed \(seed), version \(rebuilt.version)")
                     followed = next
                 } else {
-                    #expect(pending.contains(.other), "seed \(seed): a join or leave was not followed")
+                    #expect(pending.contains(.other), "seed \(seed): a join, a leave or an exposure was not followed")
                     followed = rebuilt
                 }
                 rebuiltBefore = rebuilt
@@ -207,6 +211,14 @@ struct SeededRandom {
         #expect(snapshot.applying([.left("master")], version: snapshot.version + 1) == nil, "the master")
         #expect(snapshot.applying([.left(worker.name)], version: snapshot.version) == nil, "not a newer version")
         #expect(snapshot.applying([.left(worker.name)], version: snapshot.version + 1)?.map(for: worker.name) == nil)
+        let camera = Exposure(name: "cam", node: worker.name, domain: worker.domain, proto: .tcp, port: 554, target: IPv4Address("192.168.1.20")!, targetPort: 554)
+        let exposed = try #require(snapshot.applying([.exposed(camera)], version: snapshot.version + 1))
+        #expect(exposed.exposures.contains(camera))
+        #expect(snapshot.applying([.exposed(Exposure(name: "cam", node: "nobody", domain: "crisis", proto: .tcp, port: 554, target: camera.target, targetPort: 554))],
+                                  version: snapshot.version + 1) == nil, "an exposure of a node that is not there")
+        #expect(exposed.applying([.exposed(camera)], version: exposed.version + 1) == nil, "an exposure that is there already")
+        #expect(snapshot.applying([.unexposed("cam")], version: snapshot.version + 1) == nil, "an exposure that is not there")
+        #expect(exposed.applying([.unexposed("cam")], version: exposed.version + 1)?.exposures.contains(camera) == false)
     }
 
     /// The compiled policy gives what the node-by-node evaluation decides.
