@@ -201,7 +201,7 @@ public actor Agent {
 
     private func repairAndReport() async throws {
         while !Task.isCancelled {
-            await reconcile()
+            await reconcile(repairing: true)
             await restartStaleHubSession()
             try? await source.heartbeat(API.Heartbeat(mapVersion: appliedVersion, tunnelUp: tunnelUp, path: path))
             LogRotation.rotate(LogRotation.logs(in: logDirectories))
@@ -300,13 +300,14 @@ public actor Agent {
     }
     private var lastStaleRestart: ContinuousClock.Instant?
 
-    /// Makes the host match the current map; remembers the outcome for `status`.
-    private func reconcile() async {
+    /// Makes the host match the current map; remembers the outcome for `status`. `repairing`:
+    /// the periodic repair (`HostPlane.apply`).
+    private func reconcile(repairing: Bool = false) async {
         guard let map = current else { return }
         var device: WireGuardDevice?
         do {
             relay?.setHub(map.peers.first?.endpoint.flatMap(EndpointResolver.resolve))
-            device = try await host.apply(plan(for: map))
+            device = try await host.apply(plan(for: map), repairing: repairing)
             lastError = nil
             appliedVersion = map.version
             await source.applied(version: map.version)

@@ -11,7 +11,10 @@ public protocol HostPlane: Sendable {
 
     /// Makes the host match `plan`; the same plan twice changes nothing the second time.
     /// Returns the WireGuard device as it is afterwards (with its peers' handshakes).
-    func apply(_ plan: HostPlan) async throws -> WireGuardDevice
+    /// `repairing`: the agent's periodic repair, which also checks in full what a new map's
+    /// change takes on trust from the last check (the hub's device, the table's existence):
+    /// a new map — a join waits for the hub's — is applied without waiting for a check.
+    func apply(_ plan: HostPlan, repairing: Bool) async throws -> WireGuardDevice
 
     /// The WireGuard device's counters per peer, read without changing anything (the path
     /// choice reads them every second); empty before the device exists.

@@ -22,19 +22,20 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     /// The hub's device as the last apply left it, when it was last checked in full, and the
     /// interface address that check configured: a new map is applied against it instead of
     /// checking the device and reading every peer back over UAPI per map (at 2,000 peers that
-    /// was most of the hub's cycle, which every join waits for). It is checked again once
-    /// `hubReadInterval` has passed, so the repair every few seconds still finds a change made
-    /// behind FUSE's back (`knownHubDevice`).
+    /// was most of the hub's cycle, which every join waits for). The repair checks it again
+    /// (`knownHubDevice`), so a change made behind FUSE's back is still found within seconds.
     private var hubDevice: (device: WireGuardDevice, readAt: ContinuousClock.Instant, address: String)?
-    static let hubReadInterval: Duration = .seconds(4)
     /// When the node's nftables table was last seen to exist. The check (`nft list table`) costs
     /// in proportion to every set's elements — nft reads the whole ruleset first: 20–30 ms on
     /// the hub at 2,000 nodes, and 80 ms on the bench's hub, where it was most of an exposure's
-    /// way and held up the joins that met a repair — so a map whose table did not change checks
-    /// it at most every `tableCheckInterval`; the repair every few seconds still restores a
-    /// table removed behind FUSE's back.
+    /// way — so a new map that leaves the table alone does not check it; the repair does, and
+    /// restores a table removed behind FUSE's back.
     private var tableSeenAt: ContinuousClock.Instant?
-    static let tableCheckInterval: Duration = .seconds(4)
+    /// How old a check may be before the repair makes it again (the repair runs every 5 s); a
+    /// new map makes it only when the last one is older than `checkBackstop` (no repair ran:
+    /// at 2,000 peers the device's check is 20–40 ms, and the join that met it waited for it).
+    static let checkInterval: Duration = .seconds(4)
+    static let checkBackstop: Duration = .seconds(15)
 
     public init(state: NodeState, logger: Logger, runner: any CommandRunning = HostCommandRunner()) {
         self.state = state
@@ -65,16 +66,17 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         }
     }
 
-    public func apply(_ plan: HostPlan) async throws -> WireGuardDevice {
-        try await serialised { try self.converge(plan) }
+    public func apply(_ plan: HostPlan, repairing: Bool) async throws -> WireGuardDevice {
+        try await serialised { try self.converge(plan, checkAfter: repairing ? Self.checkInterval : Self.checkBackstop) }
     }
 
-    private func converge(_ plan: HostPlan) throws -> WireGuardDevice {
+    /// `checkAfter`: how old the last full check of the device and the table may be.
+    private func converge(_ plan: HostPlan, checkAfter: Duration) throws -> WireGuardDevice {
         if !FileManager.default.fileExists(atPath: UAPISocket.directory) { record { $0.createdRunDirectory = true } }
         let wireGuard = try backend ?? WireGuardBackends.choose(interface: plan.interface, runner: runner)
         backend = wireGuard
         var current: WireGuardDevice
-        if let known = knownHubDevice(for: plan) {
+        if let known = knownHubDevice(for: plan, checkedWithin: checkAfter) {
             current = known
         } else {
             try ensureDevice(wireGuard, plan: plan)
@@ -100,7 +102,7 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
                 logger.info("enabled IPv4 forwarding", metadata: ["why": "\(reason.rawValue)"])
             }
         }
-        if plan.ruleset != appliedRuleset || !tableExists(plan.tableName) {
+        if plan.ruleset != appliedRuleset || !tableExists(plan.tableName, seenWithin: checkAfter) {
             // By what changed (the hub's table grows with the federation: a join, an exposure
             // or a policy change must not reload every node's address); the whole table when
             // there is none applied yet or the change does not apply (the table was changed
@@ -115,9 +117,9 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
         return current
     }
 
-    /// Whether the table exists: seen less than `tableCheckInterval` ago, else listed now.
-    private func tableExists(_ table: String) -> Bool {
-        if let seen = tableSeenAt, ContinuousClock.now - seen < Self.tableCheckInterval { return true }
+    /// Whether the table exists: seen less than `interval` ago, else listed now.
+    private func tableExists(_ table: String, seenWithin interval: Duration) -> Bool {
+        if let seen = tableSeenAt, ContinuousClock.now - seen < interval { return true }
         guard runner.succeeds(["nft", "list", "table", "inet", table]) else { return false }
         tableSeenAt = .now
         return true
@@ -140,11 +142,11 @@ public final class LinuxHostPlane: HostPlane, @unchecked Sendable {
     }
 
     /// The hub's device as the last apply left it, while that was checked in full (process,
-    /// link, every peer read back) less than `hubReadInterval` ago and the wireguard-go it
-    /// started still runs; nil: check it now. Each full check dumps every peer over UAPI once
-    /// (the device's answer is probed with an empty `set`) and spawns `ip` three times.
-    private func knownHubDevice(for plan: HostPlan) -> WireGuardDevice? {
-        guard plan.isHub, let known = hubDevice, known.address == plan.address, ContinuousClock.now - known.readAt < Self.hubReadInterval,
+    /// link, every peer read back) less than `interval` ago and the wireguard-go it started
+    /// still runs; nil: check it now. Each full check dumps every peer over UAPI once (the
+    /// device's answer is probed with an empty `set`) and spawns `ip` three times.
+    private func knownHubDevice(for plan: HostPlan, checkedWithin interval: Duration) -> WireGuardDevice? {
+        guard plan.isHub, let known = hubDevice, known.address == plan.address, ContinuousClock.now - known.readAt < interval,
               let pid = state.pid(at: state.wireGuardPIDPath), Daemon.isAlive(pid)
         else { return nil }
         return known.device

@@ -42,7 +42,7 @@ public actor RecordingHostPlane: HostPlane {
         }
     }
 
-    public func apply(_ plan: HostPlan) async throws -> WireGuardDevice {
+    public func apply(_ plan: HostPlan, repairing: Bool) async throws -> WireGuardDevice {
         applied.append(plan)
         interfaces[plan.interface, default: Interface(plan: plan)].plan = plan
         // Every peer answers at once (or answered `handshakeAge` ago).
