@@ -53,7 +53,9 @@ extension LabTests {
                 let probe: String
                 switch cell.proto {
                 case .tcp: probe = "socat -T\(wait) - TCP:\(cell.address):\(cell.port ?? 0),connect-timeout=\(wait) </dev/null 2>/dev/null | grep -q ok"
-                case .udp: probe = "echo x | socat -T\(wait) - UDP:\(cell.address):\(cell.port ?? 0) 2>/dev/null | grep -q ok"
+                // -t: after its input ends (at once), socat waits only 0.5 s by default for
+                // the answer, which a loaded machine's forked echo did not always give in time.
+                case .udp: probe = "echo x | socat -T\(wait) -t\(wait) - UDP:\(cell.address):\(cell.port ?? 0) 2>/dev/null | grep -q ok"
                 case .icmp: probe = "ping -n -q -c1 -W\(wait) \(cell.address) >/dev/null 2>&1"
                 }
                 return "( if \(probe); then echo \"\(index) 1\"; else echo \"\(index) 0\"; fi ) &"
@@ -75,12 +77,12 @@ extension LabTests {
                 let mine = cells.filter { $0.source == source }
                 var reached = try probe(fixture, source: source, cells: mine)
                 // A lost datagram (or an answer later than its wait) can make an allowed flow
-                // look denied, never a denied one allowed: such cells are probed once more, and
-                // said so. A flow that answers where it should not fails at once.
+                // look denied, never a denied one allowed: such cells are probed once more,
+                // waiting 3 s, and said so. A flow that answers where it should not fails at once.
                 let missed = mine.indices.filter { mine[$0].expected && !reached[$0] }
                 if !missed.isEmpty {
                     print("probing again from \(source): \(missed.map { "\(mine[$0].target) \(mine[$0].proto.rawValue)" })")
-                    for (index, got) in zip(missed, try probe(fixture, source: source, cells: missed.map { mine[$0] })) { reached[index] = got }
+                    for (index, got) in zip(missed, try probe(fixture, source: source, cells: missed.map { mine[$0] }, wait: 3)) { reached[index] = got }
                 }
                 for (cell, got) in zip(mine, reached) {
                     if got != cell.expected { wrong.append(cell) }
