@@ -20,7 +20,11 @@ struct ImageRegistryTests {
     @Test func thePullSideIsReadOnlyAndThePushSideTakesUploads() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-registry-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ports = (Int.random(in: 40000...44999), Int.random(in: 45000...49999))
+        // Ports that nothing holds now (a random one was once a client's ephemeral port).
+        let pullPort = try PortProbe.freeTCPPort()
+        var pushPort = try PortProbe.freeTCPPort()
+        while pushPort == pullPort { pushPort = try PortProbe.freeTCPPort() }
+        let ports = (pullPort, pushPort)
         let registry = ImageRegistry(directory: directory, pullAddress: "127.0.0.1:\(ports.0)", pushAddress: "127.0.0.1:\(ports.1)")
         let started = try registry.ensureRunning()
         defer { registry.stop() }
