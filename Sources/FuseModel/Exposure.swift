@@ -27,7 +27,7 @@ public struct Exposure: Codable, Hashable, Sendable {
     }
 
     /// The order in which the store lists exposures: by node (as stored), port, then name.
-    static func storeOrder(_ a: Exposure, _ b: Exposure) -> Bool {
+    public static func storeOrder(_ a: Exposure, _ b: Exposure) -> Bool {
         (a.node, a.port, a.name) < (b.node, b.port, b.name)
     }
 }

@@ -128,6 +128,12 @@ final class LabFixture {
         Issue.record("\(node) is not as before: gone \(old.subtracting(new).sorted()), new \(new.subtracting(old).sorted())", sourceLocation: sourceLocation)
     }
 
+    /// An `nft list` answer as its words in order, to compare two tables: nft may list sets and
+    /// their elements in any order.
+    static func words(of listing: String) -> [String] {
+        listing.split(whereSeparator: { $0.isWhitespace || $0 == "," }).map(String.init).sorted()
+    }
+
     func interface(_ node: String) throws -> String {
         try #require(try lab.node(node).interface)
     }

@@ -66,13 +66,13 @@ extension LabTests {
             // The hub's table removed behind FUSE's back (its chains accept by default: the
             // policy would no longer hold): the repair loads it again within a few seconds.
             let table = NodeRuleset.tableName(interface: try fixture.interface("master"))
-            // As words in order: a set's elements may be listed in any order.
             func hubTable() -> [String]? {
-                (try? fixture.lab.exec("master", ["nft", "list", "table", "inet", table]).stdout)?.split(whereSeparator: { $0.isWhitespace || $0 == "," }).map(String.init).sorted()
+                guard let listed = try? fixture.lab.exec("master", ["nft", "list", "table", "inet", table]), listed.succeeded else { return nil }
+                return LabFixture.words(of: listed.stdout)
             }
             let rules = try #require(hubTable())
             #expect(try fixture.lab.exec("master", ["nft", "delete", "table", "inet", table]).succeeded)
-            #expect(hubTable()?.isEmpty ?? true)
+            #expect(hubTable() == nil)
             #expect(pollUntil(.seconds(15)) { hubTable() == rules }, "the hub's table comes back as it was")
 
             let status = try fixture.json(Status.self, try fixture.fuseOK("a1", ["status", "--json"]))

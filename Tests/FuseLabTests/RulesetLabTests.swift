@@ -38,10 +38,7 @@ extension LabTests {
 
             func load(_ script: String) throws { try runner.check(nft + ["-f", "-"], input: script) }
 
-            /// What nft lists, as words in order: sets and their elements may be listed in any order.
-            func listed() throws -> [String] {
-                try runner.check(nft + ["list", "table", "inet", "fuse_fuse0"]).split(whereSeparator: { $0.isWhitespace || $0 == "," }).map(String.init).sorted()
-            }
+            func listed() throws -> [String] { LabFixture.words(of: try runner.check(nft + ["list", "table", "inet", "fuse_fuse0"])) }
         }
 
         static func render(_ count: Int, port: UInt16 = 22, exposures: Int = 0) -> RenderedRuleset {
@@ -73,23 +70,21 @@ extension LabTests {
 
         @Test func aJoinChangesTheHubsTableByElement() throws {
             let lab = try Scratch()
-            let (runner, nft) = (lab.runner, lab.nft)
-            func listed() throws -> [String] { try lab.listed() }
             let before = Self.render(300), after = Self.render(301), left = Self.render(299)
-            try runner.check(nft + ["-f", "-"], input: before.text)
+            try lab.load(before.text)
             let join = try #require(after.changes(from: before))
             #expect(join == "add element inet fuse_fuse0 in0 { 100.64.1.60 }\nadd element inet fuse_fuse0 in1 { 100.64.1.60 }\n"
                         + "add element inet fuse_fuse0 forward0_to { 100.64.1.60 }\n")
-            try runner.check(nft + ["-f", "-"], input: join)
+            try lab.load(join)
             // The same table as loading the new one whole: compare what nft lists.
-            let applied = try listed()
-            try runner.check(nft + ["-f", "-"], input: after.text)
-            #expect(try listed() == applied)
+            let applied = try lab.listed()
+            try lab.load(after.text)
+            #expect(try lab.listed() == applied)
             // And back: a leave deletes elements.
-            try runner.check(nft + ["-f", "-"], input: try #require(left.changes(from: after)))
-            let shrunk = try listed()
-            try runner.check(nft + ["-f", "-"], input: left.text)
-            #expect(try listed() == shrunk)
+            try lab.load(try #require(left.changes(from: after)))
+            let shrunk = try lab.listed()
+            try lab.load(left.text)
+            #expect(try lab.listed() == shrunk)
             #expect(!shrunk.contains("100.64.1.59") && shrunk.contains("100.64.1.58"))
         }
     }

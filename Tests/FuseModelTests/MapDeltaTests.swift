@@ -60,8 +60,7 @@ struct EvolvingFederation {
                                     port: UInt16(8000 + (rng.next(below: 3) == 0 ? 1 : serial)), target: IPv4Address("192.168.1.10")!, targetPort: 80)
             guard !exposures.contains(where: { $0.node == owner.name && $0.port == exposure.port }) else { return .other }
             // In the store's order: by node, port, name.
-            exposures.append(exposure)
-            exposures.sort { ($0.node, $0.port, $0.name) < ($1.node, $1.port, $1.name) }
+            exposures.insert(exposure, at: exposures.firstIndex { Exposure.storeOrder(exposure, $0) } ?? exposures.endIndex)
             return .exposed(exposure)
         default:
             if !exposures.isEmpty, rng.next(below: 2) == 0 { return .unexposed(exposures.remove(at: rng.next(below: exposures.count)).name) }
